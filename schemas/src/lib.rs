@@ -1,0 +1,3 @@
+pub mod de;
+pub mod diagnostic;
+pub mod yaml;
