@@ -1,1 +1,48 @@
-fn main(){}
+//! `car-server`: the management server of Claude Agent Runner.
+//!
+//! Subcommands so far: `validate` (check a config repository) and `schema`
+//! (write the JSON Schemas editors use).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use car_schemas::diagnostic::Format;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "car-server", version, about = "Claude Agent Runner management server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a config repository: exit 0 valid (warnings allowed), 1 invalid, 2 could not run.
+    Validate {
+        /// The folder that holds the YAML files.
+        dir: PathBuf,
+        /// Output format: text (path:line:col: error: …), json, or github (Actions annotations).
+        #[arg(long, default_value = "text")]
+        format: Format,
+        /// Refuse YAML files larger than this many bytes.
+        #[arg(long, default_value_t = car_schemas::load::DEFAULT_MAX_FILE_BYTES)]
+        max_file_bytes: u64,
+    },
+    /// Write the JSON Schemas of the config language into a folder.
+    Schema {
+        /// Where to write them (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { dir, format, max_file_bytes } => {
+            car_server::validate::run(&dir, format, max_file_bytes)
+        }
+        Command::Schema { out } => car_server::schema::run(&out),
+    }
+}

@@ -71,6 +71,10 @@ impl de::Error for DeError {
         DeError { span: None, message: format!("unknown value {variant:?}"), hint: Some(hint) }
     }
 
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        unknown_field(field, expected)
+    }
+
     fn missing_field(field: &'static str) -> Self {
         DeError {
             span: None,
@@ -78,6 +82,14 @@ impl de::Error for DeError {
             hint: Some(format!("add `{field}:` here")),
         }
     }
+}
+
+fn unknown_field(shown: &str, fields: &[&str]) -> DeError {
+    let hint = match did_you_mean(shown, fields.iter().copied()) {
+        Some(c) => format!("did you mean {c:?}?"),
+        None => format!("fields allowed here: {}", list(fields)),
+    };
+    DeError { span: None, message: format!("unknown field {shown:?}"), hint: Some(hint) }
 }
 
 fn describe_unexpected(u: &de::Unexpected<'_>) -> String {
@@ -214,16 +226,8 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
             match entry.0.as_str() {
                 Some(k) if fields.contains(&k) => known.push(entry),
                 key => {
-                    let shown = key.map_or_else(|| entry.0.value.describe(), |k| format!("{k:?}"));
-                    let hint = match key.and_then(|k| did_you_mean(k, fields.iter().copied())) {
-                        Some(c) => format!("did you mean {c:?}?"),
-                        None => format!("fields allowed here: {}", list(fields)),
-                    };
-                    self.ctx.unknown.borrow_mut().push(DeError {
-                        span: Some(entry.0.span),
-                        message: format!("unknown field {shown}"),
-                        hint: Some(hint),
-                    });
+                    let shown = key.map_or_else(|| entry.0.value.describe(), str::to_string);
+                    self.ctx.unknown.borrow_mut().push(unknown_field(&shown, fields).at(entry.0.span));
                 }
             }
         }

@@ -1,3 +1,37 @@
+//! The Claude Agent Runner config language.
+//!
+//! Users declare nodes, agents, schedules, notification channels and rules,
+//! and webhook triggers as YAML documents in a git repository. This crate
+//! owns that language end to end:
+//!
+//! - [`yaml`] reads YAML into trees that keep positions, refusing hostile input;
+//! - [`de`] deserializes those trees into typed documents, locating every error;
+//! - [`kinds`], [`values`] and [`rules`] are the typed documents;
+//! - [`load`] reads a repository from disk, [`validate`] checks it as a whole;
+//! - [`schema`] generates the JSON Schemas editors validate with;
+//! - [`diagnostic`] is what every stage reports, in three output formats.
+
 pub mod de;
 pub mod diagnostic;
+pub mod document;
+pub mod kinds;
+pub mod load;
+pub mod rules;
+pub mod schema;
+pub mod validate;
+pub mod values;
 pub mod yaml;
+
+pub use diagnostic::{Diagnostic, Severity, Span};
+pub use document::{Document, Kind, Spec};
+pub use load::{LoadError, LoadOptions, Loaded, load};
+
+/// Loads the repository under `root` and validates it as a whole; the
+/// returned diagnostics are sorted by file and position.
+pub fn check(root: &std::path::Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let mut loaded = load(root, opts)?;
+    let more = validate::validate(&loaded);
+    loaded.diagnostics.extend(more);
+    diagnostic::sort(&mut loaded.diagnostics);
+    Ok(loaded)
+}

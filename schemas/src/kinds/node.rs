@@ -1,0 +1,65 @@
+//! `Node`: a machine of the homelab with a `car-runner` on it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::de::Spanned;
+use crate::values::{Name, SecretRef};
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// What this machine is, for people reading the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"Unraid server in the closet: array, cache pool, Docker")]
+    pub description: Option<String>,
+
+    /// URL of the node's car-runner (port 8100 unless changed). Leave it out
+    /// for a node that enrolls with the install script and reports its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"http://tower.lan:8100")]
+    pub address: Option<Spanned<String>>,
+
+    /// The runner's token, as a secret reference. Leave it out for an
+    /// enrolled node: the server issued its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = serde_json::json!({"env": "TOWER_RUNNER_TOKEN"}))]
+    pub token: Option<SecretRef>,
+
+    /// The operating system, so agents get the right facts in their prompt.
+    #[schemars(example = &"unraid")]
+    pub os: Os,
+
+    /// Free-form tags that schedules and triggers select nodes by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = serde_json::json!(["storage", "docker"]))]
+    pub tags: Vec<Spanned<Name>>,
+
+    /// What this node offers (e.g. zfs, docker, systemd, smart). The runner
+    /// reports what it finds; a difference shows as drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = serde_json::json!(["docker", "smart"]))]
+    pub capabilities: Vec<Spanned<Name>>,
+
+    /// The agents allowed to run here. Leave it out to allow every agent
+    /// whose `requires` the node meets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = serde_json::json!(["docker-manager", "disk-space"]))]
+    pub agents: Option<Vec<Spanned<Name>>>,
+}
+
+/// Operating systems car-runner knows how to describe to an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    /// Any Linux distribution.
+    Linux,
+    Ubuntu,
+    Debian,
+    /// Unraid (Slackware based; the array under /mnt/user).
+    Unraid,
+    /// TrueNAS SCALE (Debian based, ZFS, middleware owns the config).
+    Truenas,
+    /// Proxmox VE (Debian based; qm and pct manage guests).
+    Proxmox,
+}

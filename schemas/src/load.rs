@@ -1,0 +1,255 @@
+//! Loading a config repository from disk.
+//!
+//! A directory enters; every `*.yaml`/`*.yml` below it (dot-folders skipped)
+//! is read in parallel, guarded against hostile files (too big, binary, not
+//! UTF-8, symlinks that leave the repository), parsed into [`Document`]s, and
+//! the Python scripts that agents name are read beside them. What leaves is a
+//! [`Loaded`] repo with every diagnostic found on the way; only a repository
+//! that cannot be read at all is an `Err`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::document::{self, Document, Identity, Spec};
+use crate::yaml;
+
+/// Files larger than this are refused unless the caller raises the limit.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { max_file_bytes: DEFAULT_MAX_FILE_BYTES }
+    }
+}
+
+/// The repository could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("config directory {0} does not exist (hint: pass the folder that holds your YAML files)")]
+    NotFound(PathBuf),
+    #[error("{0} is not a directory (hint: pass the folder that holds your YAML files)")]
+    NotADirectory(PathBuf),
+    #[error("cannot read {path}: {source} (hint: check that the file exists and car-server may read it)")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// A loaded repository: the valid documents, every object that was declared
+/// (valid or not), the agents' scripts, and what was wrong.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub documents: Vec<Document>,
+    pub declared: Vec<Identity>,
+    /// Script sources by path relative to the repo root.
+    pub scripts: BTreeMap<PathBuf, String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads every YAML file under `root`.
+pub fn load(root: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let meta = fs::metadata(root).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
+        _ => LoadError::Io { path: root.to_path_buf(), source: e },
+    })?;
+    if !meta.is_dir() {
+        return Err(LoadError::NotADirectory(root.to_path_buf()));
+    }
+    let canonical_root = fs::canonicalize(root).map_err(|e| LoadError::Io { path: root.to_path_buf(), source: e })?;
+
+    let mut loaded = Loaded::default();
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            LoadError::Io { path, source: e.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")) }
+        })?;
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+        if !is_yaml(entry.path()) {
+            continue;
+        }
+        if entry.path_is_symlink() {
+            match fs::canonicalize(entry.path()) {
+                Err(_) => loaded.diagnostics.push(
+                    Diagnostic::error(&rel, Span::new(1, 1), "broken symlink").with_hint("point it at a file or remove it"),
+                ),
+                Ok(target) if !target.starts_with(&canonical_root) => loaded.diagnostics.push(
+                    Diagnostic::error(&rel, Span::new(1, 1), format!("symlink points outside the config repository, to {}", target.display()))
+                        .with_hint("copy the file into the repository instead; only files inside it are read"),
+                ),
+                Ok(target) if target.is_file() => files.push(rel),
+                Ok(_) => {}
+            }
+        } else if entry.file_type().is_file() {
+            files.push(rel);
+        }
+    }
+
+    let results: Vec<Result<FileResult, LoadError>> =
+        files.par_iter().map(|rel| read_file(root, rel, opts)).collect();
+    for r in results {
+        let r = r?;
+        loaded.diagnostics.extend(r.diagnostics);
+        loaded.documents.extend(r.documents);
+        loaded.declared.extend(r.declared);
+    }
+    load_scripts(root, &canonical_root, opts, &mut loaded);
+    Ok(loaded)
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+#[derive(Default)]
+struct FileResult {
+    documents: Vec<Document>,
+    declared: Vec<Identity>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn read_file(root: &Path, rel: &Path, opts: &LoadOptions) -> Result<FileResult, LoadError> {
+    let mut out = FileResult::default();
+    let text = match read_text(root, rel, opts.max_file_bytes)? {
+        Ok(text) => text,
+        Err(d) => {
+            out.diagnostics.push(d);
+            return Ok(out);
+        }
+    };
+    let parsed = yaml::parse(&text);
+    let mut any = false;
+    for doc in &parsed.documents {
+        any |= doc.root.is_some();
+        let p = document::parse(rel, doc);
+        out.diagnostics.extend(p.diagnostics);
+        out.declared.extend(p.identity);
+        out.documents.extend(p.document);
+    }
+    match parsed.error {
+        Some(e) => out.diagnostics.push(Diagnostic::error(rel, e.span, e.message).with_optional_hint(e.hint)),
+        None if !any => out.diagnostics.push(
+            Diagnostic::warning(rel, Span::new(1, 1), "file holds no documents")
+                .with_hint("add a document (apiVersion, kind, metadata, spec) or delete the file"),
+        ),
+        None => {}
+    }
+    Ok(out)
+}
+
+/// The text of a file, or a diagnostic saying why it is not config text.
+fn read_text(root: &Path, rel: &Path, max: u64) -> Result<Result<String, Diagnostic>, LoadError> {
+    let path = root.join(rel);
+    let io_err = |e| LoadError::Io { path: path.clone(), source: e };
+    let size = fs::metadata(&path).map_err(io_err)?.len();
+    if size > max {
+        return Ok(Err(Diagnostic::error(rel, Span::new(1, 1), format!("file is {size} bytes, more than the limit of {max}"))
+            .with_hint("split it into several files; config files are small")));
+    }
+    let bytes = fs::read(&path).map_err(io_err)?;
+    if let Some(i) = bytes.iter().position(|&b| b == 0) {
+        let span = position(&bytes[..i]);
+        return Ok(Err(Diagnostic::error(rel, span, "binary file: it contains a NUL byte")
+            .with_hint("only YAML text belongs in .yaml files; rename or remove it")));
+    }
+    match String::from_utf8(bytes) {
+        Ok(mut s) => {
+            if s.starts_with('\u{feff}') {
+                s.drain(..3);
+            }
+            Ok(Ok(s))
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let span = position(&e.as_bytes()[..at]);
+            Ok(Err(Diagnostic::error(rel, span, "file is not UTF-8 text")
+                .with_hint("save it as UTF-8 (most editors offer this under the file's encoding)")))
+        }
+    }
+}
+
+/// 1-based line and column just after `prefix` (a valid UTF-8 prefix).
+fn position(prefix: &[u8]) -> Span {
+    let text = String::from_utf8_lossy(prefix);
+    let line = text.matches('\n').count() + 1;
+    let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Span::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
+}
+
+/// Reads each agent's `script`, which must be a `.py` file inside the repo.
+fn load_scripts(root: &Path, canonical_root: &Path, opts: &LoadOptions, loaded: &mut Loaded) {
+    for doc in &loaded.documents {
+        let Spec::Agent(agent) = &doc.spec else { continue };
+        let Some(script) = &agent.script else { continue };
+        let error = |msg: String, hint: &str| Diagnostic::error(&doc.file, script.span, msg).with_hint(hint);
+        let rel = doc.file.parent().unwrap_or(Path::new("")).join(script.as_str());
+        let rel = normalize(&rel);
+        if Path::new(script.as_str()).is_absolute() || rel.is_none() {
+            loaded.diagnostics.push(error(
+                format!("script {:?} is outside the config repository", script.as_str()),
+                "give a path relative to this file, inside the repository",
+            ));
+            continue;
+        }
+        let rel = rel.unwrap_or_default();
+        if rel.extension().and_then(|e| e.to_str()) != Some("py") {
+            loaded.diagnostics.push(error(format!("script {:?} is not a Python file", script.as_str()), "scripts are Python files ending in .py"));
+            continue;
+        }
+        let path = root.join(&rel);
+        match fs::canonicalize(&path) {
+            Err(_) => loaded.diagnostics.push(error(
+                format!("script {} does not exist", rel.display()),
+                "the path is relative to this YAML file; check its spelling or add the script",
+            )),
+            Ok(target) if !target.starts_with(canonical_root) => loaded.diagnostics.push(error(
+                format!("script {} points outside the config repository", rel.display()),
+                "copy the script into the repository",
+            )),
+            Ok(_) if loaded.scripts.contains_key(&rel) => {}
+            Ok(_) => match read_text(root, &rel, opts.max_file_bytes) {
+                Ok(Ok(source)) => {
+                    loaded.scripts.insert(rel, source);
+                }
+                Ok(Err(mut d)) => {
+                    d.message = format!("script {}: {}", rel.display(), d.message);
+                    d.file = doc.file.clone();
+                    (d.line, d.column) = (script.span.line, script.span.column);
+                    loaded.diagnostics.push(d);
+                }
+                Err(e) => loaded.diagnostics.push(error(e.to_string(), "check the script's permissions")),
+            },
+        }
+    }
+}
+
+/// `a/./b/../c` as `a/c`; `None` when it climbs above the root.
+fn normalize(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
