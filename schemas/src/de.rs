@@ -6,6 +6,9 @@
 //! deserialization: each is recorded (with a did-you-mean hint from the
 //! struct's own field list) and skipped, so one pass reports all of them.
 //! [`Spanned<T>`] captures the position of a value for later, semantic checks.
+//! Fields marked `deserialize_with = "recover"` (or `recover_each` for lists)
+//! do not stop deserialization either: a bad value is recorded and reading
+//! goes on, so one pass reports every bad value of a document, not the first.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -60,7 +63,11 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::custom(format!("expected {exp}, found {}", describe_unexpected(&unexp)))
+        Self::custom(format!("expected {}, found {}", friendly(exp), describe_unexpected(&unexp)))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::custom(format!("{} is not allowed here: expected {}", describe_unexpected(&unexp), friendly(exp)))
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -90,6 +97,18 @@ fn unknown_field(shown: &str, fields: &[&str]) -> DeError {
         None => format!("fields allowed here: {}", list(fields)),
     };
     DeError { span: None, message: format!("unknown field {shown:?}"), hint: Some(hint) }
+}
+
+/// serde names primitive types the Rust way (`u32`); users read YAML.
+fn friendly(exp: &dyn de::Expected) -> String {
+    let e = exp.to_string();
+    match e.as_str() {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        _ => e,
+    }
 }
 
 fn describe_unexpected(u: &de::Unexpected<'_>) -> String {
@@ -146,13 +165,16 @@ impl<'a> NodeDe<'a> {
     fn wrong(&self, exp: &dyn de::Expected) -> DeError {
         DeError {
             span: Some(self.node.span),
-            message: format!("expected {exp}, found {}", self.node.value.describe()),
+            message: format!("expected {}, found {}", friendly(exp), self.node.value.describe()),
             hint: None,
         }
     }
 }
 
 const SPANNED: &str = "$car::Spanned";
+const RECOVER: &str = "$car::Recover";
+/// The error a recoverable value returns once its real error is recorded.
+const RECORDED: &str = "$car::recorded";
 const SPANNED_FIELDS: &[&str] = &["$car::line", "$car::column", "$car::value"];
 
 impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
@@ -217,6 +239,9 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         if name == SPANNED {
             return v.visit_map(SpannedAcc { de: self, step: 0 });
+        }
+        if name == RECOVER {
+            return v.visit_map(RecoverAcc { de: self, step: 0 });
         }
         let Value::Map(entries) = &self.node.value else {
             return Err(self.wrong(&v));
@@ -413,6 +438,87 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for SpannedAcc<'a> {
     }
 }
 
+/// Hands a recoverable value to its visitor; records its error instead of
+/// returning it.
+struct RecoverAcc<'a> {
+    de: NodeDe<'a>,
+    step: u8,
+}
+
+impl<'de, 'a: 'de> de::MapAccess<'de> for RecoverAcc<'a> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+        if self.step > 0 {
+            return Ok(None);
+        }
+        seed.deserialize(RECOVER.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        self.step += 1;
+        let span = self.de.node.span;
+        seed.deserialize(self.de).map_err(|e| {
+            if e.message != RECORDED {
+                self.de.ctx.unknown.borrow_mut().push(e.at(span));
+            }
+            de::Error::custom(RECORDED)
+        })
+    }
+}
+
+/// Reads `T`, or records why it could not and gives `None`.
+struct RecoverSeed<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for RecoverSeed<T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut m: A) -> Result<Option<T>, A::Error> {
+                m.next_key::<de::IgnoredAny>()?;
+                match m.next_value::<T>() {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) if e.to_string() == RECORDED => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        d.deserialize_struct(RECOVER, &[], V(std::marker::PhantomData))
+    }
+}
+
+/// `deserialize_with` for a field whose bad value should be recorded, not
+/// stop the document: the field then takes its default.
+pub fn recover<'de, D: de::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    RecoverSeed(std::marker::PhantomData).deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// `deserialize_with` for a list whose bad items should each be recorded;
+/// the good items are kept.
+pub fn recover_each<'de, D: de::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = s.next_element_seed(RecoverSeed::<T>(std::marker::PhantomData))? {
+                out.extend(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V(std::marker::PhantomData))
+}
+
 /// A value with the position it was written at, for checks that run after
 /// deserialization (references, duplicates). Serializes and describes itself
 /// in JSON Schema exactly as `T` does.
@@ -513,6 +619,35 @@ mod tests {
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Recovering {
+        #[serde(default, deserialize_with = "recover")]
+        mode: Option<Mode>,
+        #[serde(default, deserialize_with = "recover_each")]
+        limits: Vec<u8>,
+        #[serde(default, deserialize_with = "recover")]
+        inner: Option<Inner>,
+    }
+
+    #[test]
+    fn recoverable_fields_report_every_bad_value() {
+        let (v, errs) = de::<Recovering>("mode: sideways\nlimits: [1, 300, x, 4]\ninner: {cron: [], maxTurns: -1}\n");
+        let v = v.expect("a value despite the errors");
+        assert_eq!(v.mode, None);
+        assert_eq!(v.limits, vec![1, 4]);
+        let got: Vec<(Option<Span>, &str)> = errs.iter().map(|e| (e.span, e.message.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(Span::new(1, 7)), "unknown value \"sideways\""),
+                (Some(Span::new(2, 13)), "the number 300 is not allowed here: expected a whole number (0 or more)"),
+                (Some(Span::new(2, 18)), "expected a whole number (0 or more), found the string \"x\""),
+                (Some(Span::new(3, 15)), "expected a string, found a list"),
+            ]
+        );
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
     #[serde(rename_all = "kebab-case")]
     enum Mode {
         ReadOnly,
@@ -551,7 +686,7 @@ mod tests {
         assert!(v.is_none());
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].span, Some(Span::new(4, 13)));
-        assert_eq!(errs[0].message, "expected u32, found the string \"many\"");
+        assert_eq!(errs[0].message, "expected a whole number (0 or more), found the string \"many\"");
     }
 
     #[test]

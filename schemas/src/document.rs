@@ -1,7 +1,7 @@
 //! Documents: `apiVersion`, `kind`, `metadata`, `spec`, one per `---`.
 //!
-//! A positioned YAML tree enters [`parse`]; a typed [`Document`] (when its
-//! shape allowed one) and every diagnostic about it leave. The identity
+//! A positioned YAML tree enters [`parse`]; a typed [`Document`] (when it
+//! had no problem at all) and every diagnostic about it leave. The identity
 //! (kind and name) is read from the raw tree first, so a document whose spec
 //! is broken still counts as declared and references to it do not cascade
 //! into errors of their own.
@@ -233,8 +233,11 @@ pub fn parse(file: &Path, doc: &yaml::YamlDocument) -> Parsed {
         Kind::NotificationRule => typed(root, Spec::NotificationRule),
         Kind::Trigger => typed(root, Spec::Trigger),
     };
+    // A document with any problem is reported, not used: checks that span
+    // documents would only see the defaults that stand in for its bad values.
+    let clean = problems.is_empty();
     out.diagnostics.extend(problems.into_iter().map(|p| to_diagnostic(file, root.span, p)));
-    if let (Some(spec), Some(metadata)) = (spec, metadata) {
+    if let (true, Some(spec), Some(metadata)) = (clean, spec, metadata) {
         out.document = Some(Document { file: file.to_path_buf(), start: doc.start, metadata, spec });
     }
     out

@@ -237,6 +237,11 @@ impl<'a> Validator<'a> {
         self.refs(Kind::Agent, agents);
         self.refs(Kind::Node, sel.names());
         let unknown_names = sel.names().iter().any(|n| !self.names.get(&Kind::Node).is_some_and(|d| d.contains(&n.as_str())));
+        // With a broken Node document we cannot know what it would select.
+        let declared_nodes = self.names.get(&Kind::Node).map_or(0, Vec::len);
+        if declared_nodes > self.nodes.len() {
+            return;
+        }
         let picked = self.selected(sel);
         if picked.is_empty() {
             if !unknown_names {

@@ -357,7 +357,11 @@ impl FromStr for Condition {
             }
             Err(errors) => {
                 let first = errors.errors.first();
-                let msg = first.map_or_else(|| "syntax error".to_string(), |e| e.msg.clone());
+                // The parser lists every token it would have accepted; the
+                // position and the found token are what help.
+                let msg = first.map_or_else(|| "syntax error".to_string(), |e| {
+                    e.msg.split(" expecting ").next().unwrap_or(&e.msg).to_string()
+                });
                 let col = first.map(|e| e.pos.1 + 1).filter(|c| *c > 0);
                 Err((
                     match col {

@@ -209,7 +209,11 @@ impl Reader {
                     self.anchors.clear();
                     self.expanded = 0;
                 }
-                Event::DocumentEnd => docs.push(YamlDocument { start: self.doc_start, root: root.take() }),
+                Event::DocumentEnd => {
+                    // `---` with nothing after it (or a lone `~`) is an empty document.
+                    let root = root.take().filter(|n| n.value != Value::Null);
+                    docs.push(YamlDocument { start: self.doc_start, root });
+                }
                 Event::Scalar(text, style, anchor, tag) => {
                     let node = Node { span, value: resolve_scalar(text, style, tag.as_ref(), span)? };
                     self.finish(node, anchor, 1, &mut root)?;

@@ -3,26 +3,26 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::de::Spanned;
+use crate::de::{Spanned, recover, recover_each};
 use crate::values::{Name, SecretRef};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeSpec {
     /// What this machine is, for people reading the dashboard.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"Unraid server in the closet: array, cache pool, Docker")]
     pub description: Option<String>,
 
     /// URL of the node's car-runner (port 8100 unless changed). Leave it out
     /// for a node that enrolls with the install script and reports its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"http://tower.lan:8100")]
     pub address: Option<Spanned<String>>,
 
     /// The runner's token, as a secret reference. Leave it out for an
     /// enrolled node: the server issued its key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!({"env": "TOWER_RUNNER_TOKEN"}))]
     pub token: Option<SecretRef>,
 
@@ -31,19 +31,19 @@ pub struct NodeSpec {
     pub os: Os,
 
     /// Free-form tags that schedules and triggers select nodes by.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "recover_each")]
     #[schemars(example = serde_json::json!(["storage", "docker"]))]
     pub tags: Vec<Spanned<Name>>,
 
     /// What this node offers (e.g. zfs, docker, systemd, smart). The runner
     /// reports what it finds; a difference shows as drift.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "recover_each")]
     #[schemars(example = serde_json::json!(["docker", "smart"]))]
     pub capabilities: Vec<Spanned<Name>>,
 
     /// The agents allowed to run here. Leave it out to allow every agent
     /// whose `requires` the node meets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!(["docker-manager", "disk-space"]))]
     pub agents: Option<Vec<Spanned<Name>>>,
 }

@@ -6,34 +6,35 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, SeqAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::de::{Spanned, hinted};
+use crate::de::{Spanned, hinted, recover, recover_each};
 use crate::values::{CronExpr, Duration, Name, Priority, TimeZone};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleSpec {
     /// What this routine is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"Nightly maintenance on every node")]
     pub description: Option<String>,
 
     /// When to run, as cron (5 fields, or 6 with seconds). Give `cron` or `every`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"0 2 * * *")]
     pub cron: Option<Spanned<CronExpr>>,
 
     /// How often to run, e.g. 6h. Give `cron` or `every`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"6h")]
     pub every: Option<Spanned<Duration>>,
 
     /// The IANA time zone `cron` is read in (default UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"Europe/Berlin")]
     pub timezone: Option<Spanned<TimeZone>>,
 
     /// The agents to run, each on every selected node that allows it.
     #[schemars(length(min = 1), example = serde_json::json!(["docker-manager", "disk-space"]))]
+    #[serde(deserialize_with = "recover_each")]
     pub agents: Vec<Spanned<Name>>,
 
     /// Where to run: `all`, a list of node names, or `{tags: [...]}`.
@@ -42,27 +43,27 @@ pub struct ScheduleSpec {
 
     /// When the previous run is still going: `skip` this one (default),
     /// `queue` it, or `allow` both.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "recover")]
     #[schemars(example = &"skip")]
     pub overlap: Overlap,
 
     /// After downtime: `run-once` for the latest missed time (default), or `skip`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "recover")]
     #[schemars(example = &"run-once")]
     pub misfire: Misfire,
 
     /// A random delay up to this long, so nodes do not all start at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"5m")]
     pub jitter: Option<Spanned<Duration>>,
 
     /// Set false to keep the schedule without firing it.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[serde(default = "yes", skip_serializing_if = "is_true", deserialize_with = "recover")]
     #[schemars(example = true)]
     pub enabled: bool,
 
     /// Who hears about each outcome.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!({"onSuccess": {"channels": ["gotify"], "priority": "low"}, "onFailure": {"channels": ["gotify"], "priority": "high"}}))]
     pub notify: Option<ScheduleNotify>,
 }
@@ -101,11 +102,11 @@ pub enum Misfire {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleNotify {
     /// When a run succeeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!({"channels": ["gotify"], "priority": "low"}))]
     pub on_success: Option<Notify>,
     /// When a run fails, times out or is lost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!({"channels": ["gotify"], "priority": "high"}))]
     pub on_failure: Option<Notify>,
 }
@@ -115,9 +116,10 @@ pub struct ScheduleNotify {
 pub struct Notify {
     /// NotificationChannel names.
     #[schemars(length(min = 1), example = serde_json::json!(["gotify"]))]
+    #[serde(deserialize_with = "recover_each")]
     pub channels: Vec<Spanned<Name>>,
     /// How loudly (default normal).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "recover")]
     #[schemars(example = &"high")]
     pub priority: Priority,
 }
@@ -141,11 +143,11 @@ fn serialize_all<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
 #[serde(deny_unknown_fields)]
 pub struct NodeMatch {
     /// Nodes by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "recover_each")]
     #[schemars(example = serde_json::json!(["truenas"]))]
     pub names: Vec<Spanned<Name>>,
     /// Nodes that have every one of these tags.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "recover_each")]
     #[schemars(example = serde_json::json!(["storage"]))]
     pub tags: Vec<Spanned<Name>>,
 }
