@@ -40,9 +40,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { dir, format, max_file_bytes } => {
-            car_server::validate::run(&dir, format, max_file_bytes)
-        }
+        Command::Validate { dir, format, max_file_bytes } => car_server::validate::run(&dir, format, max_file_bytes),
         Command::Schema { out } => car_server::schema::run(&out),
     }
 }

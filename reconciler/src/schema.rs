@@ -11,7 +11,10 @@ pub fn run(out: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: cannot write schemas to {}: {e} (hint: check that the folder is writable)", out.display());
+            eprintln!(
+                "error: cannot write schemas to {}: {e} (hint: check that the folder is writable)",
+                out.display()
+            );
             ExitCode::from(2)
         }
     }

@@ -34,7 +34,9 @@ fn warnings_alone_do_not_fail_validation() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout),
-        format!("{root}/empty.yaml:1:1: warning: file holds no documents (hint: add a document (apiVersion, kind, metadata, spec) or delete the file)\n")
+        format!(
+            "{root}/empty.yaml:1:1: warning: file holds no documents (hint: add a document (apiVersion, kind, metadata, spec) or delete the file)\n"
+        )
     );
 }
 
@@ -66,7 +68,9 @@ fn an_invalid_repo_exits_one_with_the_error_in_each_format() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout),
-        format!("::error file={root}/nodes/nas.yaml,line=7,col=3::unknown field \"adress\" (hint: did you mean \"address\"?)\n")
+        format!(
+            "::error file={root}/nodes/nas.yaml,line=7,col=3::unknown field \"adress\" (hint: did you mean \"address\"?)\n"
+        )
     );
 }
 
@@ -74,7 +78,10 @@ fn an_invalid_repo_exits_one_with_the_error_in_each_format() {
 fn every_error_of_a_repo_is_reported_in_one_run() {
     let repo = repo_with(&[
         ("a.yaml", &NODE.replace("os: truenas", "os: truenass")),
-        ("b.yaml", "apiVersion: car/v1\nkind: Schedule\nmetadata: {name: s}\nspec:\n  cron: \"0 2 * *\"\n  agents: [ghost]\n  nodes: all\n"),
+        (
+            "b.yaml",
+            "apiVersion: car/v1\nkind: Schedule\nmetadata: {name: s}\nspec:\n  cron: \"0 2 * *\"\n  agents: [ghost]\n  nodes: all\n",
+        ),
         ("c.yaml", "key: [unclosed\n"),
     ]);
     let out = car_server(&["validate", repo.path().to_str().unwrap(), "--format", "json"]);
@@ -82,7 +89,12 @@ fn every_error_of_a_repo_is_reported_in_one_run() {
     let json: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let places: Vec<(String, u64)> = json
         .iter()
-        .map(|d| (Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned(), d["line"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(places, [("a.yaml".into(), 6), ("b.yaml".into(), 5), ("c.yaml".into(), 2)]);
 }
@@ -120,10 +132,15 @@ fn schema_writes_the_committed_schemas() {
     let out = car_server(&["schema", "--out", out_dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json");
-    let mut names: Vec<String> = fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(names.len(), 7);
     for n in names {
-        assert_eq!(fs::read(out_dir.path().join(&n)).unwrap(), fs::read(committed.join(&n)).unwrap(), "{n} differs from schemas/json");
+        assert_eq!(
+            fs::read(out_dir.path().join(&n)).unwrap(),
+            fs::read(committed.join(&n)).unwrap(),
+            "{n} differs from schemas/json"
+        );
     }
 }

@@ -220,7 +220,12 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
         self.deserialize_seq(v)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _n: &'static str, _len: usize, v: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _n: &'static str,
+        _len: usize,
+        v: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(v)
     }
 
@@ -269,7 +274,10 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
             Value::Str(_) => v.visit_enum(EnumAcc { variant: self, value: None }),
             Value::Map(entries) if entries.len() == 1 => {
                 let (k, val) = &entries[0];
-                v.visit_enum(EnumAcc { variant: NodeDe { node: k, ctx: self.ctx }, value: Some(NodeDe { node: val, ctx: self.ctx }) })
+                v.visit_enum(EnumAcc {
+                    variant: NodeDe { node: k, ctx: self.ctx },
+                    value: Some(NodeDe { node: val, ctx: self.ctx }),
+                })
             }
             _ => Err(self.wrong(&v)),
         }
@@ -380,7 +388,9 @@ impl<'de, 'a: 'de> de::VariantAccess<'de> for EnumAcc<'a> {
         match self.value {
             None => Ok(()),
             Some(v) if v.node.value == Value::Null => Ok(()),
-            Some(v) => Err(DeError { span: Some(v.node.span), message: "this option takes no value".into(), hint: None }),
+            Some(v) => {
+                Err(DeError { span: Some(v.node.span), message: "this option takes no value".into(), hint: None })
+            }
         }
     }
 
@@ -572,7 +582,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut m: A) -> Result<Spanned<T>, A::Error> {
                 let (_, line) = m.next_entry::<de::IgnoredAny, u32>()?.ok_or_else(|| de::Error::custom("no line"))?;
-                let (_, column) = m.next_entry::<de::IgnoredAny, u32>()?.ok_or_else(|| de::Error::custom("no column"))?;
+                let (_, column) =
+                    m.next_entry::<de::IgnoredAny, u32>()?.ok_or_else(|| de::Error::custom("no column"))?;
                 let (_, value) = m.next_entry::<de::IgnoredAny, T>()?.ok_or_else(|| de::Error::custom("no value"))?;
                 Ok(Spanned { span: Span::new(line, column), value })
             }
@@ -715,7 +726,8 @@ mod tests {
     fn json_documents_deserialize_with_the_same_rules() {
         let v: Outer = from_json(&serde_json::json!({"name": "a", "spec": {"cron": "x", "maxTurns": 2}})).unwrap();
         assert_eq!(v.spec.max_turns, Some(2));
-        let errs = from_json::<Outer>(&serde_json::json!({"name": "a", "spec": {"cron": "x"}, "extra": 1})).unwrap_err();
+        let errs =
+            from_json::<Outer>(&serde_json::json!({"name": "a", "spec": {"cron": "x"}, "extra": 1})).unwrap_err();
         assert_eq!(errs[0].message, "unknown field \"extra\"");
     }
 }

@@ -94,15 +94,7 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     /// `path:line:col: error: message (hint: …)`, the format of compilers and linters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: {}",
-            display_path(&self.file),
-            self.line,
-            self.column,
-            self.severity,
-            self.message
-        )?;
+        write!(f, "{}:{}:{}: {}: {}", display_path(&self.file), self.line, self.column, self.severity, self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, " (hint: {hint})")?;
         }
@@ -117,9 +109,7 @@ fn display_path(p: &Path) -> String {
 /// Sorts diagnostics by file, position, then severity, so output is stable across runs.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.severity, &a.message).cmp(&(
-            &b.file, b.line, b.column, b.severity, &b.message,
-        ))
+        (&a.file, a.line, a.column, a.severity, &a.message).cmp(&(&b.file, b.line, b.column, b.severity, &b.message))
     });
 }
 
@@ -233,10 +223,7 @@ mod tests {
     #[test]
     fn github_format_escapes_newlines_and_commas() {
         let d = Diagnostic::error("a,b.yaml", Span::new(1, 2), "two\nlines");
-        assert_eq!(
-            render(&[d], Format::Github, Path::new("")),
-            "::error file=a%2Cb.yaml,line=1,col=2::two%0Alines\n"
-        );
+        assert_eq!(render(&[d], Format::Github, Path::new("")), "::error file=a%2Cb.yaml,line=1,col=2::two%0Alines\n");
     }
 
     #[test]

@@ -220,10 +220,10 @@ pub fn parse(file: &Path, doc: &yaml::YamlDocument) -> Parsed {
             }
         },
     };
-    if let Some(name) = root.get("metadata").and_then(|m| m.get("name")) {
-        if let Some(n) = name.as_str() {
-            out.identity = Some(Identity { kind, name: n.to_string(), file: file.to_path_buf(), span: name.span });
-        }
+    if let Some(name) = root.get("metadata").and_then(|m| m.get("name"))
+        && let Some(n) = name.as_str()
+    {
+        out.identity = Some(Identity { kind, name: n.to_string(), file: file.to_path_buf(), span: name.span });
     }
     let (spec, metadata, problems) = match kind {
         Kind::Node => typed(root, Spec::Node),
@@ -243,7 +243,10 @@ pub fn parse(file: &Path, doc: &yaml::YamlDocument) -> Parsed {
     out
 }
 
-fn typed<S: DeserializeOwned>(root: &yaml::Node, wrap: fn(S) -> Spec) -> (Option<Spec>, Option<Metadata>, Vec<DeError>) {
+fn typed<S: DeserializeOwned>(
+    root: &yaml::Node,
+    wrap: fn(S) -> Spec,
+) -> (Option<Spec>, Option<Metadata>, Vec<DeError>) {
     let (m, problems) = from_node::<Manifest<S>>(root);
     match m {
         Some(m) => (Some(wrap(m.spec)), Some(m.metadata), problems),

@@ -84,11 +84,16 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         if entry.path_is_symlink() {
             match fs::canonicalize(entry.path()) {
                 Err(_) => loaded.diagnostics.push(
-                    Diagnostic::error(&rel, Span::new(1, 1), "broken symlink").with_hint("point it at a file or remove it"),
+                    Diagnostic::error(&rel, Span::new(1, 1), "broken symlink")
+                        .with_hint("point it at a file or remove it"),
                 ),
                 Ok(target) if !target.starts_with(&canonical_root) => loaded.diagnostics.push(
-                    Diagnostic::error(&rel, Span::new(1, 1), format!("symlink points outside the config repository, to {}", target.display()))
-                        .with_hint("copy the file into the repository instead; only files inside it are read"),
+                    Diagnostic::error(
+                        &rel,
+                        Span::new(1, 1),
+                        format!("symlink points outside the config repository, to {}", target.display()),
+                    )
+                    .with_hint("copy the file into the repository instead; only files inside it are read"),
                 ),
                 Ok(target) if target.is_file() => files.push(rel),
                 Ok(_) => {}
@@ -98,8 +103,7 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     }
 
-    let results: Vec<Result<FileResult, LoadError>> =
-        files.par_iter().map(|rel| read_file(root, rel, opts)).collect();
+    let results: Vec<Result<FileResult, LoadError>> = files.par_iter().map(|rel| read_file(root, rel, opts)).collect();
     for r in results {
         let r = r?;
         loaded.diagnostics.extend(r.diagnostics);
@@ -156,8 +160,12 @@ fn read_text(root: &Path, rel: &Path, max: u64) -> Result<Result<String, Diagnos
     let io_err = |e| LoadError::Io { path: path.clone(), source: e };
     let size = fs::metadata(&path).map_err(io_err)?.len();
     if size > max {
-        return Ok(Err(Diagnostic::error(rel, Span::new(1, 1), format!("file is {size} bytes, more than the limit of {max}"))
-            .with_hint("split it into several files; config files are small")));
+        return Ok(Err(Diagnostic::error(
+            rel,
+            Span::new(1, 1),
+            format!("file is {size} bytes, more than the limit of {max}"),
+        )
+        .with_hint("split it into several files; config files are small")));
     }
     let bytes = fs::read(&path).map_err(io_err)?;
     if let Some(i) = bytes.iter().position(|&b| b == 0) {
@@ -206,7 +214,10 @@ fn load_scripts(root: &Path, canonical_root: &Path, opts: &LoadOptions, loaded: 
         }
         let rel = rel.unwrap_or_default();
         if rel.extension().and_then(|e| e.to_str()) != Some("py") {
-            loaded.diagnostics.push(error(format!("script {:?} is not a Python file", script.as_str()), "scripts are Python files ending in .py"));
+            loaded.diagnostics.push(error(
+                format!("script {:?} is not a Python file", script.as_str()),
+                "scripts are Python files ending in .py",
+            ));
             continue;
         }
         let path = root.join(&rel);

@@ -80,7 +80,10 @@ impl FromStr for ToolRule {
                     return Err((format!("tool rule {s:?} has no closing parenthesis"), syntax_hint));
                 };
                 if inner.trim().is_empty() {
-                    return Err((format!("tool rule {s:?} has an empty pattern"), "leave out the parentheses to match every use of the tool".into()));
+                    return Err((
+                        format!("tool rule {s:?} has an empty pattern"),
+                        "leave out the parentheses to match every use of the tool".into(),
+                    ));
                 }
                 (&s[..i], Some(inner.to_string()))
             }
@@ -147,18 +150,43 @@ impl JsonSchema for ToolRule {
 
 /// Commands that change the machine whatever their arguments.
 const WRITING_COMMANDS: &[&str] = &[
-    "rm", "rmdir", "mv", "dd", "shred", "truncate", "mkfs", "fdisk", "sfdisk", "parted", "wipefs", "chmod",
-    "chown", "chgrp", "kill", "killall", "pkill", "reboot", "shutdown", "poweroff", "halt", "useradd",
-    "userdel", "usermod", "passwd", "mount", "umount", "swapoff", "tee", "install", "ln", "touch", "mkdir",
-    "cp", "rsync", "crontab", "sh", "bash", "zsh", "eval", "sudo", "su", "env", "xargs", "python", "python3",
-    "perl", "ruby", "node",
+    "rm", "rmdir", "mv", "dd", "shred", "truncate", "mkfs", "fdisk", "sfdisk", "parted", "wipefs", "chmod", "chown",
+    "chgrp", "kill", "killall", "pkill", "reboot", "shutdown", "poweroff", "halt", "useradd", "userdel", "usermod",
+    "passwd", "mount", "umount", "swapoff", "tee", "install", "ln", "touch", "mkdir", "cp", "rsync", "crontab", "sh",
+    "bash", "zsh", "eval", "sudo", "su", "env", "xargs", "python", "python3", "perl", "ruby", "node",
 ];
 
 /// Commands with subcommands, and the subcommands that only read.
 const READ_SUBCOMMANDS: &[(&str, &[&str])] = &[
-    ("docker", &["ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port", "history", "diff"]),
-    ("podman", &["ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port", "history", "diff"]),
-    ("systemctl", &["status", "show", "list-units", "list-timers", "list-unit-files", "is-active", "is-enabled", "is-failed", "cat", "--failed"]),
+    (
+        "docker",
+        &[
+            "ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port",
+            "history", "diff",
+        ],
+    ),
+    (
+        "podman",
+        &[
+            "ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port",
+            "history", "diff",
+        ],
+    ),
+    (
+        "systemctl",
+        &[
+            "status",
+            "show",
+            "list-units",
+            "list-timers",
+            "list-unit-files",
+            "is-active",
+            "is-enabled",
+            "is-failed",
+            "cat",
+            "--failed",
+        ],
+    ),
     ("zpool", &["status", "list", "iostat", "get", "history", "events"]),
     ("zfs", &["list", "get", "diff"]),
     ("apt", &["list", "show", "policy", "search"]),
@@ -220,16 +248,41 @@ mod tests {
     #[test]
     fn bad_rules_are_explained() {
         assert_eq!("Bsh(ls *)".parse::<ToolRule>().unwrap_err().1, "did you mean \"Bash\"?");
-        assert_eq!("Bash(ls *".parse::<ToolRule>().unwrap_err().0, "tool rule \"Bash(ls *\" has no closing parenthesis");
+        assert_eq!(
+            "Bash(ls *".parse::<ToolRule>().unwrap_err().0,
+            "tool rule \"Bash(ls *\" has no closing parenthesis"
+        );
         assert!("Bash()".parse::<ToolRule>().is_err());
     }
 
     #[test]
     fn shell_patterns_that_write_are_recognised() {
-        for p in ["rm -rf *", "docker image prune *", "docker restart *", "systemctl restart *", "zpool scrub *", "ls; rm *", "echo x > /etc/passwd", "*", "sed -i s/a/b/ f", "/usr/bin/rm *"] {
+        for p in [
+            "rm -rf *",
+            "docker image prune *",
+            "docker restart *",
+            "systemctl restart *",
+            "zpool scrub *",
+            "ls; rm *",
+            "echo x > /etc/passwd",
+            "*",
+            "sed -i s/a/b/ f",
+            "/usr/bin/rm *",
+        ] {
             assert!(command_writes(p), "{p} writes");
         }
-        for p in ["zpool status *", "docker ps *", "docker system df", "docker image ls *", "systemctl status *", "df -h", "ls *", "smartctl -H *", "journalctl -u *", "zfs list *"] {
+        for p in [
+            "zpool status *",
+            "docker ps *",
+            "docker system df",
+            "docker image ls *",
+            "systemctl status *",
+            "df -h",
+            "ls *",
+            "smartctl -H *",
+            "journalctl -u *",
+            "zfs list *",
+        ] {
             assert!(!command_writes(p), "{p} only reads");
         }
     }

@@ -110,7 +110,8 @@ pub fn for_any() -> Value {
 /// Every schema file: (file name, pretty JSON with a final newline).
 pub fn all_files() -> Vec<(&'static str, String)> {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n";
-    let mut files: Vec<(&'static str, String)> = Kind::ALL.iter().map(|k| (file_name(*k), pretty(&for_kind(*k)))).collect();
+    let mut files: Vec<(&'static str, String)> =
+        Kind::ALL.iter().map(|k| (file_name(*k), pretty(&for_kind(*k)))).collect();
     files.push((DOCUMENT_FILE, pretty(&for_any())));
     files
 }

@@ -91,9 +91,12 @@ impl<'a> Validator<'a> {
                     first.insert((id.kind, &id.name), id);
                 }
                 Some(f) => self.out.push(
-                    Diagnostic::error(&id.file, id.span, format!("duplicate {} name {:?}", id.kind, id.name)).with_hint(
-                        format!("it is already declared at {}:{}; names are unique per kind", f.file.display(), f.span),
-                    ),
+                    Diagnostic::error(&id.file, id.span, format!("duplicate {} name {:?}", id.kind, id.name))
+                        .with_hint(format!(
+                            "it is already declared at {}:{}; names are unique per kind",
+                            f.file.display(),
+                            f.span
+                        )),
                 ),
             }
         }
@@ -150,9 +153,11 @@ impl<'a> Validator<'a> {
                 "the agent has neither `prompt` nor `script`",
                 "add `prompt:` with the task for Claude, or `script:` with a Python file",
             ),
-            (Some(_), Some(s)) => {
-                self.error(s.span, "the agent has both `prompt` and `script`", "keep one: a prompt for Claude, or a Python script")
-            }
+            (Some(_), Some(s)) => self.error(
+                s.span,
+                "the agent has both `prompt` and `script`",
+                "keep one: a prompt for Claude, or a Python script",
+            ),
             (Some(p), None) if p.trim().is_empty() => {
                 self.error(doc.metadata.name.span, "the agent's prompt is empty", "describe the task for Claude")
             }
@@ -196,15 +201,19 @@ impl<'a> Validator<'a> {
             self.range(&r.backoff, "backoff", 1, HOUR);
         }
         if let Some(b) = &a.budget {
-            if let Some(usd) = &b.usd {
-                if !(usd.value >= 0.01 && usd.value <= 100.0) {
-                    self.error(usd.span, format!("budget of {} USD is out of range", usd.value), "use between 0.01 and 100 USD per run");
-                }
+            if let Some(usd) = &b.usd
+                && !(usd.value >= 0.01 && usd.value <= 100.0)
+            {
+                self.error(
+                    usd.span,
+                    format!("budget of {} USD is out of range", usd.value),
+                    "use between 0.01 and 100 USD per run",
+                );
             }
-            if let Some(t) = &b.turns {
-                if !(1..=500).contains(&t.value) {
-                    self.error(t.span, format!("{} turns is out of range", t.value), "use between 1 and 500 turns");
-                }
+            if let Some(t) = &b.turns
+                && !(1..=500).contains(&t.value)
+            {
+                self.error(t.span, format!("{} turns is out of range", t.value), "use between 1 and 500 turns");
             }
         }
         for g in &a.gather {
@@ -217,7 +226,11 @@ impl<'a> Validator<'a> {
         if let Some(r) = &a.report {
             let is_object_schema = r.get("type").and_then(|t| t.as_str()) == Some("object");
             if !is_object_schema {
-                self.error(r.span, "`report` must be a JSON Schema of an object", "start it with `type: object` and list its `properties`");
+                self.error(
+                    r.span,
+                    "`report` must be a JSON Schema of an object",
+                    "start it with `type: object` and list its `properties`",
+                );
             }
         }
     }
@@ -236,7 +249,8 @@ impl<'a> Validator<'a> {
     fn targets(&mut self, at: Span, agents: &[Spanned<Name>], sel: &NodeSelector) {
         self.refs(Kind::Agent, agents);
         self.refs(Kind::Node, sel.names());
-        let unknown_names = sel.names().iter().any(|n| !self.names.get(&Kind::Node).is_some_and(|d| d.contains(&n.as_str())));
+        let unknown_names =
+            sel.names().iter().any(|n| !self.names.get(&Kind::Node).is_some_and(|d| d.contains(&n.as_str())));
         // With a broken Node document we cannot know what it would select.
         let declared_nodes = self.names.get(&Kind::Node).map_or(0, Vec::len);
         if declared_nodes > self.nodes.len() {
@@ -245,7 +259,11 @@ impl<'a> Validator<'a> {
         let picked = self.selected(sel);
         if picked.is_empty() {
             if !unknown_names {
-                self.error(at, "the node selector matches no node", "check the tags against your nodes' `tags`, or use `nodes: all`");
+                self.error(
+                    at,
+                    "the node selector matches no node",
+                    "check the tags against your nodes' `tags`, or use `nodes: all`",
+                );
             }
             return;
         }
@@ -254,7 +272,11 @@ impl<'a> Validator<'a> {
             let allowed: Vec<&str> = picked
                 .iter()
                 .copied()
-                .filter(|p| self.nodes.iter().any(|(n, s)| n == p && s.agents.as_ref().is_none_or(|a| a.iter().any(|x| x.as_str() == agent.as_str()))))
+                .filter(|p| {
+                    self.nodes.iter().any(|(n, s)| {
+                        n == p && s.agents.as_ref().is_none_or(|a| a.iter().any(|x| x.as_str() == agent.as_str()))
+                    })
+                })
                 .collect();
             if allowed.is_empty() {
                 self.error(
@@ -282,21 +304,25 @@ impl<'a> Validator<'a> {
     fn schedule(&mut self, doc: &Document, s: &ScheduleSpec) {
         let name = doc.metadata.name.span;
         match (&s.cron, &s.every) {
-            (None, None) => self.error(name, "the schedule has neither `cron` nor `every`", "add `cron: \"0 2 * * *\"` or `every: 6h`"),
+            (None, None) => self.error(
+                name,
+                "the schedule has neither `cron` nor `every`",
+                "add `cron: \"0 2 * * *\"` or `every: 6h`",
+            ),
             (Some(_), Some(e)) => self.error(e.span, "the schedule has both `cron` and `every`", "keep one of them"),
             _ => {}
         }
         self.range(&s.every, "every", MINUTE, 31 * DAY);
         self.range(&s.jitter, "jitter", 0, HOUR);
-        if let (Some(every), Some(jitter)) = (&s.every, &s.jitter) {
-            if jitter.get() >= every.get() {
-                self.error(jitter.span, "jitter is as long as the interval", "keep jitter well below `every`");
-            }
+        if let (Some(every), Some(jitter)) = (&s.every, &s.jitter)
+            && jitter.get() >= every.get()
+        {
+            self.error(jitter.span, "jitter is as long as the interval", "keep jitter well below `every`");
         }
-        if s.timezone.is_some() && s.every.is_some() {
-            if let Some(tz) = &s.timezone {
-                self.warning(tz.span, "`timezone` has no effect with `every`", "remove it, or use `cron` for times of day");
-            }
+        if s.every.is_some()
+            && let Some(tz) = &s.timezone
+        {
+            self.warning(tz.span, "`timezone` has no effect with `every`", "remove it, or use `cron` for times of day");
         }
         if s.agents.is_empty() {
             self.error(name, "the schedule runs no agents", "list agents under `agents:`");
@@ -311,8 +337,14 @@ impl<'a> Validator<'a> {
 
     fn channel(&mut self, doc: &Document, c: &NotificationChannelSpec) {
         match (&c.gotify, &c.webhook) {
-            (None, None) => self.error(doc.metadata.name.span, "the channel has neither `gotify` nor `webhook`", "add `gotify: {url, token}` or `webhook: {url}`"),
-            (Some(_), Some(w)) => self.error(w.url.span, "the channel has both `gotify` and `webhook`", "declare two channels instead"),
+            (None, None) => self.error(
+                doc.metadata.name.span,
+                "the channel has neither `gotify` nor `webhook`",
+                "add `gotify: {url, token}` or `webhook: {url}`",
+            ),
+            (Some(_), Some(w)) => {
+                self.error(w.url.span, "the channel has both `gotify` and `webhook`", "declare two channels instead")
+            }
             _ => {}
         }
         if let Some(g) = &c.gotify {
@@ -322,7 +354,8 @@ impl<'a> Validator<'a> {
             self.url(&w.url, "webhook url");
             for (name, value) in &w.headers {
                 let lower = name.to_ascii_lowercase();
-                let secretish = ["authorization", "token", "secret", "password", "key", "cookie"].iter().any(|s| lower.contains(s));
+                let secretish =
+                    ["authorization", "token", "secret", "password", "key", "cookie"].iter().any(|s| lower.contains(s));
                 if secretish && matches!(value.value, TextOrSecret::Text(_)) {
                     self.error(
                         value.span,
@@ -356,10 +389,10 @@ impl<'a> Validator<'a> {
             allowed.push("run");
         }
         let seen: HashSet<_> = r.events.iter().map(|e| e.value).collect();
-        if seen.len() < r.events.len() {
-            if let Some(e) = r.events.last() {
-                self.warning(e.span, "an event is listed twice", "list each event once");
-            }
+        if seen.len() < r.events.len()
+            && let Some(e) = r.events.last()
+        {
+            self.warning(e.span, "an event is listed twice", "list each event once");
         }
         self.condition_vars(&r.condition, &allowed);
         self.range(&r.throttle, "throttle", 0, 7 * DAY);

@@ -76,11 +76,7 @@ impl FromStr for Name {
     fn from_str(s: &str) -> Result<Self, ParseError> {
         let b = s.as_bytes();
         let ok_char = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
-        let valid = !b.is_empty()
-            && b.len() <= 63
-            && b.iter().all(ok_char)
-            && b[0] != b'-'
-            && b[b.len() - 1] != b'-';
+        let valid = !b.is_empty() && b.len() <= 63 && b.iter().all(ok_char) && b[0] != b'-' && b[b.len() - 1] != b'-';
         if valid {
             return Ok(Name(s.to_string()));
         }
@@ -240,7 +236,7 @@ impl FromStr for CronExpr {
         use croner::parser::{CronParser, Seconds, Year};
         let fields = s.split_whitespace().count();
         let nickname = s.trim_start().starts_with('@');
-        if !nickname && !(fields == 5 || fields == 6) {
+        if !(nickname || fields == 5 || fields == 6) {
             return Err((
                 format!("cron expression {s:?} has {fields} fields"),
                 "write 5 fields (minute hour day month weekday), e.g. \"0 2 * * *\" for 02:00 daily, or 6 with seconds first".into(),
@@ -251,7 +247,8 @@ impl FromStr for CronExpr {
             Ok(cron) => Ok(CronExpr { source: s.to_string(), cron }),
             Err(e) => Err((
                 format!("invalid cron expression {s:?}: {e}"),
-                "fields are minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-7); e.g. \"*/15 * * * *\"".into(),
+                "fields are minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-7); e.g. \"*/15 * * * *\""
+                    .into(),
             )),
         }
     }
@@ -359,16 +356,18 @@ impl FromStr for Condition {
                 let first = errors.errors.first();
                 // The parser lists every token it would have accepted; the
                 // position and the found token are what help.
-                let msg = first.map_or_else(|| "syntax error".to_string(), |e| {
-                    e.msg.split(" expecting ").next().unwrap_or(&e.msg).to_string()
-                });
+                let msg = first.map_or_else(
+                    || "syntax error".to_string(),
+                    |e| e.msg.split(" expecting ").next().unwrap_or(&e.msg).to_string(),
+                );
                 let col = first.map(|e| e.pos.1 + 1).filter(|c| *c > 0);
                 Err((
                     match col {
                         Some(c) => format!("invalid CEL condition {s:?}: {msg} (at character {c})"),
                         None => format!("invalid CEL condition {s:?}: {msg}"),
                     },
-                    "conditions are CEL expressions, e.g. payload.alert == \"critical\"; quote the whole value in YAML".into(),
+                    "conditions are CEL expressions, e.g. payload.alert == \"critical\"; quote the whole value in YAML"
+                        .into(),
                 ))
             }
         }
@@ -431,7 +430,10 @@ fn secret_name<E: de::Error>(kind: &str, name: &str) -> Result<String, E> {
     if ok {
         Ok(name.to_string())
     } else if kind == "env" {
-        Err(hinted(format!("{name:?} is not an environment variable name"), "use letters, digits and '_', e.g. GOTIFY_TOKEN"))
+        Err(hinted(
+            format!("{name:?} is not an environment variable name"),
+            "use letters, digits and '_', e.g. GOTIFY_TOKEN",
+        ))
     } else {
         Err(hinted(format!("{name:?} is not a secret name"), "secret names are lowercase letters, digits and '-'"))
     }

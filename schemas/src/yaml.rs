@@ -229,7 +229,10 @@ impl Reader {
                             message: format!(
                                 "YAML aliases expand to more than {MAX_ALIAS_EXPANSION} nodes in this document"
                             ),
-                            hint: Some("this looks like an alias bomb; write the values out or use fewer nested aliases".into()),
+                            hint: Some(
+                                "this looks like an alias bomb; write the values out or use fewer nested aliases"
+                                    .into(),
+                            ),
                         });
                     }
                     let (node, size) = (Node { span, value: node.value.clone() }, *size);
@@ -246,7 +249,9 @@ impl Reader {
                 Event::SequenceEnd | Event::MappingEnd => {
                     let (node, anchor) = match self.stack.pop() {
                         Some(Frame::Seq { span, anchor, items }) => (Node { span, value: Value::Seq(items) }, anchor),
-                        Some(Frame::Map { span, anchor, entries, .. }) => (Node { span, value: Value::Map(entries) }, anchor),
+                        Some(Frame::Map { span, anchor, entries, .. }) => {
+                            (Node { span, value: Value::Map(entries) }, anchor)
+                        }
                         None => return Err(err(span, "unbalanced collection end")),
                     };
                     let size = if anchor == 0 { 0 } else { count(&node) };
@@ -296,7 +301,8 @@ impl Reader {
                         !set.insert(name.clone())
                     };
                     if duplicate {
-                        let first = entries.iter().find(|(k, _)| key_text(k).as_deref() == Some(&name)).map(|(k, _)| k.span);
+                        let first =
+                            entries.iter().find(|(k, _)| key_text(k).as_deref() == Some(&name)).map(|(k, _)| k.span);
                         return Err(YamlError {
                             span: node.span,
                             message: format!("duplicate key {name:?}"),
@@ -401,20 +407,20 @@ fn plain_scalar(s: &str) -> Value {
         }
         return s.parse::<f64>().map_or_else(|_| Value::Str(s.into()), Value::Float);
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
-    if is_float(unsigned) {
-        if let Ok(f) = s.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(s.into())
 }

@@ -22,7 +22,8 @@ fn report(dir: &Path, opts: &LoadOptions) -> String {
 #[test]
 fn every_broken_repo_is_reported_exactly() {
     let update = std::env::var_os("UPDATE_EXPECTED").is_some();
-    let mut cases: Vec<PathBuf> = fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> =
+        fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     assert!(cases.len() >= 15, "the corpus is missing");
     let mut failures = Vec::new();
@@ -58,13 +59,21 @@ fn a_file_over_the_size_limit_is_refused_without_reading_it() {
 #[test]
 fn symlinks_that_leave_the_repo_are_refused_and_inner_ones_are_read() {
     let outside = tempfile::tempdir().unwrap();
-    fs::write(outside.path().join("secret.yaml"), "apiVersion: car/v1\nkind: Node\nmetadata: {name: x}\nspec: {os: linux}\n").unwrap();
+    fs::write(
+        outside.path().join("secret.yaml"),
+        "apiVersion: car/v1\nkind: Node\nmetadata: {name: x}\nspec: {os: linux}\n",
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("escape.yaml")).unwrap();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("escape-dir")).unwrap();
     std::os::unix::fs::symlink(dir.path().join("missing.yaml"), dir.path().join("dangling.yaml")).unwrap();
     fs::create_dir(dir.path().join("real")).unwrap();
-    fs::write(dir.path().join("real/node.yml"), "apiVersion: car/v1\nkind: Node\nmetadata: {name: y}\nspec: {os: linux}\n").unwrap();
+    fs::write(
+        dir.path().join("real/node.yml"),
+        "apiVersion: car/v1\nkind: Node\nmetadata: {name: y}\nspec: {os: linux}\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink(dir.path().join("real/node.yml"), dir.path().join("alias.yaml")).unwrap();
     let got = report(dir.path(), &LoadOptions::default());
     let target = fs::canonicalize(outside.path().join("secret.yaml")).unwrap();

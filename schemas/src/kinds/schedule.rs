@@ -163,7 +163,7 @@ impl NodeSelector {
     }
 
     /// Does a node with this name and these tags match?
-    pub fn matches<'a>(&self, name: &str, mut tags: impl FnMut(&str) -> bool) -> bool {
+    pub fn matches(&self, name: &str, mut tags: impl FnMut(&str) -> bool) -> bool {
         match self {
             NodeSelector::All => true,
             NodeSelector::Names(n) => n.iter().any(|n| n.as_str() == name),
