@@ -192,11 +192,25 @@ const READ_SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("apt", &["list", "show", "policy", "search"]),
     ("apt-get", &["check"]),
     ("git", &["status", "log", "diff", "show", "branch", "remote", "rev-parse"]),
-    ("smartctl", &["-a", "-H", "-i", "-A", "-x", "--all", "--health", "--info", "--scan"]),
+    ("restic", &["snapshots", "stats", "check", "ls", "cat", "find", "diff", "version"]),
+    ("borg", &["list", "info", "check", "diff", "--version"]),
 ];
 
-/// Does a shell command (or command pattern) change the machine? Conservative:
-/// anything we do not know to be read-only in a compound command counts.
+/// Flags that make an otherwise reading command write.
+const WRITING_FLAGS: &[(&str, &[&str])] = &[
+    ("find", &["-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprintf", "-fls"]),
+    ("journalctl", &["--vacuum-size", "--vacuum-time", "--vacuum-files", "--rotate", "--flush", "--relinquish-var"]),
+    ("sort", &["-o", "--output"]),
+    ("curl", &["-o", "-O", "--output", "--remote-name", "-T", "--upload-file", "-X", "--request", "-d", "--data"]),
+    ("smartctl", &["-s", "--smart", "-t", "--test", "-X", "--abort", "-o", "--offlineauto", "-S", "--saveauto"]),
+    ("ss", &["-K", "--kill"]),
+];
+
+/// Does a shell command (or command pattern) change the machine, as far as
+/// we know? This flags rules that contradict a read-only agent at validation
+/// time; it is not the runtime policy: a command we do not know is not
+/// flagged here, and the runner lets a read-only agent run only what its
+/// `allow` rules name.
 pub fn command_writes(pattern: &str) -> bool {
     if pattern.contains('>') || pattern.contains("$(") || pattern.contains('`') {
         return true;
@@ -210,6 +224,15 @@ pub fn command_writes(pattern: &str) -> bool {
         }
         if cmd == "sed" && part.split_whitespace().any(|w| w == "-i" || w.starts_with("--in-place")) {
             return true;
+        }
+        if let Some((_, flags)) = WRITING_FLAGS.iter().find(|(c, _)| *c == cmd) {
+            return part.split_whitespace().skip(1).any(|w| {
+                let flag = w.split('=').next().unwrap_or(w);
+                flags.contains(&flag)
+                    || flags
+                        .iter()
+                        .any(|f| f.len() == 2 && f.starts_with('-') && w.starts_with(f) && !w.starts_with("--"))
+            });
         }
         match READ_SUBCOMMANDS.iter().find(|(c, _)| *c == cmd) {
             None => false,

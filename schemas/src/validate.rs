@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 use crate::de::Spanned;
-use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggestion};
+use crate::diagnostic::{Diagnostic, Severity, Span, did_you_mean, suggestion};
 use crate::document::{Document, Kind, Spec};
 use crate::kinds::agent::{AgentSpec, Mode};
 use crate::kinds::node::NodeSpec;
@@ -104,6 +104,10 @@ impl<'a> Validator<'a> {
 
     /// Each name must be declared as an object of `kind`.
     fn refs(&mut self, kind: Kind, names: &[Spanned<Name>]) {
+        self.refs_as(kind, names, Severity::Error);
+    }
+
+    fn refs_as(&mut self, kind: Kind, names: &[Spanned<Name>], severity: Severity) {
         for n in names {
             let declared = self.names.get(&kind).map(Vec::as_slice).unwrap_or_default();
             if !declared.contains(&n.as_str()) {
@@ -111,7 +115,11 @@ impl<'a> Validator<'a> {
                     Some(c) => format!("did you mean {c:?}?"),
                     None => format!("declare it in a document with `kind: {kind}`, or fix the name"),
                 };
-                self.error(n.span, format!("unknown {} {:?}", kind_noun(kind), n.as_str()), hint);
+                let msg = format!("unknown {} {:?}", kind_noun(kind), n.as_str());
+                match severity {
+                    Severity::Error => self.error(n.span, msg, hint),
+                    Severity::Warning => self.warning(n.span, msg, hint),
+                }
             }
         }
     }
@@ -141,8 +149,11 @@ impl<'a> Validator<'a> {
         if let Some(a) = &n.address {
             self.url(a, "address");
         }
+        // An allow-list entry for an agent that does not exist admits
+        // nothing, so it cannot do harm; a schedule or trigger that needs the
+        // agent there is an error of its own.
         if let Some(agents) = &n.agents {
-            self.refs(Kind::Agent, agents);
+            self.refs_as(Kind::Agent, agents, Severity::Warning);
         }
     }
 

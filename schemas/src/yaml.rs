@@ -194,11 +194,12 @@ impl Reader {
                 if let Some(first) = m.get(..1) {
                     m = first.to_uppercase() + &m[1..];
                 }
-                YamlError {
-                    span: span_of(e.marker()),
-                    message: format!("YAML syntax error: {m}"),
-                    hint: Some("check the indentation and quoting on this line and the one before".into()),
-                }
+                let hint = if m.contains("anchor") || m.contains("alias") {
+                    "a value starting with * or & is read as a YAML alias or anchor; quote it, e.g. cron: \"*/15 * * * *\""
+                } else {
+                    "check the indentation and quoting on this line and the one before"
+                };
+                YamlError { span: span_of(e.marker()), message: format!("YAML syntax error: {m}"), hint: Some(hint.into()) }
             })?;
             let span = span_of(&marker);
             match event {
@@ -537,6 +538,12 @@ mod tests {
         assert_eq!(f.documents.len(), 1);
         let e = f.error.expect("an error");
         assert!(e.message.starts_with("YAML syntax error"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unquoted_cron_gets_a_quoting_hint() {
+        let e = parse("cron: */15 * * * *\n").error.expect("an error");
+        assert!(e.hint.unwrap_or_default().contains("quote it"), "{}", e.message);
     }
 
     #[test]
