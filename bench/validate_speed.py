@@ -63,7 +63,7 @@ def main():
     car = a.car or os.path.join(target, "release", "car-server")
     if not a.car:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "car-server"], cwd=ROOT, check=True)
-    cj = a.check_jsonschema or shutil.which("check-jsonschema") or os.environ.get("CAR_CHECK_JSONSCHEMA")
+    cj = a.check_jsonschema or os.environ.get("CAR_CHECK_JSONSCHEMA") or shutil.which("check-jsonschema")
     if not cj:
         sys.exit("check-jsonschema not found: run scripts/tools.sh or pip install check-jsonschema")
     tmp = tempfile.mkdtemp(prefix="car-bench-")
