@@ -12,11 +12,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::de::hinted;
 use crate::diagnostic::{did_you_mean, list};
+use crate::values::string_type;
 
 /// Claude Code's tools that only look.
 pub const READ_TOOLS: &[&str] = &["Read", "Grep", "Glob", "LS", "NotebookRead", "WebFetch", "WebSearch", "TodoWrite"];
@@ -112,27 +110,7 @@ impl fmt::Display for ToolRule {
     }
 }
 
-impl<'de> Deserialize<'de> for ToolRule {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ToolRule;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool rule such as Read or Bash(zpool status *)")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ToolRule, E> {
-                s.parse().map_err(|(m, h): (String, String)| hinted(m, h))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl Serialize for ToolRule {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+string_type!(ToolRule, "a tool rule such as Read or Bash(zpool status *)");
 
 impl JsonSchema for ToolRule {
     fn schema_name() -> Cow<'static, str> {

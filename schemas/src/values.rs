@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::de::hinted;
 use crate::diagnostic::did_you_mean;
@@ -19,29 +19,30 @@ use crate::diagnostic::did_you_mean;
 /// `(message, hint)`, and serializes it back through `Display`.
 macro_rules! string_type {
     ($ty:ty, $expecting:literal) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
-                impl Visitor<'_> for V {
+                impl ::serde::de::Visitor<'_> for V {
                     type Value = $ty;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                         f.write_str($expecting)
                     }
-                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$ty, E> {
-                        s.parse::<$ty>().map_err(|(m, h): (String, String)| hinted(m, h))
+                    fn visit_str<E: ::serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        s.parse::<$ty>().map_err(|(m, h): (String, String)| $crate::de::hinted(m, h))
                     }
                 }
                 d.deserialize_str(V)
             }
         }
 
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
             }
         }
     };
 }
+pub(crate) use string_type;
 
 type ParseError = (String, String);
 
