@@ -82,10 +82,6 @@ impl Diagnostic {
         self
     }
 
-    pub fn span(&self) -> Span {
-        Span::new(self.line, self.column)
-    }
-
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

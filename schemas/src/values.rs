@@ -567,19 +567,6 @@ pub enum Priority {
     Critical,
 }
 
-impl Priority {
-    /// Gotify's 0-10 scale, as its Android app interprets it.
-    pub fn gotify(self) -> u8 {
-        match self {
-            Priority::Min => 0,
-            Priority::Low => 2,
-            Priority::Normal => 5,
-            Priority::High => 8,
-            Priority::Critical => 10,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,14 +73,6 @@ impl Node {
         }
     }
 
-    /// The key node (not the value) of `key` in a mapping, for positions.
-    pub fn key(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k),
-            _ => None,
-        }
-    }
-
     /// Builds a position-less tree from JSON (documents that arrive over the wire).
     pub fn from_json(v: &serde_json::Value) -> Node {
         let value = match v {
@@ -99,31 +91,6 @@ impl Node {
             ),
         };
         Node { span: Span::default(), value }
-    }
-
-    /// The tree as JSON (keys that are not strings are written as their text).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match &self.value {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.clone()),
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| {
-                        let key = match k.to_json() {
-                            J::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (key, v.to_json())
-                    })
-                    .collect(),
-            ),
-        }
     }
 }
 
@@ -455,6 +422,14 @@ fn is_float(s: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// The key node (not the value) of `key` in a mapping, for positions.
+    fn key<'a>(n: &'a Node, key: &str) -> Option<&'a Node> {
+        match &n.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
     fn one(text: &str) -> Node {
         let f = parse(text);
         assert_eq!(f.error, None);
@@ -464,9 +439,9 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_point_at_keys_and_values() {
         let n = one("a: 1\nspec:\n  cron: \"0 2 * * *\"\n");
-        assert_eq!(n.key("spec").unwrap().span, Span::new(2, 1));
+        assert_eq!(key(&n, "spec").unwrap().span, Span::new(2, 1));
         let spec = n.get("spec").unwrap();
-        assert_eq!(spec.key("cron").unwrap().span, Span::new(3, 3));
+        assert_eq!(key(spec, "cron").unwrap().span, Span::new(3, 3));
         assert_eq!(spec.get("cron").unwrap().span, Span::new(3, 9));
     }
 

@@ -75,6 +75,25 @@ fn the_product_routines_are_in_the_example() {
     assert!(triggered, "no trigger on payload.alert == \"critical\"");
 }
 
+#[test]
+fn documents_survive_the_trip_to_json_and_back() {
+    // The server sends agents to runners as JSON "as written in git".
+    let loaded = check(&example(), &LoadOptions::default()).unwrap();
+    for doc in &loaded.documents {
+        let json = doc.to_json();
+        let again = car_schemas::document::parse(
+            &doc.file,
+            &car_schemas::yaml::YamlDocument {
+                start: doc.start,
+                root: Some(car_schemas::yaml::Node::from_json(&json)),
+            },
+        );
+        assert!(again.diagnostics.is_empty(), "{}: {:?}", doc.name(), again.diagnostics);
+        let again = again.document.expect("a document");
+        assert_eq!((&again.metadata, &again.spec), (&doc.metadata, &doc.spec), "{} changed on the way", doc.name());
+    }
+}
+
 /// The schema each file's modeline names, as a path.
 fn modeline_schema(file: &Path) -> PathBuf {
     let text = fs::read_to_string(file).unwrap();
