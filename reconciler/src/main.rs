@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use car_schemas::LoadOptions;
 use car_schemas::diagnostic::Format;
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ enum Command {
         /// Refuse YAML files larger than this many bytes.
         #[arg(long, default_value_t = car_schemas::load::DEFAULT_MAX_FILE_BYTES)]
         max_file_bytes: u64,
+        /// Read only the YAML under this folder of DIR (like CONFIG_PATH); paths stay relative to DIR.
+        #[arg(long)]
+        path: Option<PathBuf>,
     },
     /// Write the JSON Schemas of the config language into a folder.
     Schema {
@@ -40,7 +44,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { dir, format, max_file_bytes } => car_server::validate::run(&dir, format, max_file_bytes),
+        Command::Validate { dir, format, max_file_bytes, path } => {
+            car_server::validate::run(&dir, format, LoadOptions { max_file_bytes, sub_path: path })
+        }
         Command::Schema { out } => car_server::schema::run(&out),
     }
 }

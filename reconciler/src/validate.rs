@@ -13,8 +13,8 @@ pub const VALID: u8 = 0;
 pub const INVALID: u8 = 1;
 pub const COULD_NOT_RUN: u8 = 2;
 
-pub fn run(dir: &Path, format: Format, max_file_bytes: u64) -> ExitCode {
-    let loaded = match car_schemas::check(dir, &LoadOptions { max_file_bytes }) {
+pub fn run(dir: &Path, format: Format, opts: LoadOptions) -> ExitCode {
+    let loaded = match car_schemas::check(dir, &opts) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");

@@ -127,6 +127,33 @@ fn the_file_size_limit_can_be_raised() {
 }
 
 #[test]
+fn a_sub_path_limits_what_is_read_and_paths_stay_repo_relative() {
+    let broken = NODE.replace("os: truenas", "os: nope");
+    let repo = repo_with(&[
+        ("config/nodes/nas.yaml", &broken),
+        (
+            "config/agents/a.yaml",
+            "apiVersion: car/v1\nkind: Agent\nmetadata: {name: a}\nspec: {script: ../../scripts/a.py}\n",
+        ),
+        ("scripts/a.py", "print('hi')\n"),
+        ("docs/not-config.yaml", "this: is not a config document\n"),
+    ]);
+    let root = repo.path().to_str().unwrap();
+    let out = car_server(&["validate", root, "--path", "config"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{root}/config/nodes/nas.yaml:6:7: error: unknown value \"nope\" \
+             (hint: use one of \"linux\", \"ubuntu\", \"debian\", \"unraid\", \"truenas\", \"proxmox\")\n"
+        )
+    );
+    let out = car_server(&["validate", root, "--path", "../elsewhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("config path ../elsewhere leaves the repository"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn schema_writes_the_committed_schemas() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = car_server(&["schema", "--out", out_dir.path().to_str().unwrap()]);

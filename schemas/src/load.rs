@@ -24,11 +24,15 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub max_file_bytes: u64,
+    /// Read only the YAML under this folder of the repository (`CONFIG_PATH`);
+    /// paths in diagnostics stay relative to the repository root, and
+    /// scripts and symlinks may point anywhere inside the repository.
+    pub sub_path: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_file_bytes: DEFAULT_MAX_FILE_BYTES }
+        Self { max_file_bytes: DEFAULT_MAX_FILE_BYTES, sub_path: None }
     }
 }
 
@@ -39,6 +43,8 @@ pub enum LoadError {
     NotFound(PathBuf),
     #[error("{0} is not a directory (hint: pass the folder that holds your YAML files)")]
     NotADirectory(PathBuf),
+    #[error("config path {0} leaves the repository (hint: give a folder inside it, such as config/)")]
+    SubPathOutside(PathBuf),
     #[error("cannot read {path}: {source} (hint: check that the file exists and car-server may read it)")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -54,20 +60,29 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Loads every YAML file under `root`.
+/// Loads every YAML file under `root` (or under its `opts.sub_path`).
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
-    let meta = fs::metadata(root).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
-        _ => LoadError::Io { path: root.to_path_buf(), source: e },
-    })?;
-    if !meta.is_dir() {
-        return Err(LoadError::NotADirectory(root.to_path_buf()));
+    let top = match &opts.sub_path {
+        Some(sub) => match normalize(sub) {
+            Some(sub) => root.join(sub),
+            None => return Err(LoadError::SubPathOutside(sub.clone())),
+        },
+        None => root.to_path_buf(),
+    };
+    for dir in [root, &top] {
+        let meta = fs::metadata(dir).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => LoadError::NotFound(dir.to_path_buf()),
+            _ => LoadError::Io { path: dir.to_path_buf(), source: e },
+        })?;
+        if !meta.is_dir() {
+            return Err(LoadError::NotADirectory(dir.to_path_buf()));
+        }
     }
     let canonical_root = fs::canonicalize(root).map_err(|e| LoadError::Io { path: root.to_path_buf(), source: e })?;
 
     let mut loaded = Loaded::default();
     let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
+    let walker = walkdir::WalkDir::new(&top)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()

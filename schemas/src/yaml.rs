@@ -8,6 +8,12 @@
 //! alias expansion (no "billion laughs"), duplicate keys, and unsupported tags
 //! are errors with a location, never a hang or an out-of-memory.
 //!
+//! Why not `serde_yaml`: it is unmaintained (archived in 2024), and it and
+//! its forks (`serde_yml`, `serde_norway`) stop at the first error and give
+//! no position for values that deserialize fine but fail later checks. A
+//! tree with a position on every node, read by our own serde `Deserializer`
+//! (see `de`), gives both while keeping serde's data model.
+//!
 //! Scalars are resolved with the YAML 1.2 core schema (so `yes`/`no`/`on` stay
 //! strings, as in YAML 1.2, and `0 2 * * *` is a string).
 
