@@ -60,73 +60,153 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Loads every YAML file under `root` (or under its `opts.sub_path`).
+/// Where a repository's files come from: a folder on disk ([`Disk`]) or, in
+/// the server, the tree of a git commit. Paths are relative to the root.
+pub trait Files: Sync {
+    /// Every `*.yaml`/`*.yml` below `dir` (dot-folders skipped), sorted, and
+    /// the entries that cannot be read as config (symlinks out of the repo).
+    fn yaml_files(&self, dir: &Path) -> Result<Vec<Entry>, LoadError>;
+    /// What is at `rel`, following symlinks inside the repository.
+    fn stat(&self, rel: &Path) -> Result<Stat, LoadError>;
+    /// The bytes of the file at `rel` (which `stat` found to be a file).
+    fn read(&self, rel: &Path) -> Result<Vec<u8>, LoadError>;
+}
+
+#[derive(Debug)]
+pub enum Entry {
+    Yaml(PathBuf),
+    Problem(Diagnostic),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stat {
+    Missing,
+    Dir,
+    File {
+        size: u64,
+    },
+    /// A symlink whose target leaves the repository.
+    Outside {
+        target: String,
+    },
+}
+
+/// Loads every YAML file of the folder `root` (or of its `opts.sub_path`).
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let meta = fs::metadata(root).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
+        _ => LoadError::Io { path: root.to_path_buf(), source: e },
+    })?;
+    if !meta.is_dir() {
+        return Err(LoadError::NotADirectory(root.to_path_buf()));
+    }
+    load_from(&Disk::new(root)?, opts)
+}
+
+/// Loads every YAML file of a repository, from wherever its files are.
+pub fn load_from(files: &dyn Files, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let top = match &opts.sub_path {
-        Some(sub) => match normalize(sub) {
-            Some(sub) => root.join(sub),
-            None => return Err(LoadError::SubPathOutside(sub.clone())),
-        },
-        None => root.to_path_buf(),
+        Some(sub) => normalize(sub).ok_or_else(|| LoadError::SubPathOutside(sub.clone()))?,
+        None => PathBuf::new(),
     };
-    for dir in [root, &top] {
-        let meta = fs::metadata(dir).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => LoadError::NotFound(dir.to_path_buf()),
-            _ => LoadError::Io { path: dir.to_path_buf(), source: e },
-        })?;
-        if !meta.is_dir() {
-            return Err(LoadError::NotADirectory(dir.to_path_buf()));
-        }
+    match files.stat(&top)? {
+        Stat::Dir => {}
+        Stat::Missing => return Err(LoadError::NotFound(top)),
+        _ => return Err(LoadError::NotADirectory(top)),
     }
-    let canonical_root = fs::canonicalize(root).map_err(|e| LoadError::Io { path: root.to_path_buf(), source: e })?;
-
     let mut loaded = Loaded::default();
-    let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(&top)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            LoadError::Io { path, source: e.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")) }
-        })?;
-        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
-        if !is_yaml(entry.path()) {
-            continue;
-        }
-        if entry.path_is_symlink() {
-            match fs::canonicalize(entry.path()) {
-                Err(_) => loaded.diagnostics.push(
-                    Diagnostic::error(&rel, Span::new(1, 1), "broken symlink")
-                        .with_hint("point it at a file or remove it"),
-                ),
-                Ok(target) if !target.starts_with(&canonical_root) => loaded.diagnostics.push(
-                    Diagnostic::error(
-                        &rel,
-                        Span::new(1, 1),
-                        format!("symlink points outside the config repository, to {}", target.display()),
-                    )
-                    .with_hint("copy the file into the repository instead; only files inside it are read"),
-                ),
-                Ok(target) if target.is_file() => files.push(rel),
-                Ok(_) => {}
-            }
-        } else if entry.file_type().is_file() {
-            files.push(rel);
+    let mut yaml = Vec::new();
+    for entry in files.yaml_files(&top)? {
+        match entry {
+            Entry::Yaml(rel) => yaml.push(rel),
+            Entry::Problem(d) => loaded.diagnostics.push(d),
         }
     }
-
-    let results: Vec<Result<FileResult, LoadError>> = files.par_iter().map(|rel| read_file(root, rel, opts)).collect();
+    let results: Vec<Result<FileResult, LoadError>> = yaml.par_iter().map(|rel| read_file(files, rel, opts)).collect();
     for r in results {
         let r = r?;
         loaded.diagnostics.extend(r.diagnostics);
         loaded.documents.extend(r.documents);
         loaded.declared.extend(r.declared);
     }
-    load_scripts(root, &canonical_root, opts, &mut loaded);
+    load_scripts(files, opts, &mut loaded);
     Ok(loaded)
+}
+
+/// A repository in a folder on disk.
+#[derive(Debug)]
+pub struct Disk {
+    root: PathBuf,
+    canonical_root: PathBuf,
+}
+
+impl Disk {
+    pub fn new(root: &Path) -> Result<Self, LoadError> {
+        let canonical_root = fs::canonicalize(root).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
+            _ => LoadError::Io { path: root.to_path_buf(), source: e },
+        })?;
+        Ok(Disk { root: root.to_path_buf(), canonical_root })
+    }
+}
+
+impl Files for Disk {
+    fn yaml_files(&self, dir: &Path) -> Result<Vec<Entry>, LoadError> {
+        let mut out = Vec::new();
+        let walker = walkdir::WalkDir::new(self.root.join(dir))
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&self.root).to_path_buf();
+                LoadError::Io { path, source: e.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")) }
+            })?;
+            if !is_yaml(entry.path()) {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&self.root).unwrap_or(entry.path()).to_path_buf();
+            if entry.file_type().is_file() {
+                out.push(Entry::Yaml(rel));
+            } else if entry.path_is_symlink() {
+                match self.stat(&rel)? {
+                    Stat::File { .. } => out.push(Entry::Yaml(rel)),
+                    Stat::Dir => {}
+                    Stat::Missing => out.push(Entry::Problem(
+                        Diagnostic::error(&rel, Span::new(1, 1), "broken symlink")
+                            .with_hint("point it at a file or remove it"),
+                    )),
+                    Stat::Outside { target } => out.push(Entry::Problem(outside(&rel, &target))),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn stat(&self, rel: &Path) -> Result<Stat, LoadError> {
+        let target = match fs::canonicalize(self.root.join(rel)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Stat::Missing),
+            Err(e) => return Err(LoadError::Io { path: self.root.join(rel), source: e }),
+        };
+        if !target.starts_with(&self.canonical_root) {
+            return Ok(Stat::Outside { target: target.display().to_string() });
+        }
+        let meta = fs::metadata(&target).map_err(|e| LoadError::Io { path: target.clone(), source: e })?;
+        Ok(if meta.is_dir() { Stat::Dir } else { Stat::File { size: meta.len() } })
+    }
+
+    fn read(&self, rel: &Path) -> Result<Vec<u8>, LoadError> {
+        let path = self.root.join(rel);
+        fs::read(&path).map_err(|e| LoadError::Io { path, source: e })
+    }
+}
+
+/// The diagnostic for a symlink that leaves the repository.
+pub fn outside(rel: &Path, target: &str) -> Diagnostic {
+    Diagnostic::error(rel, Span::new(1, 1), format!("symlink points outside the config repository, to {target}"))
+        .with_hint("copy the file into the repository instead; only files inside it are read")
 }
 
 fn is_yaml(p: &Path) -> bool {
@@ -140,9 +220,9 @@ struct FileResult {
     diagnostics: Vec<Diagnostic>,
 }
 
-fn read_file(root: &Path, rel: &Path, opts: &LoadOptions) -> Result<FileResult, LoadError> {
+fn read_file(files: &dyn Files, rel: &Path, opts: &LoadOptions) -> Result<FileResult, LoadError> {
     let mut out = FileResult::default();
-    let text = match read_text(root, rel, opts.max_file_bytes)? {
+    let text = match read_text(files, rel, opts.max_file_bytes)? {
         Ok(text) => text,
         Err(d) => {
             out.diagnostics.push(d);
@@ -170,11 +250,10 @@ fn read_file(root: &Path, rel: &Path, opts: &LoadOptions) -> Result<FileResult, 
 }
 
 /// The text of a file, or a diagnostic saying why it is not config text.
-fn read_text(root: &Path, rel: &Path, max: u64) -> Result<Result<String, Diagnostic>, LoadError> {
-    let path = root.join(rel);
-    let io_err = |e| LoadError::Io { path: path.clone(), source: e };
-    let size = fs::metadata(&path).map_err(io_err)?.len();
-    if size > max {
+fn read_text(files: &dyn Files, rel: &Path, max: u64) -> Result<Result<String, Diagnostic>, LoadError> {
+    if let Stat::File { size } = files.stat(rel)?
+        && size > max
+    {
         return Ok(Err(Diagnostic::error(
             rel,
             Span::new(1, 1),
@@ -182,7 +261,7 @@ fn read_text(root: &Path, rel: &Path, max: u64) -> Result<Result<String, Diagnos
         )
         .with_hint("split it into several files; config files are small")));
     }
-    let bytes = fs::read(&path).map_err(io_err)?;
+    let bytes = files.read(rel)?;
     if let Some(i) = bytes.iter().position(|&b| b == 0) {
         let span = position(&bytes[..i]);
         return Ok(Err(Diagnostic::error(rel, span, "binary file: it contains a NUL byte")
@@ -213,21 +292,22 @@ fn position(prefix: &[u8]) -> Span {
 }
 
 /// Reads each agent's `script`, which must be a `.py` file inside the repo.
-fn load_scripts(root: &Path, canonical_root: &Path, opts: &LoadOptions, loaded: &mut Loaded) {
+fn load_scripts(files: &dyn Files, opts: &LoadOptions, loaded: &mut Loaded) {
     for doc in &loaded.documents {
         let Spec::Agent(agent) = &doc.spec else { continue };
         let Some(script) = &agent.script else { continue };
         let error = |msg: String, hint: &str| Diagnostic::error(&doc.file, script.span, msg).with_hint(hint);
-        let rel = doc.file.parent().unwrap_or(Path::new("")).join(script.as_str());
-        let rel = normalize(&rel);
-        if Path::new(script.as_str()).is_absolute() || rel.is_none() {
-            loaded.diagnostics.push(error(
-                format!("script {:?} is outside the config repository", script.as_str()),
-                "give a path relative to this file, inside the repository",
-            ));
-            continue;
-        }
-        let rel = rel.unwrap_or_default();
+        let rel = normalize(&doc.file.parent().unwrap_or(Path::new("")).join(script.as_str()));
+        let rel = match rel {
+            Some(rel) if !Path::new(script.as_str()).is_absolute() => rel,
+            _ => {
+                loaded.diagnostics.push(error(
+                    format!("script {:?} is outside the config repository", script.as_str()),
+                    "give a path relative to this file, inside the repository",
+                ));
+                continue;
+            }
+        };
         if rel.extension().and_then(|e| e.to_str()) != Some("py") {
             loaded.diagnostics.push(error(
                 format!("script {:?} is not a Python file", script.as_str()),
@@ -235,35 +315,36 @@ fn load_scripts(root: &Path, canonical_root: &Path, opts: &LoadOptions, loaded: 
             ));
             continue;
         }
-        let path = root.join(&rel);
-        match fs::canonicalize(&path) {
-            Err(_) => loaded.diagnostics.push(error(
-                format!("script {} does not exist", rel.display()),
-                "the path is relative to this YAML file; check its spelling or add the script",
-            )),
-            Ok(target) if !target.starts_with(canonical_root) => loaded.diagnostics.push(error(
-                format!("script {} points outside the config repository", rel.display()),
-                "copy the script into the repository",
-            )),
-            Ok(_) if loaded.scripts.contains_key(&rel) => {}
-            Ok(_) => match read_text(root, &rel, opts.max_file_bytes) {
+        if loaded.scripts.contains_key(&rel) {
+            continue;
+        }
+        let problem = match files.stat(&rel) {
+            Ok(Stat::File { .. }) => match read_text(files, &rel, opts.max_file_bytes) {
                 Ok(Ok(source)) => {
                     loaded.scripts.insert(rel, source);
+                    continue;
                 }
-                Ok(Err(mut d)) => {
-                    d.message = format!("script {}: {}", rel.display(), d.message);
-                    d.file = doc.file.clone();
-                    (d.line, d.column) = (script.span.line, script.span.column);
-                    loaded.diagnostics.push(d);
+                Ok(Err(d)) => {
+                    error(format!("script {}: {}", rel.display(), d.message), d.hint.as_deref().unwrap_or(""))
                 }
-                Err(e) => loaded.diagnostics.push(error(e.to_string(), "check the script's permissions")),
+                Err(e) => error(e.to_string(), "check the script's permissions"),
             },
-        }
+            Ok(Stat::Missing | Stat::Dir) => error(
+                format!("script {} does not exist", rel.display()),
+                "the path is relative to this YAML file; check its spelling or add the script",
+            ),
+            Ok(Stat::Outside { .. }) => error(
+                format!("script {} points outside the config repository", rel.display()),
+                "copy the script into the repository",
+            ),
+            Err(e) => error(e.to_string(), "check the script's permissions"),
+        };
+        loaded.diagnostics.push(problem);
     }
 }
 
 /// `a/./b/../c` as `a/c`; `None` when it climbs above the root.
-fn normalize(p: &Path) -> Option<PathBuf> {
+pub fn normalize(p: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
