@@ -1,7 +1,7 @@
 //! `car-server`: the management server of Claude Agent Runner.
 //!
-//! Subcommands so far: `validate` (check a config repository) and `schema`
-//! (write the JSON Schemas editors use).
+//! Subcommands: `serve` (the server), `validate` (check a config repository)
+//! and `schema` (write the JSON Schemas editors use).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +33,8 @@ enum Command {
         #[arg(long)]
         path: Option<PathBuf>,
     },
+    /// Run the server: sync the config repository, serve the API (API_PORT) and dashboard (UI_PORT).
+    Serve,
     /// Write the JSON Schemas of the config language into a folder.
     Schema {
         /// Where to write them (created if missing).
@@ -48,5 +50,31 @@ fn main() -> ExitCode {
             car_server::validate::run(&dir, format, LoadOptions { max_file_bytes, sub_path: path })
         }
         Command::Schema { out } => car_server::schema::run(&out),
+        Command::Serve => serve(),
+    }
+}
+
+fn serve() -> ExitCode {
+    car_server::telemetry::init();
+    let settings = match car_server::settings::Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(car_server::startup::serve(settings, car_server::startup::signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

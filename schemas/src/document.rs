@@ -178,7 +178,10 @@ pub struct Identity {
     pub kind: Kind,
     pub name: String,
     pub file: PathBuf,
+    /// Where the name is written.
     pub span: Span,
+    /// Where the document starts.
+    pub start: Span,
 }
 
 /// What reading one document gave.
@@ -223,7 +226,8 @@ pub fn parse(file: &Path, doc: &yaml::YamlDocument) -> Parsed {
     if let Some(name) = root.get("metadata").and_then(|m| m.get("name"))
         && let Some(n) = name.as_str()
     {
-        out.identity = Some(Identity { kind, name: n.to_string(), file: file.to_path_buf(), span: name.span });
+        out.identity =
+            Some(Identity { kind, name: n.to_string(), file: file.to_path_buf(), span: name.span, start: doc.start });
     }
     let (spec, metadata, problems) = match kind {
         Kind::Node => typed(root, Spec::Node),

@@ -29,9 +29,17 @@ pub use load::{LoadError, LoadOptions, Loaded, load};
 /// Loads the repository under `root` and validates it as a whole; the
 /// returned diagnostics are sorted by file and position.
 pub fn check(root: &std::path::Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
-    let mut loaded = load(root, opts)?;
+    Ok(validated(load(root, opts)?))
+}
+
+/// [`check`] for a repository held anywhere (a git commit's tree, say).
+pub fn check_from(files: &dyn load::Files, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    Ok(validated(load::load_from(files, opts)?))
+}
+
+fn validated(mut loaded: Loaded) -> Loaded {
     let more = validate::validate(&loaded);
     loaded.diagnostics.extend(more);
     diagnostic::sort(&mut loaded.diagnostics);
-    Ok(loaded)
+    loaded
 }

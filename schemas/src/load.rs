@@ -360,3 +360,97 @@ pub fn normalize(p: &Path) -> Option<PathBuf> {
     }
     Some(out)
 }
+
+/// A repository held in memory: what the server reads out of a git commit.
+/// Symlinks are resolved within it, as on disk.
+#[derive(Debug, Default)]
+pub struct Memory {
+    files: BTreeMap<PathBuf, MemFile>,
+    dirs: std::collections::BTreeSet<PathBuf>,
+}
+
+#[derive(Debug)]
+pub enum MemFile {
+    /// A file with its content.
+    Bytes(Vec<u8>),
+    /// A file whose content was not read (too big, or not a kind of file the loader reads).
+    Unread { size: u64 },
+    /// A symlink and its target as written.
+    Symlink(String),
+}
+
+impl Memory {
+    pub fn insert(&mut self, path: PathBuf, file: MemFile) {
+        let mut parent = path.parent();
+        while let Some(p) = parent {
+            if !self.dirs.insert(p.to_path_buf()) {
+                break;
+            }
+            parent = p.parent();
+        }
+        self.files.insert(path, file);
+    }
+
+    /// Follows symlinks (at most 8) to what `rel` finally names.
+    fn resolve<'a>(&'a self, rel: &Path) -> Result<(PathBuf, Option<&'a MemFile>), String> {
+        let mut path = rel.to_path_buf();
+        for _ in 0..8 {
+            match self.files.get(&path) {
+                Some(MemFile::Symlink(target)) => {
+                    let joined = path.parent().unwrap_or(Path::new("")).join(target);
+                    path = match (Path::new(target).is_absolute(), normalize(&joined)) {
+                        (false, Some(p)) => p,
+                        _ => return Err(target.clone()),
+                    };
+                }
+                other => return Ok((path, other)),
+            }
+        }
+        Err(format!("{} (a symlink loop)", rel.display()))
+    }
+}
+
+impl Files for Memory {
+    fn yaml_files(&self, dir: &Path) -> Result<Vec<Entry>, LoadError> {
+        let mut out = Vec::new();
+        for (path, file) in self.files.range(dir.to_path_buf()..) {
+            let Ok(below) = path.strip_prefix(dir) else { break };
+            let hidden = below
+                .parent()
+                .is_some_and(|p| p.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')));
+            if hidden || !is_yaml(path) {
+                continue;
+            }
+            match file {
+                MemFile::Symlink(_) => match self.stat(path)? {
+                    Stat::File { .. } => out.push(Entry::Yaml(path.clone())),
+                    Stat::Dir => {}
+                    Stat::Missing => out.push(Entry::Problem(
+                        Diagnostic::error(path, Span::new(1, 1), "broken symlink")
+                            .with_hint("point it at a file or remove it"),
+                    )),
+                    Stat::Outside { target } => out.push(Entry::Problem(outside(path, &target))),
+                },
+                _ => out.push(Entry::Yaml(path.clone())),
+            }
+        }
+        Ok(out)
+    }
+
+    fn stat(&self, rel: &Path) -> Result<Stat, LoadError> {
+        Ok(match self.resolve(rel) {
+            Err(target) => Stat::Outside { target },
+            Ok((_, Some(MemFile::Bytes(b)))) => Stat::File { size: b.len() as u64 },
+            Ok((_, Some(MemFile::Unread { size }))) => Stat::File { size: *size },
+            Ok((p, _)) if p.as_os_str().is_empty() || self.dirs.contains(&p) => Stat::Dir,
+            Ok(_) => Stat::Missing,
+        })
+    }
+
+    fn read(&self, rel: &Path) -> Result<Vec<u8>, LoadError> {
+        match self.resolve(rel) {
+            Ok((_, Some(MemFile::Bytes(b)))) => Ok(b.clone()),
+            _ => Err(LoadError::Io { path: rel.to_path_buf(), source: io::Error::other("content not available") }),
+        }
+    }
+}

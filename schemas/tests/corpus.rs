@@ -96,3 +96,58 @@ fn a_missing_directory_cannot_be_loaded() {
         "config directory /nonexistent/config does not exist (hint: pass the folder that holds your YAML files)"
     );
 }
+
+#[test]
+fn a_repository_in_memory_is_reported_exactly_like_on_disk() {
+    use car_schemas::load::{MemFile, Memory, load_from};
+    for case in fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let mut mem = Memory::default();
+        for e in walk(&case) {
+            mem.insert(e.strip_prefix(&case).unwrap().to_path_buf(), MemFile::Bytes(fs::read(&e).unwrap()));
+        }
+        let mut loaded = load_from(&mem, &LoadOptions::default()).unwrap();
+        loaded.diagnostics.extend(car_schemas::validate::validate(&loaded));
+        car_schemas::diagnostic::sort(&mut loaded.diagnostics);
+        let expected = fs::read_to_string(case.join("expected.txt")).unwrap();
+        assert_eq!(render(&loaded.diagnostics, Format::Text, Path::new("")), expected, "{}", case.display());
+    }
+}
+
+#[test]
+fn symlinks_in_memory_resolve_inside_the_repo_only() {
+    use car_schemas::load::{MemFile, Memory, load_from};
+    let node = |n: &str| format!("apiVersion: car/v1\nkind: Node\nmetadata: {{name: {n}}}\nspec: {{os: linux}}\n");
+    let mut mem = Memory::default();
+    mem.insert(PathBuf::from("nodes/a.yaml"), MemFile::Bytes(node("a").into_bytes()));
+    mem.insert(PathBuf::from(".github/ci.yaml"), MemFile::Bytes(b"on: push".to_vec()));
+    mem.insert(PathBuf::from("up.yaml"), MemFile::Symlink("../outside.yaml".into()));
+    mem.insert(PathBuf::from("abs.yaml"), MemFile::Symlink("/etc/passwd".into()));
+    mem.insert(PathBuf::from("gone.yaml"), MemFile::Symlink("nowhere.yaml".into()));
+    mem.insert(PathBuf::from("loop.yaml"), MemFile::Symlink("loop.yaml".into()));
+    mem.insert(PathBuf::from("x/b.yaml"), MemFile::Symlink("../nodes/a.yaml".into()));
+    let loaded = load_from(&mem, &LoadOptions::default()).unwrap();
+    let mut diags = loaded.diagnostics.clone();
+    car_schemas::diagnostic::sort(&mut diags);
+    assert_eq!(
+        render(&diags, Format::Text, Path::new("")),
+        "abs.yaml:1:1: error: symlink points outside the config repository, to /etc/passwd (hint: copy the file into the repository instead; only files inside it are read)\n\
+         gone.yaml:1:1: error: broken symlink (hint: point it at a file or remove it)\n\
+         loop.yaml:1:1: error: symlink points outside the config repository, to loop.yaml (a symlink loop) (hint: copy the file into the repository instead; only files inside it are read)\n\
+         up.yaml:1:1: error: symlink points outside the config repository, to ../outside.yaml (hint: copy the file into the repository instead; only files inside it are read)\n"
+    );
+    let files: Vec<_> = loaded.documents.iter().map(|d| d.file.display().to_string()).collect();
+    assert_eq!(files, ["nodes/a.yaml", "x/b.yaml"]);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,156 @@
+//! Live state: nodes, agents, schedules (with pause and resume, which are
+//! overrides outside git and show as drift), and drift itself.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState};
+use crate::drift::{self, Drift};
+use crate::store::LiveObject;
+
+fn view(o: &LiveObject) -> Value {
+    json!({
+        "kind": o.kind, "name": o.name, "revision": o.revision, "file": o.file, "line": o.line,
+        "applied_at": o.applied_at, "spec": o.document["spec"], "labels": o.document["metadata"]["labels"],
+    })
+}
+
+async fn compute_drift(s: &AppState) -> Result<Drift, ApiError> {
+    let (objects, observations, overrides) =
+        (s.store.objects(None).await?, s.store.node_observations().await?, s.store.overrides().await?);
+    let install_hint = match &s.settings.public_url {
+        Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
+        None => "run the install script from the server's /install".into(),
+    };
+    Ok(drift::compute(&drift::Inputs {
+        objects: &objects,
+        observations: &observations,
+        overrides: &overrides,
+        server_version: env!("CARGO_PKG_VERSION"),
+        install_hint,
+    }))
+}
+
+async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiError> {
+    s.store.object(kind, name).await?.ok_or_else(|| {
+        ApiError::not_found(
+            format!("no {kind} named {name:?} is live"),
+            format!("GET /api/v1/{}s lists them", kind.to_lowercase()),
+        )
+    })
+}
+
+/// Declared nodes with their health.
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "live state", responses((status = 200, description = "{nodes: [...]}")))]
+pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let drift = compute_drift(&s).await?;
+    let list: Vec<Value> = s
+        .store
+        .objects(Some("Node"))
+        .await?
+        .iter()
+        .map(|o| {
+            let mut v = view(o);
+            v["health"] = json!(drift.nodes.iter().find(|h| h.name == o.name));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"nodes": list})))
+}
+
+/// One node: its spec, what its runner reported, its health and drift.
+#[utoipa::path(get, path = "/api/v1/nodes/{name}", tag = "live state", params(("name" = String, Path)),
+    responses((status = 200, description = "the node"), (status = 404, description = "not live")))]
+pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let o = one(&s, "Node", &name).await?;
+    let drift = compute_drift(&s).await?;
+    let observed = s.store.node_observations().await?.into_iter().find(|n| n.name == name);
+    let mut v = view(&o);
+    v["health"] = json!(drift.nodes.iter().find(|h| h.name == name));
+    v["observed"] = json!(observed);
+    v["drift"] = json!(drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
+    Ok(Json(v))
+}
+
+/// Declared agents.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "live state", responses((status = 200, description = "{agents: [...]}")))]
+pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = s.store.objects(Some("Agent")).await?.iter().map(view).collect();
+    Ok(Json(json!({"agents": list})))
+}
+
+/// One agent.
+#[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path)),
+    responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
+pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&one(&s, "Agent", &name).await?)))
+}
+
+/// Declared schedules, with any pause made outside git.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "live state", responses((status = 200, description = "{schedules: [...]}")))]
+pub async fn schedules(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let overrides = s.store.overrides().await?;
+    let list: Vec<Value> = s
+        .store
+        .objects(Some("Schedule"))
+        .await?
+        .iter()
+        .map(|o| {
+            let mut v = view(o);
+            let paused = overrides.iter().find(|x| x.kind == "Schedule" && x.name == o.name && x.field == "paused");
+            v["paused"] = json!(paused.is_some());
+            v["paused_reason"] = json!(paused.and_then(|p| p.reason.clone()));
+            // Fire times arrive with the scheduler.
+            v["next_fire"] = Value::Null;
+            v
+        })
+        .collect();
+    Ok(Json(json!({"schedules": list})))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PauseRequest {
+    /// Why, for the drift report.
+    pub reason: Option<String>,
+}
+
+/// Pause a schedule outside git (reported as drift until resumed).
+#[utoipa::path(post, path = "/api/v1/schedules/{name}/pause", tag = "live state", params(("name" = String, Path)),
+    request_body(content = PauseRequest, description = "optional reason"),
+    responses((status = 200, description = "paused"), (status = 404, description = "no such schedule")))]
+pub async fn pause(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Option<Json<PauseRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    one(&s, "Schedule", &name).await?;
+    let reason = body.and_then(|Json(b)| b.reason);
+    s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref()).await?;
+    Ok(Json(json!({"name": name, "paused": true})))
+}
+
+/// Resume a paused schedule.
+#[utoipa::path(post, path = "/api/v1/schedules/{name}/resume", tag = "live state", params(("name" = String, Path)),
+    responses((status = 200, description = "resumed"), (status = 404, description = "not paused")))]
+pub async fn resume(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !s.store.clear_override("Schedule", &name, "paused").await? {
+        return Err(ApiError::not_found(
+            format!("schedule {name:?} is not paused"),
+            "GET /api/v1/schedules shows which are",
+        ));
+    }
+    Ok((StatusCode::OK, Json(json!({"name": name, "paused": false}))))
+}
+
+/// Every difference between git and reality, with fixes, and each node's health.
+#[utoipa::path(get, path = "/api/v1/drift", tag = "live state", responses((status = 200, body = Drift)))]
+pub async fn drift(State(s): State<AppState>) -> Result<Json<Drift>, ApiError> {
+    Ok(Json(compute_drift(&s).await?))
+}

@@ -1,0 +1,144 @@
+//! Node reconcile: asks each declared node's runner how it is
+//! (`GET /v1/health`: version, OS, capabilities) and records what it saw.
+//! Drift is computed from these observations; a dead, slow or lying runner
+//! costs one bounded request and a backoff, never a stuck server.
+
+use std::time::Duration;
+
+use car_schemas::document::Manifest;
+use car_schemas::kinds::NodeSpec;
+use car_schemas::values::SecretRef;
+use chrono::Utc;
+use serde_json::Value;
+
+use super::Action;
+use crate::store::{NodeObservation, Store, StoreError};
+
+/// How often a healthy node is looked at again.
+pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a runner may take to answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct NodeContext {
+    pub store: Store,
+    pub http: reqwest::Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("node {node}: {message}")]
+    Unhealthy { node: String, message: String },
+}
+
+pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeError> {
+    let Some(obj) = ctx.store.object("Node", &name).await? else {
+        return Ok(Action::AwaitChange);
+    };
+    let spec = match car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document) {
+        Ok(m) => m.spec,
+        Err(e) => return fail(ctx, &name, format!("stored document does not parse: {:?}", e.first())).await,
+    };
+    let Some(address) = spec.address else {
+        observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
+        return Ok(Action::Requeue(HEALTHY_INTERVAL * 10));
+    };
+    let token = match &spec.token {
+        None => None,
+        Some(SecretRef::Env(var)) => match std::env::var(var) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let msg = format!("the token's environment variable {var} is not set on the server (hint: set it)");
+                return fail(ctx, &name, msg).await;
+            }
+        },
+        Some(SecretRef::Secret(s)) => {
+            let msg = format!(
+                "the token is the stored secret {s:?}, and this server has no secret store yet (hint: use {{env: NAME}})"
+            );
+            return fail(ctx, &name, msg).await;
+        }
+    };
+    let url = format!("{}/v1/health", address.trim_end_matches('/'));
+    let mut req = ctx.http.get(&url).timeout(PROBE_TIMEOUT);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(resp) if resp.status().is_success() => match resp.json::<Value>().await {
+            Ok(health) => {
+                observe(ctx, &name, Some(&health), None).await?;
+                Ok(Action::Requeue(HEALTHY_INTERVAL))
+            }
+            Err(e) => fail(ctx, &name, format!("{url} answered, but not with health JSON: {e}")).await,
+        },
+        Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
+            let msg =
+                format!("{url} refused the token (hint: the node's token in git must match the runner's RUNNER_TOKEN)");
+            fail(ctx, &name, msg).await
+        }
+        Ok(resp) => fail(ctx, &name, format!("{url} answered HTTP {}", resp.status())).await,
+        Err(e) => {
+            let why = if e.is_timeout() { "did not answer in 5s".to_string() } else { format!("is unreachable ({e})") };
+            fail(ctx, &name, format!("the runner at {url} {why}")).await
+        }
+    }
+}
+
+async fn fail(ctx: &NodeContext, name: &str, message: String) -> Result<Action, NodeError> {
+    observe(ctx, name, None, Some(message.clone())).await?;
+    Err(NodeError::Unhealthy { node: name.into(), message })
+}
+
+async fn observe(
+    ctx: &NodeContext,
+    name: &str,
+    health: Option<&Value>,
+    error: Option<String>,
+) -> Result<(), StoreError> {
+    let text = |k: &str| health.and_then(|h| h.get(k)).and_then(Value::as_str).map(String::from);
+    ctx.store
+        .observe_node(&NodeObservation {
+            name: name.into(),
+            reachable: health.is_some(),
+            version: text("version"),
+            os: text("os"),
+            capabilities: Value::from(health.map(capabilities).unwrap_or_default()),
+            last_seen: health.map(|_| Utc::now()),
+            last_error: error,
+            ..NodeObservation::default()
+        })
+        .await
+}
+
+/// Capabilities as a list of names, whether the runner sends a list or a
+/// map of name to truthy value (or to details).
+fn capabilities(health: &Value) -> Vec<String> {
+    let mut caps: Vec<String> = match health.get("capabilities") {
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Object(o)) => {
+            o.iter().filter(|(_, v)| !matches!(v, Value::Bool(false) | Value::Null)).map(|(k, _)| k.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    caps.sort();
+    caps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_come_as_lists_or_maps() {
+        assert_eq!(capabilities(&serde_json::json!({"capabilities": ["zfs", "docker"]})), ["docker", "zfs"]);
+        assert_eq!(
+            capabilities(
+                &serde_json::json!({"capabilities": {"docker": {"version": "27"}, "zfs": false, "smart": true}})
+            ),
+            ["docker", "smart"]
+        );
+        assert!(capabilities(&serde_json::json!({})).is_empty());
+    }
+}

@@ -1,0 +1,165 @@
+//! Typed settings from the environment, validated once at start-up.
+//!
+//! Every variable is read here and nowhere else; a missing or malformed one
+//! stops the server with a message naming the variable and the fix. All
+//! problems are reported together.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use car_schemas::values::Duration as ConfigDuration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`; unset: the server runs its own PostgreSQL under `DATA_DIR/postgres`.
+    pub database_url: Option<String>,
+    /// `DATA_DIR` (default `./data`): git mirrors, the embedded database, logs.
+    pub data_dir: PathBuf,
+    pub source: SourceSettings,
+    /// `GIT_WEBHOOK_SECRET`: the push webhook's shared secret; unset, pushes are refused.
+    pub git_webhook_secret: Option<String>,
+    /// `BIND_ADDRESS` (default 0.0.0.0).
+    pub bind: IpAddr,
+    /// `API_PORT` (default 8000).
+    pub api_port: u16,
+    /// `UI_PORT` (default 3000).
+    pub ui_port: u16,
+    /// `PUBLIC_URL`: how users reach the server, for links and the install script.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// `CONFIG_REPO`: a local folder, a bare repository, or a file://, https:// or ssh:// URL.
+    pub repo: String,
+    /// `CONFIG_BRANCH` (default main).
+    pub branch: String,
+    /// `CONFIG_PATH`: the folder of the repository that holds the config (default: all of it).
+    pub path: Option<PathBuf>,
+    /// `CONFIG_POLL_INTERVAL` (default 60s).
+    pub poll_interval: Duration,
+    /// `CONFIG_REPO_TOKEN`: token for https repositories.
+    pub token: Option<String>,
+    /// `CONFIG_SSH_KEY`: private key file for ssh repositories.
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// Everything wrong with the environment, one line per variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings:\n{}", .0.join("\n"))]
+pub struct SettingsError(pub Vec<String>);
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut problems = Vec::new();
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut port = |k: &str, default: u16| match var(k) {
+            None => default,
+            Some(v) => v.trim().parse::<u16>().ok().filter(|p| *p > 0).unwrap_or_else(|| {
+                problems
+                    .push(format!("{k}={v:?} is not a port (hint: use a number from 1 to 65535, e.g. {k}={default})"));
+                default
+            }),
+        };
+        let api_port = port("API_PORT", 8000);
+        let ui_port = port("UI_PORT", 3000);
+        let bind = match var("BIND_ADDRESS") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                problems.push(format!("BIND_ADDRESS={v:?} is not an IP address (hint: e.g. 0.0.0.0 or 127.0.0.1)"));
+                IpAddr::from([0, 0, 0, 0])
+            }),
+        };
+        let poll_interval = match var("CONFIG_POLL_INTERVAL") {
+            None => Duration::from_secs(60),
+            Some(v) => match v.trim().parse::<ConfigDuration>() {
+                Ok(d) if d.get() >= Duration::from_secs(1) => d.get(),
+                _ => {
+                    problems.push(format!(
+                        "CONFIG_POLL_INTERVAL={v:?} is not a duration of at least 1s (hint: e.g. 30s, 5m or 1h)"
+                    ));
+                    Duration::from_secs(60)
+                }
+            },
+        };
+        let repo = var("CONFIG_REPO").unwrap_or_else(|| {
+            problems.push(
+                "CONFIG_REPO is not set (hint: point it at your config repository: a local folder such as \
+                 ./example-config-repo, or a file://, https:// or ssh:// git URL)"
+                    .into(),
+            );
+            String::new()
+        });
+        if api_port == ui_port && var("API_PORT").is_some() {
+            problems.push(format!("API_PORT and UI_PORT are both {api_port} (hint: give them different ports)"));
+        }
+        let ssh_key = var("CONFIG_SSH_KEY").map(PathBuf::from);
+        if let Some(k) = &ssh_key
+            && !k.is_file()
+        {
+            problems
+                .push(format!("CONFIG_SSH_KEY={} is not a file (hint: give the path of a private key)", k.display()));
+        }
+        if !problems.is_empty() {
+            return Err(SettingsError(problems));
+        }
+        Ok(Settings {
+            database_url: var("DATABASE_URL"),
+            data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
+            source: SourceSettings {
+                repo,
+                branch: var("CONFIG_BRANCH").unwrap_or_else(|| "main".into()),
+                path: var("CONFIG_PATH").map(PathBuf::from).filter(|p| p != &PathBuf::from(".")),
+                poll_interval,
+                token: var("CONFIG_REPO_TOKEN"),
+                ssh_key,
+            },
+            git_webhook_secret: var("GIT_WEBHOOK_SECRET"),
+            bind,
+            api_port,
+            ui_port,
+            public_url: var("PUBLIC_URL"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_the_config_repo() {
+        let s = settings(&[("CONFIG_REPO", "./example-config-repo")]).unwrap();
+        assert_eq!((s.api_port, s.ui_port), (8000, 3000));
+        assert_eq!(s.source.branch, "main");
+        assert_eq!(s.source.poll_interval, Duration::from_secs(60));
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn every_bad_variable_is_named_with_its_fix() {
+        let e = settings(&[("API_PORT", "eighty"), ("CONFIG_POLL_INTERVAL", "often")]).unwrap_err();
+        assert_eq!(
+            e.0,
+            vec![
+                "API_PORT=\"eighty\" is not a port (hint: use a number from 1 to 65535, e.g. API_PORT=8000)",
+                "CONFIG_POLL_INTERVAL=\"often\" is not a duration of at least 1s (hint: e.g. 30s, 5m or 1h)",
+                "CONFIG_REPO is not set (hint: point it at your config repository: a local folder such as \
+                 ./example-config-repo, or a file://, https:// or ssh:// git URL)",
+            ]
+        );
+    }
+}

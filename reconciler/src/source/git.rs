@@ -1,0 +1,233 @@
+//! A git repository as the config source: fetched into a bare mirror, read
+//! straight out of the commit's tree (no checkout).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use car_schemas::load::{MemFile, Memory};
+use car_schemas::{LoadOptions, Loaded};
+use chrono::{TimeZone, Utc};
+use git2::{Cred, Direction, FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
+
+use super::{Source, SourceError};
+use crate::settings::SourceSettings;
+use crate::store::Revision;
+
+pub struct GitSource {
+    mirror: Mutex<Repository>,
+    url: String,
+    branch: String,
+    sub_path: Option<PathBuf>,
+    token: Option<String>,
+    ssh_key: Option<PathBuf>,
+}
+
+impl GitSource {
+    pub fn open(s: &SourceSettings, data_dir: &Path) -> Result<Self, SourceError> {
+        let url = match Path::new(&s.repo).canonicalize() {
+            Ok(p) if !s.repo.contains("://") => p.display().to_string(),
+            _ => s.repo.clone(),
+        };
+        let dir = data_dir.join("git").join(mirror_name(&url));
+        let err = |e: git2::Error| SourceError::Git {
+            repo: redact(&url),
+            message: e.message().to_string(),
+            hint: format!("check that DATA_DIR ({}) is writable", data_dir.display()),
+        };
+        let mirror = match Repository::open_bare(&dir) {
+            Ok(r) => r,
+            Err(_) => {
+                std::fs::create_dir_all(&dir).map_err(|e| SourceError::Io { path: dir.clone(), source: e })?;
+                Repository::init_bare(&dir).map_err(err)?
+            }
+        };
+        Ok(GitSource {
+            mirror: Mutex::new(mirror),
+            url,
+            branch: s.branch.clone(),
+            sub_path: s.path.clone(),
+            token: s.token.clone(),
+            ssh_key: s.ssh_key.clone(),
+        })
+    }
+
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
+        let mut cb = RemoteCallbacks::new();
+        cb.credentials(move |_url, username, allowed| {
+            if allowed.is_ssh_key()
+                && let Some(key) = &self.ssh_key
+            {
+                return Cred::ssh_key(username.unwrap_or("git"), None, key, None);
+            }
+            if allowed.is_user_pass_plaintext()
+                && let Some(token) = &self.token
+            {
+                return Cred::userpass_plaintext("x-access-token", token);
+            }
+            Err(git2::Error::from_str("no credentials: set CONFIG_REPO_TOKEN (https) or CONFIG_SSH_KEY (ssh)"))
+        });
+        cb
+    }
+
+    fn error(&self, e: &git2::Error) -> SourceError {
+        let hint = match e.class() {
+            git2::ErrorClass::Http | git2::ErrorClass::Net | git2::ErrorClass::Ssh => {
+                "check the URL and network; private repositories need CONFIG_REPO_TOKEN or CONFIG_SSH_KEY"
+            }
+            _ => "check CONFIG_REPO and CONFIG_BRANCH",
+        };
+        SourceError::Git { repo: redact(&self.url), message: e.message().to_string(), hint: hint.into() }
+    }
+
+    fn tracking_ref(&self) -> String {
+        format!("refs/remotes/origin/{}", self.branch)
+    }
+}
+
+impl Source for GitSource {
+    fn head(&self) -> Result<Revision, SourceError> {
+        let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        let mut remote = repo.remote_anonymous(&self.url).map_err(|e| self.error(&e))?;
+        let wanted = format!("refs/heads/{}", self.branch);
+        // Ask for the remote head first: fetch only when it moved.
+        let remote_head = {
+            let conn =
+                remote.connect_auth(Direction::Fetch, Some(self.callbacks()), None).map_err(|e| self.error(&e))?;
+            let refs = conn.list().map_err(|e| self.error(&e))?;
+            let head = refs.iter().find(|r| r.name() == wanted).map(|r| r.oid());
+            let branches: Vec<String> =
+                refs.iter().filter_map(|r| r.name().strip_prefix("refs/heads/").map(String::from)).collect();
+            head.ok_or_else(|| SourceError::Git {
+                repo: redact(&self.url),
+                message: format!("branch {:?} not found", self.branch),
+                hint: format!("set CONFIG_BRANCH to one of: {}", branches.join(", ")),
+            })?
+        };
+        if repo.refname_to_id(&self.tracking_ref()).ok() != Some(remote_head) {
+            let refspec = format!("+{wanted}:{}", self.tracking_ref());
+            let mut opts = FetchOptions::new();
+            opts.remote_callbacks(self.callbacks()).depth(1);
+            if remote.fetch(&[&refspec], Some(&mut opts), None).is_err() {
+                // Some transports (the local one) cannot fetch shallow.
+                let mut opts = FetchOptions::new();
+                opts.remote_callbacks(self.callbacks());
+                remote.fetch(&[&refspec], Some(&mut opts), None).map_err(|e| self.error(&e))?;
+            }
+        }
+        let commit = repo.find_commit(remote_head).map_err(|e| self.error(&e))?;
+        let author = commit.author();
+        Ok(Revision {
+            id: remote_head.to_string(),
+            author: Some(match author.email() {
+                Some(email) => format!("{} <{email}>", author.name().unwrap_or("")),
+                None => author.name().unwrap_or("").to_string(),
+            }),
+            message: commit.summary().map(String::from),
+            committed_at: Utc.timestamp_opt(commit.time().seconds(), 0).single(),
+        })
+    }
+
+    fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
+        let files = {
+            let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+            let oid = git2::Oid::from_str(&revision.id).map_err(|e| self.error(&e))?;
+            let tree = repo.find_commit(oid).and_then(|c| c.tree()).map_err(|e| self.error(&e))?;
+            tree_files(&repo, &tree, opts.max_file_bytes).map_err(|e| self.error(&e))?
+        };
+        let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
+        Ok(car_schemas::check_from(&files, &opts)?)
+    }
+
+    fn watch_dir(&self) -> Option<PathBuf> {
+        None
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({})", redact(&self.url), self.branch)
+    }
+}
+
+/// The files of a tree the loader may read: YAML and Python contents (up to
+/// `max` bytes each), symlinks, and the size of everything else.
+fn tree_files(repo: &Repository, tree: &git2::Tree<'_>, max: u64) -> Result<Memory, git2::Error> {
+    let mut files = Memory::default();
+    let mut failure = None;
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(ObjectType::Blob) {
+            return TreeWalkResult::Ok;
+        }
+        let path = PathBuf::from(dir).join(entry.name().unwrap_or_default());
+        let file = repo.find_blob(entry.id()).map(|blob| {
+            let size = blob.size() as u64;
+            let wanted = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "py"));
+            if entry.filemode() == 0o120000 {
+                MemFile::Symlink(String::from_utf8_lossy(blob.content()).into_owned())
+            } else if wanted && size <= max {
+                MemFile::Bytes(blob.content().to_vec())
+            } else {
+                MemFile::Unread { size }
+            }
+        });
+        match file {
+            Ok(f) => {
+                files.insert(path, f);
+                TreeWalkResult::Ok
+            }
+            Err(e) => {
+                failure = Some(e);
+                TreeWalkResult::Abort
+            }
+        }
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(files),
+    }
+}
+
+/// A folder name for the mirror of `url`.
+fn mirror_name(url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    let tail: String = url
+        .rsplit(['/', ':'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("repo")
+        .trim_end_matches(".git")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("{tail}-{}.git", &hex::encode(digest)[..12])
+}
+
+/// The URL without a password or token, for logs and messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => match path {
+            Some(p) => format!("{scheme}://***@{host}/{p}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(redact("https://user:tok@github.com/me/homelab.git"), "https://***@github.com/me/homelab.git");
+        assert_eq!(redact("https://github.com/me/homelab.git"), "https://github.com/me/homelab.git");
+        assert_eq!(redact("/srv/config.git"), "/srv/config.git");
+    }
+
+    #[test]
+    fn mirrors_are_named_after_the_repository() {
+        let n = mirror_name("https://github.com/me/homelab.git");
+        assert!(n.starts_with("homelab-") && n.ends_with(".git"), "{n}");
+        assert_ne!(n, mirror_name("https://github.com/you/homelab.git"));
+    }
+}

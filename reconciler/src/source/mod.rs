@@ -1,0 +1,67 @@
+//! Where the config comes from: a git repository (fetched into a mirror
+//! under `DATA_DIR/git`) or a local folder (read in place and watched, for hot
+//! reload while writing agents).
+//!
+//! A source answers two questions, both blocking (callers use
+//! `spawn_blocking`): what is the head revision now, and what does a revision
+//! hold. Loading goes through `car-schemas` exactly as `validate` does.
+
+mod git;
+mod local;
+
+use std::path::{Path, PathBuf};
+
+use car_schemas::{LoadOptions, Loaded};
+
+use crate::settings::SourceSettings;
+use crate::store::Revision;
+
+pub use git::GitSource;
+pub use local::LocalSource;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read the config repository {repo}: {message} (hint: {hint})")]
+    Git { repo: String, message: String, hint: String },
+    #[error(transparent)]
+    Load(#[from] car_schemas::LoadError),
+    #[error("cannot read the config folder {path}: {source} (hint: check that CONFIG_REPO exists and is readable)")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+pub trait Source: Send + Sync {
+    /// The head revision now (fetching it when the remote moved).
+    fn head(&self) -> Result<Revision, SourceError>;
+    /// Loads and validates everything `revision` declares.
+    fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError>;
+    /// A folder to watch for edits, when the config is read in place.
+    fn watch_dir(&self) -> Option<PathBuf>;
+    /// What to call the source in logs and messages.
+    fn describe(&self) -> String;
+}
+
+/// Opens the source `CONFIG_REPO` names: a local folder that is not a bare
+/// repository is read in place; anything else is fetched with git.
+pub fn open(settings: &SourceSettings, data_dir: &Path) -> Result<Box<dyn Source>, SourceError> {
+    let repo = settings.repo.as_str();
+    let is_url = ["http://", "https://", "ssh://", "git://", "file://"].iter().any(|p| repo.starts_with(p))
+        || (repo.contains('@') && repo.contains(':') && !Path::new(repo).exists());
+    if !is_url {
+        let path = Path::new(repo);
+        if !path.exists() {
+            return Err(SourceError::Git {
+                repo: repo.into(),
+                message: "no such folder".into(),
+                hint: "set CONFIG_REPO to a folder or a git URL (file://, https://, ssh://)".into(),
+            });
+        }
+        if !is_bare_repository(path) {
+            return Ok(Box::new(LocalSource::new(path, settings.path.clone())?));
+        }
+    }
+    Ok(Box::new(GitSource::open(settings, data_dir)?))
+}
+
+fn is_bare_repository(path: &Path) -> bool {
+    git2::Repository::open_bare(path).is_ok_and(|r| r.is_bare())
+}

@@ -1,0 +1,187 @@
+//! `car-server serve`: wires the parts together and runs them until a
+//! shutdown signal: database (given or embedded), config source, the sync
+//! loop and its triggers, the node reconciler, and the two HTTP ports.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use car_schemas::LoadOptions;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::postgres::{EmbeddedPostgres, PgError};
+use crate::reconcile::{self, Queue, node};
+use crate::settings::Settings;
+use crate::source::{self, SourceError};
+use crate::store::{Store, StoreError};
+use crate::sync::{SyncRequests, Syncer, Trigger};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0} (hint: postgres://user:password@host:5432/database)")]
+    DatabaseUrl(sqlx::Error),
+    #[error(transparent)]
+    Postgres(#[from] PgError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("cannot create DATA_DIR {path}: {source} (hint: set DATA_DIR to a writable folder)")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source} (hint: set {var} to a free port)")]
+    Listen { addr: SocketAddr, var: &'static str, source: std::io::Error },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the server until `shutdown` resolves.
+pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    let data_dir = settings.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|e| StartError::DataDir { path: data_dir.clone(), source: e })?;
+    let (options, embedded) = database(&settings, &data_dir).await?;
+    let result = run(settings, options, shutdown).await;
+    if let Some(pg) = embedded {
+        tracing::info!("stopping the embedded PostgreSQL");
+        let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
+    }
+    result
+}
+
+async fn database(
+    settings: &Settings,
+    data_dir: &Path,
+) -> Result<(PgConnectOptions, Option<EmbeddedPostgres>), StartError> {
+    if let Some(url) = &settings.database_url {
+        return Ok((PgConnectOptions::from_str(url).map_err(StartError::DatabaseUrl)?, None));
+    }
+    let dir = data_dir.join("postgres");
+    tracing::info!(dir = %dir.display(), "DATABASE_URL is not set: running an embedded PostgreSQL");
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir))
+        .await
+        .map_err(|e| StartError::Serve(std::io::Error::other(e)))??;
+    pg.ensure_database("car").await.map_err(|e| StartError::Store(StoreError::Connect(e)))?;
+    Ok((pg.options("car"), Some(pg)))
+}
+
+async fn run(
+    settings: Settings,
+    options: PgConnectOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let store = Store::connect(options).await?;
+    let source: Arc<dyn source::Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
+    tracing::info!(source = %source.describe(), "config source opened");
+    let settings = Arc::new(settings);
+    let requests = SyncRequests::default();
+    let nodes: Arc<Queue<String>> =
+        Arc::new(Queue::new(Duration::from_millis(200), (Duration::from_secs(5), Duration::from_secs(300))));
+
+    // Every live node is looked at from the start; changed ones again after each sync.
+    for n in store.objects(Some("Node")).await? {
+        nodes.schedule(n.name);
+    }
+    let on_change = {
+        let nodes = nodes.clone();
+        move |c: &crate::store::Changes| {
+            for (kind, name) in c.added.iter().chain(&c.changed) {
+                if kind == "Node" {
+                    nodes.schedule(name.clone());
+                }
+            }
+            for (kind, name) in &c.removed {
+                if kind == "Node" {
+                    nodes.forget(name);
+                }
+            }
+        }
+    };
+    let syncer = Syncer {
+        store: store.clone(),
+        source: source.clone(),
+        load: LoadOptions::default(),
+        on_change: Box::new(on_change),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(syncer.run(requests.clone(), settings.source.poll_interval));
+    if let Some(dir) = source.watch_dir() {
+        tasks.spawn(watch(dir, requests.clone()));
+    }
+    let ctx = Arc::new(node::NodeContext { store: store.clone(), http: reqwest::Client::new() });
+    tasks.spawn(reconcile::run(nodes.clone(), 4, move |name: String| {
+        let ctx = ctx.clone();
+        async move { node::reconcile(name, &ctx).await }
+    }));
+
+    let state = AppState { store, sync: requests, nodes, settings: settings.clone(), source: source.describe() };
+    let api_addr = SocketAddr::new(settings.bind, settings.api_port);
+    let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
+    let api_listener = TcpListener::bind(api_addr).await.map_err(|e| StartError::Listen {
+        addr: api_addr,
+        var: "API_PORT",
+        source: e,
+    })?;
+    let ui_listener = TcpListener::bind(ui_addr).await.map_err(|e| StartError::Listen {
+        addr: ui_addr,
+        var: "UI_PORT",
+        source: e,
+    })?;
+    tracing::info!(api = %api_addr, ui = %ui_addr, "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let api = axum::serve(api_listener, api::app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let ui = axum::serve(ui_listener, api::ui(state)).with_graceful_shutdown(stopped(stop_rx));
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let (a, u) = tokio::join!(api, ui);
+    tasks.abort_all();
+    a.and(u).map_err(StartError::Serve)
+}
+
+/// Syncs after edits in a local config folder settle (300 ms without changes).
+async fn watch(dir: std::path::PathBuf, requests: SyncRequests) {
+    use notify::Watcher;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.try_send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => return tracing::warn!(error = %e, "cannot watch the config folder; edits apply at the next poll"),
+    };
+    if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::Recursive) {
+        return tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config folder; edits apply at the next poll");
+    }
+    while rx.recv().await.is_some() {
+        while tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_ok_and(|m| m.is_some()) {}
+        requests.request(Trigger::Watch);
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
