@@ -21,6 +21,9 @@ use crate::source::{self, SourceError};
 use crate::store::{Store, StoreError};
 use crate::sync::{SyncRequests, Syncer, Trigger};
 
+/// How long start-up waits for the database before giving up.
+pub const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("DATABASE_URL is not a valid PostgreSQL URL: {0} (hint: postgres://user:password@host:5432/database)")]
@@ -73,7 +76,7 @@ async fn run(
     options: PgConnectOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let store = Store::connect(options).await?;
+    let store = Store::connect(options, DATABASE_PATIENCE).await?;
     let source: Arc<dyn source::Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
     tracing::info!(source = %source.describe(), "config source opened");
     let settings = Arc::new(settings);
@@ -111,7 +114,11 @@ async fn run(
     if let Some(dir) = source.watch_dir() {
         tasks.spawn(watch(dir, requests.clone()));
     }
-    let ctx = Arc::new(node::NodeContext { store: store.clone(), http: reqwest::Client::new() });
+    let ctx = Arc::new(node::NodeContext {
+        store: store.clone(),
+        http: reqwest::Client::new(),
+        env: Box::new(|k| std::env::var(k).ok()),
+    });
     tasks.spawn(reconcile::run(nodes.clone(), 4, move |name: String| {
         let ctx = ctx.clone();
         async move { node::reconcile(name, &ctx).await }

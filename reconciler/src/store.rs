@@ -15,7 +15,9 @@ use sqlx::{FromRow, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot reach PostgreSQL: {0} (hint: check DATABASE_URL and that the database is running)")]
+    #[error(
+        "cannot reach PostgreSQL: {0} (hint: check DATABASE_URL and that the database is running; the server retried before giving up)"
+    )]
     Connect(sqlx::Error),
     #[error("cannot migrate the database schema: {0} (hint: the database user needs CREATE rights)")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -143,23 +145,26 @@ pub struct Override {
 const APPLY_LOCK: i64 = 0x0043_4152_5359_4e43;
 
 impl Store {
-    /// Connects, waiting for the database to come up (it may still be
-    /// starting next to us), then applies pending migrations.
-    pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+    /// Connects, retrying until `patience` runs out (the database may
+    /// still be starting next to us), then applies pending migrations.
+    pub async fn connect(options: PgConnectOptions, patience: std::time::Duration) -> Result<Self, StoreError> {
+        let deadline = tokio::time::Instant::now() + patience;
         let mut delay = std::time::Duration::from_millis(250);
-        let mut attempts = 0;
         let pool = loop {
-            match PgPoolOptions::new()
+            let attempt = PgPoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
-                .acquire_timeout(std::time::Duration::from_secs(10))
+                .acquire_timeout(std::time::Duration::from_secs(5))
                 .connect_with(options.clone())
-                .await
-            {
+                .await;
+            match attempt {
                 Ok(p) => break p,
-                Err(e) if attempts < 8 => {
-                    attempts += 1;
-                    tracing::warn!(error = %e, attempt = attempts, "database not reachable yet; retrying");
+                Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                    tracing::warn!(
+                        error = %e,
+                        retry_in = ?delay,
+                        "cannot reach PostgreSQL yet; retrying (check DATABASE_URL and that the database is running)"
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(5));
                 }

@@ -1,8 +1,10 @@
 //! Test fixtures shared by the crates' tests (a dev-dependency only).
 //!
-//! So far: config folders written from `(path, text)` pairs. The scripted
-//! fake Messages API, the fake Gotify and PostgreSQL/git fixtures join as the
-//! server and runner grow.
+//! Config folders written from `(path, text)` pairs, and config git
+//! repositories ([`git::ConfigRepo`]). The scripted fake Messages API and the
+//! fake Gotify join as runs and notifications are built.
+
+pub mod git;
 
 use std::fs;
 

@@ -19,9 +19,14 @@ pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a runner may take to answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Reads a variable of the server's environment.
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct NodeContext {
     pub store: Store,
     pub http: reqwest::Client,
+    /// Reads the server's environment (`{env: NAME}` tokens); a function so tests need not touch the real one.
+    pub env: EnvLookup,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +51,9 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
     };
     let token = match &spec.token {
         None => None,
-        Some(SecretRef::Env(var)) => match std::env::var(var) {
-            Ok(t) => Some(t),
-            Err(_) => {
+        Some(SecretRef::Env(var)) => match (ctx.env)(var) {
+            Some(t) => Some(t),
+            None => {
                 let msg = format!("the token's environment variable {var} is not set on the server (hint: set it)");
                 return fail(ctx, &name, msg).await;
             }

@@ -1,0 +1,299 @@
+//! The HTTP API with the sync loop running against real PostgreSQL and git:
+//! push webhooks (signed, forged, bursts, other branches), sync status, live
+//! objects, overrides and drift, and the OpenAPI document.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use car_server::api::{self, AppState};
+use car_server::reconcile::Queue;
+use car_server::settings::Settings;
+use car_server::store::Store;
+use car_server::sync::SyncRequests;
+use car_testkit::git::ConfigRepo;
+use hmac::{Hmac, Mac};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "test-webhook-secret";
+
+struct Server {
+    store: Store,
+    repo: ConfigRepo,
+    app: axum::Router,
+    _data: tempfile::TempDir,
+    _loop: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let repo = ConfigRepo::from_dir(&common::example_dir());
+        repo.commit("initial config");
+        let store = common::store().await;
+        let data = tempfile::tempdir().unwrap();
+        let settings = Settings::from_lookup(|k| match k {
+            "CONFIG_REPO" => Some(repo.url()),
+            "GIT_WEBHOOK_SECRET" => Some(SECRET.into()),
+            "PUBLIC_URL" => Some("http://car.lan:8000".into()),
+            _ => None,
+        })
+        .unwrap();
+        let requests = SyncRequests::default();
+        let syncer = common::syncer(&store, &repo.url(), data.path());
+        let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
+        let state = AppState {
+            store: store.clone(),
+            sync: requests,
+            nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
+            settings: Arc::new(settings),
+            source: repo.url(),
+        };
+        let server = Server { store, repo, app: api::app(state), _data: data, _loop: handle };
+        server.wait_applied(None).await;
+        server
+    }
+
+    async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self.app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call("GET", path, &[], Vec::new()).await
+    }
+
+    async fn push(&self, branch: &str, signature: Option<String>) -> (StatusCode, Value) {
+        let body = serde_json::to_vec(&json!({"ref": format!("refs/heads/{branch}"), "after": "x"})).unwrap();
+        let sig = signature.unwrap_or_else(|| sign(&body));
+        let headers =
+            [("x-github-event", "push"), ("x-hub-signature-256", sig.as_str()), ("content-type", "application/json")];
+        self.call("POST", "/api/v1/webhooks/git", &headers, body).await
+    }
+
+    /// Waits until `revision` (or anything, with `None`) is applied.
+    async fn wait_applied(&self, revision: Option<&str>) {
+        for _ in 0..200 {
+            let s = self.store.sync_state().await.unwrap();
+            if s.applied_revision.is_some() && (revision.is_none() || s.applied_revision.as_deref() == revision) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("revision {revision:?} was not applied in 5 s");
+    }
+
+    async fn applied(&self) -> Option<String> {
+        self.store.sync_state().await.unwrap().applied_revision
+    }
+}
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn node(name: &str) -> String {
+    format!("apiVersion: car/v1\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  os: linux\n")
+}
+
+#[tokio::test]
+async fn a_forged_webhook_is_401_and_triggers_nothing_while_a_signed_one_applies() {
+    let mut s = Server::start().await;
+    let before = s.applied().await;
+    s.repo.write("nodes/new.yaml", node("new"));
+    let head = s.repo.commit("add a node");
+
+    let (status, body) = s.push("main", Some(format!("sha256={}", "0".repeat(64)))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert_eq!(body["error"]["message"], "webhook refused: X-Hub-Signature-256 does not match GIT_WEBHOOK_SECRET");
+    let (status, _) = s.call("POST", "/api/v1/webhooks/git", &[], b"{}".to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.applied().await, before, "a forged push changed live state");
+
+    let (status, body) = s.push("main", None).await;
+    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": true})));
+    s.wait_applied(Some(&head)).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_pushes_syncs_once_per_distinct_head() {
+    let mut s = Server::start().await;
+    s.repo.write("nodes/new.yaml", node("new"));
+    let head = s.repo.commit("add a node");
+    for _ in 0..5 {
+        assert_eq!(s.push("main", None).await.0, StatusCode::ACCEPTED);
+    }
+    s.wait_applied(Some(&head)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = s.store.history(20).await.unwrap();
+    let revisions: Vec<&str> = history.iter().map(|h| h.revision.as_str()).collect();
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(revisions[0], head);
+    assert_eq!(history[0].trigger, "webhook");
+}
+
+#[tokio::test]
+async fn a_push_to_another_branch_queues_nothing() {
+    let s = Server::start().await;
+    s.repo.commit_on("dev", "work in progress");
+    let (status, body) = s.push("dev", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body,
+        json!({"queued": false, "reason": "push to refs/heads/dev, the config branch is refs/heads/main"})
+    );
+}
+
+#[tokio::test]
+async fn sync_status_shows_errors_at_file_and_line_and_the_last_good_revision() {
+    let mut s = Server::start().await;
+    let good = s.applied().await.unwrap();
+    let (_, v) = s.get("/api/v1/sync").await;
+    assert_eq!(v["status"], "Synced");
+    assert_eq!(v["revision"], good.as_str());
+
+    s.repo.write(
+        "schedules/storage-watch.yaml",
+        s.repo.read("schedules/storage-watch.yaml").replace("every: 6h", "every: 6 hours"),
+    );
+    let bad = s.repo.commit("break a schedule");
+    s.push("main", None).await;
+    let mut v = Value::Null;
+    for _ in 0..200 {
+        v = s.get("/api/v1/sync").await.1;
+        if v["status"] == "Error" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(v["status"], "Error", "{v}");
+    assert_eq!(v["revision"], bad.as_str());
+    assert_eq!(v["last_attempted"]["revision"], bad.as_str());
+    assert_eq!(v["last_applied"]["revision"], good.as_str());
+    let e = &v["errors"][0];
+    assert_eq!(e["file"], "schedules/storage-watch.yaml");
+    assert_eq!(e["message"], "\"6 hours\" is not a duration");
+    assert!(e["line"].as_u64().unwrap() > 1 && e["column"].as_u64().unwrap() > 1);
+    let broken = v["objects"].as_array().unwrap().iter().find(|o| o["name"] == "storage-watch").unwrap();
+    assert_eq!(broken["status"], "Error");
+    assert_eq!(v["history"][0]["outcome"], "invalid");
+    assert_eq!(v["history"][0]["message"], "break a schedule");
+    assert_eq!(v["history"][1]["outcome"], "applied");
+}
+
+#[tokio::test]
+async fn live_objects_carry_their_revision_and_unknown_ones_are_404() {
+    let s = Server::start().await;
+    let rev = s.applied().await.unwrap();
+    let (status, v) = s.get("/api/v1/nodes").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["homeserver", "tower", "truenas"]);
+    assert_eq!(v["nodes"][1]["revision"], rev.as_str());
+    assert_eq!(v["nodes"][1]["spec"]["os"], "unraid");
+    assert_eq!(v["nodes"][1]["health"]["health"], "red");
+    let (status, v) = s.get("/api/v1/agents/zfs-health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["file"], "agents/zfs-health.yaml");
+    let (status, v) = s.get("/api/v1/agents/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["message"], "no Agent named \"nope\" is live");
+    let (_, v) = s.get("/api/v1/agents").await;
+    assert_eq!(v["agents"].as_array().unwrap().len(), 7);
+    let (status, v) = s.get("/api/v1/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["hint"], "see /openapi.json for the API");
+}
+
+#[tokio::test]
+async fn drift_lists_runnerless_nodes_and_a_paused_schedule_until_resumed() {
+    let s = Server::start().await;
+    let (_, drift) = s.get("/api/v1/drift").await;
+    let kinds: Vec<(&str, &str)> = drift["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["object"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("node.never_connected", "Node/homeserver"),
+            ("node.never_connected", "Node/tower"),
+            ("node.never_connected", "Node/truenas")
+        ]
+    );
+    assert!(drift["items"][1]["fix"].as_str().unwrap().contains("curl -sSL http://car.lan:8000/install"));
+
+    let body = serde_json::to_vec(&json!({"reason": "disk swap tonight"})).unwrap();
+    let (status, _) = s
+        .call("POST", "/api/v1/schedules/daily-maintenance/pause", &[("content-type", "application/json")], body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, v) = s.get("/api/v1/schedules").await;
+    let daily = v["schedules"].as_array().unwrap().iter().find(|x| x["name"] == "daily-maintenance").unwrap().clone();
+    assert_eq!((daily["paused"].clone(), daily["paused_reason"].clone()), (json!(true), json!("disk swap tonight")));
+    let (_, drift) = s.get("/api/v1/drift").await;
+    let item = drift["items"].as_array().unwrap().iter().find(|i| i["kind"] == "override").unwrap().clone();
+    assert_eq!(item["object"], "Schedule/daily-maintenance");
+    assert_eq!(item["message"], "Schedule daily-maintenance has paused = true set outside git (disk swap tonight)");
+
+    assert_eq!(s.call("POST", "/api/v1/schedules/daily-maintenance/resume", &[], vec![]).await.0, StatusCode::OK);
+    assert_eq!(
+        s.call("POST", "/api/v1/schedules/daily-maintenance/resume", &[], vec![]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.call("POST", "/api/v1/schedules/nope/pause", &[], vec![]).await.0, StatusCode::NOT_FOUND);
+    let (_, drift) = s.get("/api/v1/drift").await;
+    assert!(drift["items"].as_array().unwrap().iter().all(|i| i["kind"] != "override"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_refresh() {
+    let s = Server::start().await;
+    assert_eq!(s.get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(s.get("/readyz").await, (StatusCode::OK, json!({"ready": true})));
+    assert_eq!(
+        s.call("POST", "/api/v1/sync/refresh", &[], vec![]).await,
+        (StatusCode::ACCEPTED, json!({"queued": true}))
+    );
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document() {
+    let s = Server::start().await;
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    for p in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/sync",
+        "/api/v1/sync/refresh",
+        "/api/v1/webhooks/git",
+        "/api/v1/nodes",
+        "/api/v1/nodes/{name}",
+        "/api/v1/agents",
+        "/api/v1/agents/{name}",
+        "/api/v1/schedules",
+        "/api/v1/schedules/{name}/pause",
+        "/api/v1/schedules/{name}/resume",
+        "/api/v1/drift",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+}
