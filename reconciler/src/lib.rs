@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod drift;
+pub mod plan;
 pub mod postgres;
 pub mod reconcile;
 pub mod schema;

@@ -1,7 +1,8 @@
 //! `car-server`: the management server of Claude Agent Runner.
 //!
-//! Subcommands: `serve` (the server), `validate` (check a config repository)
-//! and `schema` (write the JSON Schemas editors use).
+//! Subcommands: `serve` (the server), `plan` (what the next sync would do),
+//! `validate` (check a config repository) and `schema` (write the JSON
+//! Schemas editors use).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,11 @@ enum Command {
     },
     /// Run the server: sync the config repository, serve the API (API_PORT) and dashboard (UI_PORT).
     Serve,
+    /// Show what the next sync would add, change and remove: exit 0 nothing, 1 changes, 2 error.
+    Plan {
+        /// A config folder to compare with the live database (default: the head of CONFIG_REPO).
+        dir: Option<PathBuf>,
+    },
     /// Write the JSON Schemas of the config language into a folder.
     Schema {
         /// Where to write them (created if missing).
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         }
         Command::Schema { out } => car_server::schema::run(&out),
         Command::Serve => serve(),
+        Command::Plan { dir } => car_server::plan::run(dir),
     }
 }
 

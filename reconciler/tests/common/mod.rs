@@ -15,16 +15,31 @@ use car_server::store::Store;
 use car_server::sync::Syncer;
 use sqlx::postgres::PgConnectOptions;
 
-/// A fresh, empty database on the shared test cluster.
-pub async fn database() -> PgConnectOptions {
-    let dir = std::env::temp_dir().join(format!("car-test-postgres-{}", nix::unistd::Uid::effective()));
+/// A fresh, empty database on the shared test cluster, as a URL.
+pub async fn database_url() -> String {
+    let name = fresh_database().await;
+    format!("postgres://car@localhost:5432/{name}?host={}", cluster_dir().join("socket").display())
+}
+
+fn cluster_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("car-test-postgres-{}", nix::unistd::Uid::effective()))
+}
+
+async fn fresh_database() -> String {
+    let dir = cluster_dir();
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir))
         .await
         .expect("the start task")
         .expect("a PostgreSQL for the tests (apt-get install postgresql)");
     let name = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
     pg.ensure_database(&name).await.expect("a test database");
-    pg.options(&name)
+    name
+}
+
+/// A fresh, empty database on the shared test cluster.
+pub async fn database() -> PgConnectOptions {
+    let url = database_url().await;
+    url.parse().expect("a database URL")
 }
 
 pub async fn store() -> Store {
