@@ -15,7 +15,9 @@ Usage: python3 bench/sync_latency.py   (builds target/release/car-server)
 import hashlib, hmac, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OBJECTS, COMMITS, SECRET = 1000, 50, "bench-secret"
+OBJECTS, SECRET = 1000, "bench-secret"
+COMMITS = int(os.environ.get("BENCH_COMMITS", "50"))
+IDLE = float(os.environ.get("BENCH_IDLE", "15"))  # seconds the server idles before its memory is read
 
 
 def sh(cmd, cwd=None):
@@ -115,7 +117,7 @@ def main():
             open(f"{one}/agent.yaml", "w").write(git(["show", f"{sha}:{path}"], mirror) + "\n")
             subprocess.run([car, "validate", one], check=True, capture_output=True)
             floor.append(time.perf_counter() - t)
-        time.sleep(3)
+        time.sleep(IDLE)
         rss = int(next(l for l in open(f"/proc/{server.pid}/status") if l.startswith("VmRSS")).split()[1]) / 1024
     finally:
         server.send_signal(signal.SIGTERM)

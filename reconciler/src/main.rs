@@ -11,6 +11,12 @@ use car_schemas::LoadOptions;
 use car_schemas::diagnostic::Format;
 use clap::{Parser, Subcommand};
 
+// jemalloc (with background purging) hands memory freed after a sync back to
+// the system within seconds; glibc's per-thread arenas kept ~20 MiB more of
+// an idle server's memory resident (bench/sync_latency.py, BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "car-server", version, about = "Claude Agent Runner management server")]
 struct Cli {

@@ -84,6 +84,16 @@ pub struct LiveObject {
     pub applied_at: DateTime<Utc>,
 }
 
+/// A live object without its document: enough to compare revisions.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct LiveKey {
+    pub kind: String,
+    pub name: String,
+    pub hash: String,
+    pub file: String,
+    pub line: i32,
+}
+
 /// An object of a revision about to be applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -335,6 +345,13 @@ impl Store {
         .bind(kind)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Every live object's identity and hash, without documents.
+    pub async fn live_keys(&self) -> Result<Vec<LiveKey>, StoreError> {
+        Ok(sqlx::query_as::<_, LiveKey>("SELECT kind, name, hash, file, line FROM objects ORDER BY kind, name")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn object(&self, kind: &str, name: &str) -> Result<Option<LiveObject>, StoreError> {

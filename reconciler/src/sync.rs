@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::source::{Source, SourceError};
-use crate::store::{Changes, Desired, DesiredScript, LiveObject, Revision, Store, StoreError};
+use crate::store::{Changes, Desired, DesiredScript, LiveKey, Revision, Store, StoreError};
 
 /// Why a sync ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Syncer {
         }
         let (source, rev, opts) = (self.source.clone(), head.clone(), self.load.clone());
         let loaded = tokio::task::spawn_blocking(move || source.load(&rev, &opts)).await??;
-        let live = self.store.objects(None).await?;
+        let live = self.store.live_keys().await?;
         let diagnostics = json!(loaded.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>());
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         let desired = desired(&loaded);
@@ -196,7 +196,7 @@ pub fn desired(loaded: &Loaded) -> Vec<Desired> {
 /// Each object's status against the revision: `Synced` when live matches
 /// it, `OutOfSync` when it differs (and is not applied because the revision
 /// has errors elsewhere), `Error` when the object's own document is wrong.
-fn object_statuses(loaded: &Loaded, desired: &[Desired], live: &[LiveObject], head: &Revision) -> Value {
+fn object_statuses(loaded: &Loaded, desired: &[Desired], live: &[LiveKey], head: &Revision) -> Value {
     let has_errors = loaded.diagnostics.iter().any(Diagnostic::is_error);
     let live_hash: HashMap<(&str, &str), &str> =
         live.iter().map(|o| ((o.kind.as_str(), o.name.as_str()), o.hash.as_str())).collect();

@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use car_server::api::{self, AppState};
-use car_server::reconcile::Queue;
 use car_server::settings::Settings;
 use car_server::store::Store;
 use car_server::sync::SyncRequests;
@@ -46,13 +45,7 @@ impl Server {
         let requests = SyncRequests::default();
         let syncer = common::syncer(&store, &repo.url(), data.path());
         let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
-        let state = AppState {
-            store: store.clone(),
-            sync: requests,
-            nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
-            settings: Arc::new(settings),
-            source: repo.url(),
-        };
+        let state = AppState { store: store.clone(), sync: requests, settings: Arc::new(settings), source: repo.url() };
         let server = Server { store, repo, app: api::app(state), _data: data, _loop: handle };
         server.wait_applied(None).await;
         server

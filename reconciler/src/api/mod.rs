@@ -17,7 +17,6 @@ use utoipa_axum::routes;
 
 pub use error::ApiError;
 
-use crate::reconcile::Queue;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::sync::SyncRequests;
@@ -27,7 +26,6 @@ use crate::sync::SyncRequests;
 pub struct AppState {
     pub store: Store,
     pub sync: SyncRequests,
-    pub nodes: Arc<Queue<String>>,
     pub settings: Arc<Settings>,
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,

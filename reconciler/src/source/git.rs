@@ -24,6 +24,9 @@ pub struct GitSource {
 
 impl GitSource {
     pub fn open(s: &SourceSettings, data_dir: &Path) -> Result<Self, SourceError> {
+        // Each revision is read once; libgit2's object cache would only hold
+        // every blob of the last tree in memory between syncs.
+        git2::opts::enable_caching(false);
         let url = match Path::new(&s.repo).canonicalize() {
             Ok(p) if !s.repo.contains("://") => p.display().to_string(),
             _ => s.repo.clone(),
