@@ -44,8 +44,11 @@ enum Command {
     Serve,
     /// Show what the next sync would add, change and remove: exit 0 nothing, 1 changes, 2 error.
     Plan {
-        /// A config folder to compare with the live database (default: the head of CONFIG_REPO).
+        /// A config folder to compare with the live database (default: CONFIG_REPO).
         dir: Option<PathBuf>,
+        /// A commit, tag or branch of CONFIG_REPO to compare instead of its head.
+        #[arg(long)]
+        revision: Option<String>,
     },
     /// Write the JSON Schemas of the config language into a folder.
     Schema {
@@ -63,7 +66,7 @@ fn main() -> ExitCode {
         }
         Command::Schema { out } => car_server::schema::run(&out),
         Command::Serve => serve(),
-        Command::Plan { dir } => car_server::plan::run(dir),
+        Command::Plan { dir, revision } => car_server::plan::run(dir, revision),
     }
 }
 

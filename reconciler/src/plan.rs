@@ -106,9 +106,10 @@ pub fn render_plan(steps: &[Step], live_revision: Option<&str>) -> String {
     out
 }
 
-/// `car-server plan [DIR]`: DIR, or the head of CONFIG_REPO, against the live database.
-pub fn run(dir: Option<PathBuf>) -> ExitCode {
-    match run_inner(dir) {
+/// `car-server plan [DIR] [--revision REV]`: DIR, or CONFIG_REPO at REV
+/// (default its head), against the live database.
+pub fn run(dir: Option<PathBuf>, revision: Option<String>) -> ExitCode {
+    match run_inner(dir, revision) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
@@ -117,7 +118,10 @@ pub fn run(dir: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn run_inner(dir: Option<PathBuf>) -> Result<u8, String> {
+fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, String> {
+    if dir.is_some() && revision.is_some() {
+        return Err("give a folder or --revision, not both (hint: --revision reads CONFIG_REPO)".into());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let settings = Settings::from_lookup(|k| match (k, &dir) {
@@ -132,8 +136,11 @@ fn run_inner(dir: Option<PathBuf>) -> Result<u8, String> {
                 let source: Arc<dyn crate::source::Source> =
                     Arc::from(crate::source::open(&settings.source, &settings.data_dir).map_err(|e| e.to_string())?);
                 tokio::task::spawn_blocking(move || {
-                    let head = source.head()?;
-                    source.load(&head, &LoadOptions::default())
+                    let rev = match &revision {
+                        Some(r) => source.revision(r)?,
+                        None => source.head()?,
+                    };
+                    source.load(&rev, &LoadOptions::default())
                 })
                 .await
                 .map_err(|e| e.to_string())?

@@ -124,7 +124,7 @@ async fn run(
         async move { node::reconcile(name, &ctx).await }
     }));
 
-    let state = AppState { store, sync: requests, settings: settings.clone(), source: source.describe() };
+    let state = AppState { store, sync: requests, nodes, settings: settings.clone(), source: source.describe() };
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
     let api_listener = TcpListener::bind(api_addr).await.map_err(|e| StartError::Listen {

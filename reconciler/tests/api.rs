@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use car_server::api::{self, AppState};
+use car_server::reconcile::Queue;
 use car_server::settings::Settings;
 use car_server::store::Store;
 use car_server::sync::SyncRequests;
@@ -45,7 +46,13 @@ impl Server {
         let requests = SyncRequests::default();
         let syncer = common::syncer(&store, &repo.url(), data.path());
         let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
-        let state = AppState { store: store.clone(), sync: requests, settings: Arc::new(settings), source: repo.url() };
+        let state = AppState {
+            store: store.clone(),
+            sync: requests,
+            nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
+            settings: Arc::new(settings),
+            source: repo.url(),
+        };
         let server = Server { store, repo, app: api::app(state), _data: data, _loop: handle };
         server.wait_applied(None).await;
         server
@@ -256,6 +263,16 @@ async fn drift_lists_runnerless_nodes_and_a_paused_schedule_until_resumed() {
 }
 
 #[tokio::test]
+async fn a_heartbeat_of_a_declared_node_asks_for_a_look() {
+    let s = Server::start().await;
+    let (status, body) = s.call("POST", "/api/v1/nodes/tower/heartbeat", &[], vec![]).await;
+    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": true})));
+    let (status, body) = s.call("POST", "/api/v1/nodes/ghost/heartbeat", &[], vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "no Node named \"ghost\" is live");
+}
+
+#[tokio::test]
 async fn health_readiness_and_refresh() {
     let s = Server::start().await;
     assert_eq!(s.get("/healthz").await.0, StatusCode::OK);
@@ -280,6 +297,7 @@ async fn every_route_is_in_the_openapi_document() {
         "/api/v1/webhooks/git",
         "/api/v1/nodes",
         "/api/v1/nodes/{name}",
+        "/api/v1/nodes/{name}/heartbeat",
         "/api/v1/agents",
         "/api/v1/agents/{name}",
         "/api/v1/schedules",

@@ -70,3 +70,39 @@ async fn plan_shows_what_the_next_sync_would_change() {
     assert!(out.contains("nodes/new.yaml:4:12: error: unknown value \"dos\""), "{out}");
     assert!(err.contains("the config is invalid, so the next sync would apply nothing"), "{err}");
 }
+
+#[tokio::test]
+async fn plan_reads_a_revision_of_the_config_repository() {
+    let url = common::database_url().await;
+    let store =
+        car_server::store::Store::connect(url.parse().unwrap(), std::time::Duration::from_secs(10)).await.unwrap();
+    let mut repo = ConfigRepo::from_dir(&common::example_dir());
+    let first = repo.commit("initial");
+    let data = tempfile::tempdir().unwrap();
+    common::syncer(&store, &repo.url(), data.path()).sync_once(Trigger::Start).await.unwrap();
+    repo.remove("triggers/emergency.yaml");
+    repo.commit("drop the trigger");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_car-server"))
+            .arg("plan")
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("CONFIG_REPO", repo.url())
+            .env("DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.ends_with("  - Trigger emergency\n"), "{out}");
+    let (code, out, err) = run(&["--revision", &first]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, _, err) = run(&["--revision", "no-such-revision"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("revision \"no-such-revision\" not found"), "{err}");
+}

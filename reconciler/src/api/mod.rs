@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 pub use error::ApiError;
 
+use crate::reconcile::Queue;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::sync::SyncRequests;
@@ -26,6 +27,8 @@ use crate::sync::SyncRequests;
 pub struct AppState {
     pub store: Store,
     pub sync: SyncRequests,
+    /// Node reconciles, so a heartbeat can ask for a look now.
+    pub nodes: Arc<Queue<String>>,
     pub settings: Arc<Settings>,
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,
@@ -45,6 +48,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhook::git))
         .routes(routes!(objects::nodes))
         .routes(routes!(objects::node))
+        .routes(routes!(objects::heartbeat))
         .routes(routes!(objects::agents))
         .routes(routes!(objects::agent))
         .routes(routes!(objects::schedules))

@@ -76,6 +76,18 @@ pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result
     Ok(Json(v))
 }
 
+/// A node's runner says it is there (it started, or its state changed): the server looks at it now.
+#[utoipa::path(post, path = "/api/v1/nodes/{name}/heartbeat", tag = "live state", params(("name" = String, Path)),
+    responses((status = 202, description = "a health check is queued"), (status = 404, description = "not declared")))]
+pub async fn heartbeat(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    one(&s, "Node", &name).await?;
+    s.nodes.schedule(name);
+    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
+}
+
 /// Declared agents.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "live state", responses((status = 200, description = "{agents: [...]}")))]
 pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -118,15 +118,26 @@ impl Source for GitSource {
             }
         }
         let commit = repo.find_commit(remote_head).map_err(|e| self.error(&e))?;
-        let author = commit.author();
-        Ok(Revision {
-            id: remote_head.to_string(),
-            author: Some(match author.email() {
-                Some(email) => format!("{} <{email}>", author.name().unwrap_or("")),
-                None => author.name().unwrap_or("").to_string(),
-            }),
-            message: commit.summary().map(String::from),
-            committed_at: Utc.timestamp_opt(commit.time().seconds(), 0).single(),
+        Ok(revision_of(&commit))
+    }
+
+    fn revision(&self, rev: &str) -> Result<Revision, SourceError> {
+        self.head()?;
+        let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        let find =
+            |repo: &Repository| repo.revparse_single(rev).and_then(|o| o.peel_to_commit()).map(|c| revision_of(&c));
+        if let Ok(r) = find(&repo) {
+            return Ok(r);
+        }
+        // Not in the (shallow) mirror yet: ask the remote for it.
+        let mut remote = repo.remote_anonymous(&self.url).map_err(|e| self.error(&e))?;
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(self.callbacks());
+        let _ = remote.fetch(&[rev], Some(&mut opts), None);
+        find(&repo).map_err(|e| SourceError::Git {
+            repo: redact(&self.url),
+            message: format!("revision {rev:?} not found: {}", e.message()),
+            hint: "give a commit id, tag or branch of CONFIG_REPO".into(),
         })
     }
 
@@ -147,6 +158,19 @@ impl Source for GitSource {
 
     fn describe(&self) -> String {
         format!("{} ({})", redact(&self.url), self.branch)
+    }
+}
+
+fn revision_of(commit: &git2::Commit<'_>) -> Revision {
+    let author = commit.author();
+    Revision {
+        id: commit.id().to_string(),
+        author: Some(match author.email() {
+            Some(email) => format!("{} <{email}>", author.name().unwrap_or("")),
+            None => author.name().unwrap_or("").to_string(),
+        }),
+        message: commit.summary().map(String::from),
+        committed_at: Utc.timestamp_opt(commit.time().seconds(), 0).single(),
     }
 }
 

@@ -95,6 +95,14 @@ impl Source for LocalSource {
         })
     }
 
+    fn revision(&self, rev: &str) -> Result<Revision, SourceError> {
+        Err(SourceError::Git {
+            repo: self.root.display().to_string(),
+            message: format!("cannot pick revision {rev:?}: a local folder is read as it is"),
+            hint: "set CONFIG_REPO to a git URL, or check out the revision and pass its folder".into(),
+        })
+    }
+
     fn load(&self, _revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
         let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
         Ok(car_schemas::check(&self.root, &opts)?)

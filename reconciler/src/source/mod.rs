@@ -32,6 +32,8 @@ pub enum SourceError {
 pub trait Source: Send + Sync {
     /// The head revision now (fetching it when the remote moved).
     fn head(&self) -> Result<Revision, SourceError>;
+    /// A revision other than the head (a commit id, tag or branch), for `plan`.
+    fn revision(&self, rev: &str) -> Result<Revision, SourceError>;
     /// Loads and validates everything `revision` declares.
     fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError>;
     /// A folder to watch for edits, when the config is read in place.
