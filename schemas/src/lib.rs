@@ -17,6 +17,7 @@ pub mod document;
 pub mod kinds;
 pub mod load;
 pub mod rules;
+pub mod run;
 pub mod schema;
 pub mod validate;
 pub mod values;
