@@ -1,9 +1,11 @@
 //! Test fixtures shared by the crates' tests (a dev-dependency only).
 //!
-//! Config folders written from `(path, text)` pairs, and config git
-//! repositories ([`git::ConfigRepo`]). The scripted fake Messages API and the
-//! fake Gotify join as runs and notifications are built.
+//! Config folders written from `(path, text)` pairs, config git repositories
+//! ([`git::ConfigRepo`]), and the scenario-scripted fake of the Anthropic
+//! Messages API ([`anthropic::FakeAnthropic`]) the real `claude` CLI runs
+//! against. The fake Gotify joins as notifications are built.
 
+pub mod anthropic;
 pub mod git;
 
 use std::fs;
