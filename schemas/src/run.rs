@@ -50,6 +50,9 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Lost)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Lost
+        )
     }
 }

@@ -1,0 +1,9 @@
+//! `car-runner`, the node runner, as a library: the parts are built and
+//! tested here before the binary wires them into the HTTP service.
+//!
+//! - [`eventlog`]: each run's durable, gapless, replayable event log;
+//! - [`health`]: what the node is (OS, capabilities) and how it is doing.
+
+pub mod eventlog;
+pub mod health;
+pub mod policy;
