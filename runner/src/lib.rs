@@ -2,8 +2,12 @@
 //! tested here before the binary wires them into the HTTP service.
 //!
 //! - [`eventlog`]: each run's durable, gapless, replayable event log;
-//! - [`health`]: what the node is (OS, capabilities) and how it is doing.
+//! - [`health`]: what the node is (OS, capabilities) and how it is doing;
+//! - [`policy`]: the decision on every tool call;
+//! - [`api`], [`settings`]: the HTTP service (health so far) and its settings.
 
+pub mod api;
 pub mod eventlog;
 pub mod health;
 pub mod policy;
+pub mod settings;

@@ -1,0 +1,83 @@
+//! The runner's settings from the environment, checked once at start-up;
+//! every problem names the variable and the fix.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `RUNNER_TOKEN`: the bearer token the server must send.
+    pub token: String,
+    /// `RUNNER_PORT` (default 8100).
+    pub port: u16,
+    /// `RUNNER_DATA_DIR` (default `./runner-data`): run logs and work dirs.
+    pub data_dir: PathBuf,
+    /// `CLAUDE_BIN` (default `claude` on PATH).
+    pub claude_bin: PathBuf,
+    /// `SERVER_URL`: where the server is, for heartbeats.
+    pub server_url: Option<String>,
+    /// `NODE_NAME` (default: the host name).
+    pub node_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings:\n{}", .0.join("\n"))]
+pub struct SettingsError(pub Vec<String>);
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let token = var("RUNNER_TOKEN").unwrap_or_default();
+        if token.len() < 16 {
+            problems.push(
+                "RUNNER_TOKEN is not set or shorter than 16 characters (hint: use the node's key from the server, \
+                 or `openssl rand -hex 32`, and the same value in the Node's token in git)"
+                    .into(),
+            );
+        }
+        let port = match var("RUNNER_PORT") {
+            None => 8100,
+            Some(v) => v.trim().parse::<u16>().ok().filter(|p| *p > 0).unwrap_or_else(|| {
+                problems
+                    .push(format!("RUNNER_PORT={v:?} is not a port (hint: use a number from 1 to 65535, e.g. 8100)"));
+                8100
+            }),
+        };
+        if !problems.is_empty() {
+            return Err(SettingsError(problems));
+        }
+        let hostname = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        Ok(Settings {
+            token,
+            port,
+            data_dir: var("RUNNER_DATA_DIR").map_or_else(|| PathBuf::from("runner-data"), PathBuf::from),
+            claude_bin: var("CLAUDE_BIN").map_or_else(|| PathBuf::from("claude"), PathBuf::from),
+            server_url: var("SERVER_URL"),
+            node_name: var("NODE_NAME").unwrap_or(if hostname.is_empty() { "node".into() } else { hostname }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_token_and_a_bad_port_are_both_reported() {
+        let e = Settings::from_lookup(|k| (k == "RUNNER_PORT").then(|| "http".to_string())).unwrap_err();
+        assert_eq!(e.0.len(), 2);
+        assert!(e.0[0].starts_with("RUNNER_TOKEN is not set"));
+        assert!(e.0[1].starts_with("RUNNER_PORT=\"http\" is not a port"));
+    }
+
+    #[test]
+    fn defaults_need_only_the_token() {
+        let s = Settings::from_lookup(|k| (k == "RUNNER_TOKEN").then(|| "0123456789abcdef".to_string())).unwrap();
+        assert_eq!(s.port, 8100);
+        assert_eq!(s.claude_bin, PathBuf::from("claude"));
+    }
+}
