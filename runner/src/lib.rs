@@ -4,9 +4,11 @@
 //! - [`eventlog`]: each run's durable, gapless, replayable event log;
 //! - [`health`]: what the node is (OS, capabilities) and how it is doing;
 //! - [`policy`]: the decision on every tool call;
+//! - [`engine`]: driving the claude CLI;
 //! - [`api`], [`settings`]: the HTTP service (health so far) and its settings.
 
 pub mod api;
+pub mod engine;
 pub mod eventlog;
 pub mod health;
 pub mod policy;
