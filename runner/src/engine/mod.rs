@@ -2,3 +2,4 @@
 //! run engine built on it (gather, approvals, outcome, cancel) comes next.
 
 pub mod claude;
+pub mod run;
