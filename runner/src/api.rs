@@ -1,10 +1,10 @@
 //! The runner's HTTP API (port 8100). Every route but the liveness probe
 //! `/livez` needs `Authorization: Bearer <RUNNER_TOKEN>`, compared in
-//! constant time. Runs arrive with the engine; today it answers health.
+//! constant time.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use crate::health::{OsInfo, Sampler, detect_capabilities, detect_os};
 
 pub struct RunnerState {
+    pub runs: crate::runs::Runs,
     pub token: String,
     pub node: String,
     pub os: OsInfo,
@@ -25,8 +26,9 @@ pub struct RunnerState {
 
 impl RunnerState {
     /// Looks at the host once (OS and installed programs do not change while it runs).
-    pub fn new(token: String, node: String, host_root: &std::path::Path) -> Self {
+    pub fn new(runs: crate::runs::Runs, token: String, node: String, host_root: &std::path::Path) -> Self {
         RunnerState {
+            runs,
             token,
             node,
             os: detect_os(host_root),
@@ -39,6 +41,10 @@ impl RunnerState {
 pub fn app(state: Arc<RunnerState>) -> Router {
     let authed = Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/runs", axum::routing::post(start_run))
+        .route("/v1/runs/{id}", get(run_status))
+        .route("/v1/runs/{id}/events", get(run_events))
+        .route("/v1/runs/{id}/approvals/{request_id}", axum::routing::post(answer))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))
@@ -72,6 +78,85 @@ async fn require_token(State(s): State<Arc<RunnerState>>, req: Request, next: Ne
     }
 }
 
+async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<crate::runs::RunRequest>) -> Response {
+    match s.runs.start(req) {
+        Ok((run, created)) => {
+            let code = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+            (code, Json(json!({"run_id": run.id, "status": run.status(), "created": created}))).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string(), "fix the run request"),
+    }
+}
+
+fn find(s: &RunnerState, id: &str) -> Result<Arc<crate::runs::RunHandle>, Response> {
+    s.runs.get(id).ok_or_else(|| {
+        error(StatusCode::NOT_FOUND, &format!("no run {id:?} on this runner"), "start it with POST /v1/runs")
+    })
+}
+
+async fn run_status(State(s): State<Arc<RunnerState>>, Path(id): Path<String>) -> Response {
+    match find(&s, &id) {
+        Ok(run) => {
+            Json(json!({"run_id": run.id, "status": run.status(), "last_seq": run.log.last_seq()})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct After {
+    #[serde(default)]
+    after: u64,
+}
+
+/// NDJSON: every event after `after` from disk, then live until `run.finished`.
+async fn run_events(State(s): State<Arc<RunnerState>>, Path(id): Path<String>, Query(q): Query<After>) -> Response {
+    let run = match find(&s, &id) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let reader = match run.log.reader(q.after) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "check RUNNER_DATA_DIR"),
+    };
+    let lines = futures_util::stream::unfold(reader, |mut reader| async move {
+        let event = reader.next().await?;
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line)), reader))
+    });
+    ([(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(lines)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Decision {
+    decision: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn answer(
+    State(s): State<Arc<RunnerState>>,
+    Path((id, request_id)): Path<(String, String)>,
+    Json(d): Json<Decision>,
+) -> Response {
+    let run = match find(&s, &id) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let approve = match d.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        other => return error(StatusCode::BAD_REQUEST, &format!("unknown decision {other:?}"), "send approve or deny"),
+    };
+    let answer = crate::engine::run::Answer { request_id, approve, comment: d.comment };
+    if run.answer(answer).await {
+        (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response()
+    } else {
+        error(StatusCode::CONFLICT, "the run is not waiting for this approval", "GET /v1/runs/{id} shows its status")
+    }
+}
+
 async fn health(State(s): State<Arc<RunnerState>>) -> Json<Value> {
     let state = s.clone();
     let metrics = tokio::task::spawn_blocking(move || state.sampler.metrics()).await.ok();
@@ -95,7 +180,8 @@ mod tests {
         let host = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(host.path().join("usr/sbin")).unwrap();
         std::fs::write(host.path().join("usr/sbin/zpool"), "").unwrap();
-        app(Arc::new(RunnerState::new(token.into(), "nas".into(), host.path())))
+        let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), "nas".into());
+        app(Arc::new(RunnerState::new(runs, token.into(), "nas".into(), host.path())))
     }
 
     async fn get(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Value) {

@@ -12,4 +12,5 @@ pub mod engine;
 pub mod eventlog;
 pub mod health;
 pub mod policy;
+pub mod runs;
 pub mod settings;

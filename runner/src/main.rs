@@ -1,7 +1,7 @@
 //! `car-runner`: the agent runner on each node (port 8100).
 //!
-//! Today it serves its node's health to the server (`GET /v1/health`);
-//! running agents arrives with the engine (see the crate's library).
+//! It serves its node's health and runs prompt agents through the real
+//! `claude` CLI, with every tool call decided by the agent's policy.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,8 +44,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let state =
-            Arc::new(RunnerState::new(settings.token.clone(), settings.node_name.clone(), std::path::Path::new("/")));
+        let runs = car_runner::runs::Runs::open(
+            settings.data_dir.clone(),
+            settings.claude_bin.clone(),
+            settings.node_name.clone(),
+        );
+        let state = Arc::new(RunnerState::new(
+            runs,
+            settings.token.clone(),
+            settings.node_name.clone(),
+            std::path::Path::new("/"),
+        ));
         tracing::info!(%addr, node = %settings.node_name, os = %state.os.kind, "car-runner listening");
         let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,0 +1,164 @@
+//! The runs a runner holds: started from `POST /v1/runs` (idempotent by run
+//! id), each with its own folder under `RUNNER_DATA_DIR/runs/{id}` (event
+//! log, working directory, claude state), followed through its event log,
+//! answered through approvals. At start-up, runs whose process died with a
+//! previous runner are finished as `lost`, never left running.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use car_schemas::document::Manifest;
+use car_schemas::kinds::AgentSpec;
+use car_schemas::run::kind;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::engine::claude::Launch;
+use crate::engine::run::{Answer, Prompt, run_prompt};
+use crate::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
+
+/// Credentials and endpoints a run may pass to claude; nothing else is.
+const PASSED_ENV: &[&str] =
+    &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
+
+#[derive(Debug, Deserialize)]
+pub struct RunRequest {
+    pub run_id: String,
+    /// The Agent document, as written in git.
+    pub agent: Value,
+    #[serde(default)]
+    pub files: HashMap<String, String>,
+    #[serde(default)]
+    pub env: HashMap<String, String>,
+    #[serde(default)]
+    pub context: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunRequestError {
+    #[error("run id {0:?} is not valid (hint: use letters, digits, '-' and '_', at most 128)")]
+    BadId(String),
+    #[error("the agent document is invalid: {0} (hint: send the Agent document as written in git)")]
+    BadAgent(String),
+    #[error("agent {0} is a Python script agent, which this runner cannot run yet (hint: use a prompt agent)")]
+    ScriptAgent(String),
+    #[error("cannot prepare the run's folder: {0} (hint: check RUNNER_DATA_DIR)")]
+    Io(String),
+}
+
+pub struct RunHandle {
+    pub id: String,
+    pub log: Arc<EventLog>,
+    answers: Option<mpsc::Sender<Answer>>,
+}
+
+impl RunHandle {
+    /// Where the run stands, read from its log.
+    pub fn status(&self) -> String {
+        let events = read_all(self.log.path()).unwrap_or_default();
+        if let Some(f) = events.iter().rev().find(|e| e.kind == kind::RUN_FINISHED) {
+            return f.data["status"].as_str().unwrap_or("failed").to_string();
+        }
+        let open = events.iter().filter(|e| e.kind == kind::APPROVAL_REQUESTED).count()
+            > events.iter().filter(|e| e.kind == kind::APPROVAL_RESOLVED).count();
+        if open { "awaiting_approval" } else { "running" }.to_string()
+    }
+
+    /// Passes a human's answer to the run; false when it no longer waits.
+    pub async fn answer(&self, answer: Answer) -> bool {
+        match &self.answers {
+            Some(tx) if !self.log.is_finished() => tx.send(answer).await.is_ok(),
+            _ => false,
+        }
+    }
+}
+
+pub struct Runs {
+    data_dir: PathBuf,
+    claude_bin: PathBuf,
+    node: String,
+    runs: Mutex<HashMap<String, Arc<RunHandle>>>,
+}
+
+impl Runs {
+    /// Opens the runs folder; runs left unfinished by a previous runner become `lost`.
+    pub fn open(data_dir: PathBuf, claude_bin: PathBuf, node: String) -> Self {
+        let mut runs = HashMap::new();
+        for entry in std::fs::read_dir(data_dir.join("runs")).into_iter().flatten().flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let Ok(log) = EventLog::open(&entry.path().join("events.jsonl"), DEFAULT_QUOTA) else { continue };
+            if !log.is_finished() {
+                let lost = json!({"status": "lost", "error": {"kind": "lost",
+                    "message": "the runner stopped while this run was going; its process is gone",
+                    "hint": "start the run again"}});
+                if let Err(e) = log.append(kind::RUN_FINISHED, lost) {
+                    tracing::error!(run_id = %id, error = %e, "cannot mark a run lost");
+                }
+            }
+            runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None }));
+        }
+        Runs { data_dir, claude_bin, node, runs: Mutex::new(runs) }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<RunHandle>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Starts a run, or returns the one with this id (`false`: it existed).
+    pub fn start(&self, req: RunRequest) -> Result<(Arc<RunHandle>, bool), RunRequestError> {
+        let id_ok = !req.run_id.is_empty()
+            && req.run_id.len() <= 128
+            && req.run_id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if !id_ok {
+            return Err(RunRequestError::BadId(req.run_id));
+        }
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = runs.get(&req.run_id) {
+            return Ok((existing.clone(), false));
+        }
+        let manifest = car_schemas::de::from_json::<Manifest<AgentSpec>>(&req.agent).map_err(|errors| {
+            RunRequestError::BadAgent(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
+        })?;
+        let name = manifest.metadata.name.to_string();
+        let spec = manifest.spec;
+        let Some(prompt) = spec.prompt.clone() else { return Err(RunRequestError::ScriptAgent(name)) };
+        let dir = self.data_dir.join("runs").join(&req.run_id);
+        let io = |e: std::io::Error| RunRequestError::Io(e.to_string());
+        let (workdir, config_dir) = (dir.join("work"), dir.join("claude"));
+        std::fs::create_dir_all(&workdir).map_err(io)?;
+        std::fs::create_dir_all(&config_dir).map_err(io)?;
+        let log = Arc::new(
+            EventLog::open(&dir.join("events.jsonl"), DEFAULT_QUOTA).map_err(|e| RunRequestError::Io(e.to_string()))?,
+        );
+        let (tx, mut rx) = mpsc::channel(8);
+        let handle = Arc::new(RunHandle { id: req.run_id.clone(), log: log.clone(), answers: Some(tx) });
+        runs.insert(req.run_id.clone(), handle.clone());
+        let launch = Launch {
+            bin: self.claude_bin.clone(),
+            workdir,
+            config_dir,
+            env: req.env.into_iter().filter(|(k, _)| PASSED_ENV.contains(&k.as_str())).collect(),
+            model: spec.model.clone(),
+            max_turns: spec.budget.as_ref().and_then(|b| b.turns.as_ref()).map(|t| t.value),
+            max_budget_usd: spec.budget.as_ref().and_then(|b| b.usd.as_ref()).map(|u| u.value),
+            report_schema: spec.report.as_ref().map(|r| r.value.clone()),
+            append_system_prompt: Some(format!("You run on the node {}.", self.node)),
+            ..Launch::default()
+        };
+        let run_id = req.run_id;
+        tokio::spawn(async move {
+            let p = Prompt { agent_name: &name, spec: &spec, prompt, launch };
+            if let Err(e) = run_prompt(p, &log, &mut rx).await {
+                tracing::error!(run_id = %run_id, error = %e, "run failed in the engine");
+                let _ = log.append(
+                    kind::RUN_FINISHED,
+                    json!({"status": "failed",
+                    "error": {"kind": "engine", "message": e.to_string(), "hint": "see the runner's log"}}),
+                );
+            }
+        });
+        Ok((handle, true))
+    }
+}

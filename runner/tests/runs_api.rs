@@ -1,0 +1,158 @@
+//! The car-runner binary over HTTP: runs start idempotently, their events
+//! stream as NDJSON (replay, then live; `after=` resumes exactly), approvals
+//! arrive over the API, and a runner restart turns an unfinished run `lost`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use car_testkit::anthropic::{FakeAnthropic, Scenario};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "runner-test-token-0123456789";
+
+struct Runner {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn runner(data: &std::path::Path) -> Runner {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_car-runner"))
+        .env("RUNNER_TOKEN", TOKEN)
+        .env("RUNNER_PORT", port.to_string())
+        .env("RUNNER_DATA_DIR", data)
+        .env("CLAUDE_BIN", std::env::var("CLAUDE_BIN").expect("CLAUDE_BIN is not set: run `source scripts/claude.sh`"))
+        .env("NODE_NAME", "test-node")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/livez")).await.is_ok() {
+            return Runner { child, url };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the runner did not start");
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn agent(marker: &str, mode: &str, allow: &[&str], approve: &[&str]) -> Value {
+    json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": format!("check-{marker}")},
+           "spec": {"prompt": format!("[[scenario:{marker}]] Do the task."), "mode": mode,
+                    "tools": {"allow": allow, "approve": approve}, "budget": {"turns": 10}}})
+}
+
+async fn start(r: &Runner, fake: &FakeAnthropic, id: &str, agent: Value) -> reqwest::StatusCode {
+    let body = json!({"run_id": id, "agent": agent, "files": {}, "context": {},
+                      "env": {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url(), "HOME": "/nope"}});
+    client().post(format!("{}/v1/runs", r.url)).bearer_auth(TOKEN).json(&body).send().await.unwrap().status()
+}
+
+async fn events(r: &Runner, id: &str, after: u64, until: &str) -> Vec<Value> {
+    let mut resp =
+        client().get(format!("{}/v1/runs/{id}/events?after={after}", r.url)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let (mut out, mut buf) = (Vec::new(), Vec::new());
+    while let Some(chunk) =
+        tokio::time::timeout(Duration::from_secs(60), resp.chunk()).await.expect("events in time").unwrap()
+    {
+        buf.extend_from_slice(&chunk);
+        while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            let ev: Value = serde_json::from_slice(&line).unwrap();
+            let stop = ev["type"] == until;
+            out.push(ev);
+            if stop {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn runs_stream_their_events_and_start_once_per_id() {
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(data.path()).await;
+    let fake =
+        FakeAnthropic::start([Scenario::new("ls").tool_use("Bash", json!({"command": "ls /"})).text("listed")]).await;
+    assert_eq!(
+        start(&r, &fake, "run-1", agent("ls", "read-only", &["Bash(ls *)"], &[])).await,
+        reqwest::StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        start(&r, &fake, "run-1", agent("ls", "read-only", &["Bash(ls *)"], &[])).await,
+        reqwest::StatusCode::OK
+    );
+    let all = events(&r, "run-1", 0, "run.finished").await;
+    let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>());
+    assert!(all.iter().any(|e| e["type"] == "tool.call" && e["data"]["decision"] == "allow"));
+    assert!(
+        all.iter().any(|e| e["type"] == "tool.result" && e["data"]["output"].as_str().unwrap_or("").contains("usr"))
+    );
+    assert_eq!(all.last().unwrap()["data"]["status"], "succeeded");
+    let later = events(&r, "run-1", 3, "run.finished").await;
+    assert_eq!(later, all[3..].to_vec(), "after=3 does not replay exactly the later events");
+    assert_eq!(fake.requests_for("ls").len(), 2, "a repeated POST started the run twice");
+    let unauthorized = client().get(format!("{}/v1/runs/run-1", r.url)).send().await.unwrap().status();
+    assert_eq!(unauthorized, reqwest::StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_approval_over_the_api_lets_the_command_run_and_a_restart_loses_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let touched = work.path().join("approved");
+    let fake = FakeAnthropic::start([
+        Scenario::new("touch")
+            .tool_use("Bash", json!({"command": format!("touch {}", touched.display())}))
+            .text("done"),
+        Scenario::new("held")
+            .tool_use("Bash", json!({"command": format!("touch {}/never", work.path().display())}))
+            .text("x"),
+    ])
+    .await;
+    let r = runner(data.path()).await;
+    start(&r, &fake, "run-a", agent("touch", "read-write", &[], &["Bash(touch *)"])).await;
+    let asked = events(&r, "run-a", 0, "approval.requested").await;
+    let request_id = asked.last().unwrap()["data"]["request_id"].as_str().unwrap().to_string();
+    let status: Value =
+        client().get(format!("{}/v1/runs/run-a", r.url)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["status"], "awaiting_approval");
+    let resp = client()
+        .post(format!("{}/v1/runs/run-a/approvals/{request_id}", r.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({"decision": "approve", "comment": "ok"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
+    let all = events(&r, "run-a", 0, "run.finished").await;
+    assert_eq!(all.last().unwrap()["data"]["status"], "succeeded");
+    assert!(touched.exists());
+
+    // A run waiting for approval when the runner dies is `lost` after restart.
+    start(&r, &fake, "run-b", agent("held", "read-write", &[], &["Bash(touch *)"])).await;
+    events(&r, "run-b", 0, "approval.requested").await;
+    drop(r);
+    let r = runner(data.path()).await;
+    let all = events(&r, "run-b", 0, "run.finished").await;
+    let last = all.last().unwrap();
+    assert_eq!(last["data"]["status"], "lost");
+    assert_eq!(last["seq"].as_u64().unwrap(), all.len() as u64);
+    let before = events(&r, "run-a", 0, "run.finished").await;
+    assert_eq!(before.last().unwrap()["data"]["status"], "succeeded", "a finished run changed on restart");
+}
