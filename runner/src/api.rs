@@ -88,10 +88,17 @@ async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<crate::run
     }
 }
 
-fn find(s: &RunnerState, id: &str) -> Result<Arc<crate::runs::RunHandle>, Response> {
-    s.runs.get(id).ok_or_else(|| {
-        error(StatusCode::NOT_FOUND, &format!("no run {id:?} on this runner"), "start it with POST /v1/runs")
-    })
+/// A run that is not here, as an error response.
+struct NoSuchRun(String);
+
+impl IntoResponse for NoSuchRun {
+    fn into_response(self) -> Response {
+        error(StatusCode::NOT_FOUND, &format!("no run {:?} on this runner", self.0), "start it with POST /v1/runs")
+    }
+}
+
+fn find(s: &RunnerState, id: &str) -> Result<Arc<crate::runs::RunHandle>, NoSuchRun> {
+    s.runs.get(id).ok_or_else(|| NoSuchRun(id.to_string()))
 }
 
 async fn run_status(State(s): State<Arc<RunnerState>>, Path(id): Path<String>) -> Response {
@@ -99,7 +106,7 @@ async fn run_status(State(s): State<Arc<RunnerState>>, Path(id): Path<String>) -
         Ok(run) => {
             Json(json!({"run_id": run.id, "status": run.status(), "last_seq": run.log.last_seq()})).into_response()
         }
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -113,7 +120,7 @@ struct After {
 async fn run_events(State(s): State<Arc<RunnerState>>, Path(id): Path<String>, Query(q): Query<After>) -> Response {
     let run = match find(&s, &id) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let reader = match run.log.reader(q.after) {
         Ok(r) => r,
@@ -142,7 +149,7 @@ async fn answer(
 ) -> Response {
     let run = match find(&s, &id) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let approve = match d.decision.as_str() {
         "approve" => true,

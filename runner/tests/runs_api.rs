@@ -34,10 +34,11 @@ async fn runner(data: &std::path::Path) -> Runner {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned by the guard at once, so it is killed and reaped on every path.
+    let runner = Runner { child, url: format!("http://127.0.0.1:{port}") };
     for _ in 0..100 {
-        if reqwest::get(format!("{url}/livez")).await.is_ok() {
-            return Runner { child, url };
+        if reqwest::get(format!("{}/livez", runner.url)).await.is_ok() {
+            return runner;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
