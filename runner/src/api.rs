@@ -45,6 +45,7 @@ pub fn app(state: Arc<RunnerState>) -> Router {
         .route("/v1/runs/{id}", get(run_status))
         .route("/v1/runs/{id}/events", get(run_events))
         .route("/v1/runs/{id}/approvals/{request_id}", axum::routing::post(answer))
+        .route("/v1/runs/{id}/cancel", axum::routing::post(cancel))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))
@@ -161,6 +162,14 @@ async fn answer(
         (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response()
     } else {
         error(StatusCode::CONFLICT, "the run is not waiting for this approval", "GET /v1/runs/{id} shows its status")
+    }
+}
+
+async fn cancel(State(s): State<Arc<RunnerState>>, Path(id): Path<String>) -> Response {
+    match find(&s, &id) {
+        Ok(run) if run.cancel() => (StatusCode::ACCEPTED, Json(json!({"cancelling": true}))).into_response(),
+        Ok(_) => error(StatusCode::CONFLICT, "the run already finished", "GET /v1/runs/{id} shows how it ended"),
+        Err(e) => e.into_response(),
     }
 }
 

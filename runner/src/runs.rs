@@ -52,6 +52,7 @@ pub struct RunHandle {
     pub id: String,
     pub log: Arc<EventLog>,
     answers: Option<mpsc::Sender<Answer>>,
+    cancel: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl RunHandle {
@@ -64,6 +65,14 @@ impl RunHandle {
         let open = events.iter().filter(|e| e.kind == kind::APPROVAL_REQUESTED).count()
             > events.iter().filter(|e| e.kind == kind::APPROVAL_RESOLVED).count();
         if open { "awaiting_approval" } else { "running" }.to_string()
+    }
+
+    /// Asks the run to stop; false when it already finished.
+    pub fn cancel(&self) -> bool {
+        match &self.cancel {
+            Some(tx) if !self.log.is_finished() => tx.send(true).is_ok(),
+            _ => false,
+        }
     }
 
     /// Passes a human's answer to the run; false when it no longer waits.
@@ -97,7 +106,7 @@ impl Runs {
                     tracing::error!(run_id = %id, error = %e, "cannot mark a run lost");
                 }
             }
-            runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None }));
+            runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None, cancel: None }));
         }
         Runs { data_dir, claude_bin, node, runs: Mutex::new(runs) }
     }
@@ -133,7 +142,13 @@ impl Runs {
             EventLog::open(&dir.join("events.jsonl"), DEFAULT_QUOTA).map_err(|e| RunRequestError::Io(e.to_string()))?,
         );
         let (tx, mut rx) = mpsc::channel(8);
-        let handle = Arc::new(RunHandle { id: req.run_id.clone(), log: log.clone(), answers: Some(tx) });
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let handle = Arc::new(RunHandle {
+            id: req.run_id.clone(),
+            log: log.clone(),
+            answers: Some(tx),
+            cancel: Some(cancel_tx),
+        });
         runs.insert(req.run_id.clone(), handle.clone());
         let launch = Launch {
             bin: self.claude_bin.clone(),
@@ -149,8 +164,8 @@ impl Runs {
         };
         let run_id = req.run_id;
         tokio::spawn(async move {
-            let p = Prompt { agent_name: &name, spec: &spec, prompt, launch };
-            if let Err(e) = run_prompt(p, &log, &mut rx).await {
+            let p = Prompt { run_id: &run_id, agent_name: &name, spec: &spec, prompt, launch };
+            if let Err(e) = run_prompt(p, &log, &mut rx, cancel_rx).await {
                 tracing::error!(run_id = %run_id, error = %e, "run failed in the engine");
                 let _ = log.append(
                     kind::RUN_FINISHED,

@@ -42,9 +42,11 @@ fn start(fake: &FakeAnthropic, scenario: &str, spec: AgentSpec, workdir: &Path) 
     let (tx, mut rx) = mpsc::channel(4);
     let prompt = format!("[[scenario:{scenario}]] Do the task.");
     let task_log = log.clone();
+    let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        let p = Prompt { agent_name: "t", spec: &spec, prompt, launch };
-        run_prompt(p, &task_log, &mut rx).await.expect("the run")
+        let _keep = _cancel_tx;
+        let p = Prompt { run_id: "r", agent_name: "t", spec: &spec, prompt, launch };
+        run_prompt(p, &task_log, &mut rx, cancel_rx).await.expect("the run")
     });
     Run { log, answers: tx, task, _dirs: (data, config) }
 }

@@ -157,3 +157,53 @@ async fn an_approval_over_the_api_lets_the_command_run_and_a_restart_loses_nothi
     let before = events(&r, "run-a", 0, "run.finished").await;
     assert_eq!(before.last().unwrap()["data"]["status"], "succeeded", "a finished run changed on restart");
 }
+
+fn leftover(pattern: &str) -> bool {
+    Command::new("pgrep").args(["-f", pattern]).output().map(|o| !o.stdout.is_empty()).unwrap_or(false)
+}
+
+#[tokio::test]
+async fn cancel_kills_the_whole_process_tree() {
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(data.path()).await;
+    let fake = FakeAnthropic::start([Scenario::new("slow")
+        .tool_use("Bash", json!({"command": "python3 -c '__import__(\"time\").sleep(331)'"}))
+        .text("slept")])
+    .await;
+    start(&r, &fake, "run-slow", agent("slow", "read-write", &["Bash(python3 *)"], &[])).await;
+    events(&r, "run-slow", 0, "tool.call").await;
+    for _ in 0..100 {
+        if leftover("sleep[(]331[)]") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(leftover("sleep[(]331[)]"), "the tool's process never started");
+    let resp = client().post(format!("{}/v1/runs/run-slow/cancel", r.url)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
+    let all = events(&r, "run-slow", 0, "run.finished").await;
+    assert_eq!(all.last().unwrap()["data"]["status"], "cancelled");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!leftover("sleep[(]331[)]"), "cancel left the tool's process running");
+    let again = client().post(format!("{}/v1/runs/run-slow/cancel", r.url)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_run_over_its_timeout_is_stopped_as_timed_out() {
+    let data = tempfile::tempdir().unwrap();
+    let r = runner(data.path()).await;
+    let fake = FakeAnthropic::start([Scenario::new("long")
+        .tool_use("Bash", json!({"command": "python3 -c '__import__(\"time\").sleep(337)'"}))
+        .text("slept")])
+    .await;
+    let mut a = agent("long", "read-write", &["Bash(python3 *)"], &[]);
+    a["spec"]["timeout"] = json!("10s");
+    start(&r, &fake, "run-long", a).await;
+    let all = events(&r, "run-long", 0, "run.finished").await;
+    let fin = &all.last().unwrap()["data"];
+    assert_eq!(fin["status"], "timed_out");
+    assert_eq!(fin["error"]["message"], "the run took longer than its timeout of 10s");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!leftover("sleep[(]337[)]"), "the timeout left the tool's process running");
+}

@@ -40,23 +40,70 @@ pub struct Answer {
 }
 
 pub struct Prompt<'a> {
+    pub run_id: &'a str,
     pub agent_name: &'a str,
     pub spec: &'a AgentSpec,
     pub prompt: String,
     pub launch: Launch,
 }
 
-/// Runs `p` to its end, writing events to `log`; held calls wait on `answers`.
+/// Why a run stopped before its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Cancelled,
+    TimedOut,
+}
+
+/// Marks every process of a run, inherited through forks and new sessions.
+pub const RUN_MARKER: &str = "CAR_RUN_ID";
+
+/// Runs `p` to its end, writing events to `log`; held calls wait on
+/// `answers`; `cancel` stops it (as does the agent's timeout), killing every
+/// process the run started.
 pub async fn run_prompt(
     p: Prompt<'_>,
     log: &EventLog,
     answers: &mut mpsc::Receiver<Answer>,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Value, RunError> {
+    let timeout = p.spec.timeout().get();
+    let run_id = p.run_id.to_string();
     let started = Instant::now();
+    let stop = tokio::select! {
+        r = drive(p, log, answers, started) => return r,
+        _ = cancel.wait_for(|c| *c) => Stop::Cancelled,
+        _ = tokio::time::sleep(timeout) => Stop::TimedOut,
+    };
+    let killed = kill_run(&run_id);
+    let (status, message, hint) = match stop {
+        Stop::Cancelled => ("cancelled", "the run was cancelled".to_string(), "start it again when needed"),
+        Stop::TimedOut => (
+            "timed_out",
+            format!(
+                "the run took longer than its timeout of {}",
+                car_schemas::values::Duration::from_secs(timeout.as_secs())
+            ),
+            "raise the agent's timeout or narrow its task",
+        ),
+    };
+    let finished = json!({"status": status, "duration_ms": started.elapsed().as_millis(), "processes_killed": killed,
+        "error": {"kind": status, "message": message, "hint": hint}});
+    log.append(kind::RUN_FINISHED, finished.clone())?;
+    Ok(finished)
+}
+
+/// The run until its result: the session, the policy, approvals, events.
+async fn drive(
+    p: Prompt<'_>,
+    log: &EventLog,
+    answers: &mut mpsc::Receiver<Answer>,
+    started: Instant,
+) -> Result<Value, RunError> {
     let policy = Policy::new(p.spec).with_workdir(p.launch.workdir.display().to_string());
     log.append(kind::RUN_STARTED, json!({"agent": p.agent_name, "mode": p.spec.mode}))?;
     let mut launch = p.launch;
     launch.tools = policy.offered_tools();
+    launch.env.push((RUN_MARKER.into(), p.run_id.into()));
     let mut session = Session::start(&launch, &p.prompt).await?;
     // Tool calls held for approval, by tool_use_id: (request id for humans, reason).
     let mut held: HashMap<String, String> = HashMap::new();
@@ -218,4 +265,29 @@ fn finish(result: Option<&Value>, elapsed: Duration) -> Value {
         "duration_ms": elapsed.as_millis(),
         "error": error,
     })
+}
+
+/// Kills every process carrying this run's marker (claude, and the tool
+/// commands it started in sessions of their own); returns how many.
+/// The environment is inherited through `setsid` and re-parenting, which a
+/// process group is not.
+pub fn kill_run(run_id: &str) -> usize {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let marker = format!("{RUN_MARKER}={run_id}");
+    let mut killed = 0;
+    // Twice: a process forked while the first pass ran is caught by the second.
+    for _ in 0..2 {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+            if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+                && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
+            {
+                killed += 1;
+            }
+        }
+    }
+    killed
 }
