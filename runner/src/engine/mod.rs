@@ -2,4 +2,5 @@
 //! run engine built on it (gather, approvals, outcome, cancel) comes next.
 
 pub mod claude;
+pub mod gather;
 pub mod run;

@@ -104,7 +104,20 @@ async fn drive(
     let mut launch = p.launch;
     launch.tools = policy.offered_tools();
     launch.env.push((RUN_MARKER.into(), p.run_id.into()));
-    let mut session = Session::start(&launch, &p.prompt).await?;
+    let facts =
+        super::gather::gather(&p.spec.gather, &launch.workdir, &[(RUN_MARKER.into(), p.run_id.into())], log).await?;
+    let prompt = if facts.is_empty() {
+        p.prompt
+    } else {
+        format!(
+            "{}
+
+## What the gather commands found on this node
+{facts}",
+            p.prompt
+        )
+    };
+    let mut session = Session::start(&launch, &prompt).await?;
     // Tool calls held for approval, by tool_use_id: (request id for humans, reason).
     let mut held: HashMap<String, String> = HashMap::new();
     let mut next_request = 0u32;

@@ -1,0 +1,139 @@
+//! The gather step: the agent's `gather` commands run on the node before the
+//! model starts, each with its timeout and an output cap; their output is
+//! logged as `gather.output` events and handed to the model in the prompt,
+//! so it starts from facts instead of guesses.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use car_schemas::kinds::agent::GatherStep;
+use car_schemas::run::kind;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+use crate::eventlog::{EventLog, LogError};
+
+/// Most output kept of one gather command.
+pub const MAX_OUTPUT: usize = 32 * 1024;
+
+/// Runs the steps in order in `workdir` with `env`; returns the text for the prompt.
+pub async fn gather(
+    steps: &[GatherStep],
+    workdir: &std::path::Path,
+    env: &[(String, String)],
+    log: &EventLog,
+) -> Result<String, LogError> {
+    let mut prompt = String::new();
+    for step in steps {
+        let name = step.name.clone().unwrap_or_else(|| step.command.clone());
+        let timeout = step.timeout.as_ref().map_or(GatherStep::DEFAULT_TIMEOUT, |t| t.value).get();
+        let (output, exit, note) = run(&step.command, workdir, env, timeout).await;
+        log.append(
+            kind::GATHER_OUTPUT,
+            json!({"name": name, "command": step.command, "exit_code": exit,
+            "output": output, "note": note}),
+        )?;
+        prompt.push_str(&format!("\n### {name}\n$ {}\n{output}", step.command));
+        if let Some(n) = note {
+            prompt.push_str(&format!("\n({n})"));
+        }
+        prompt.push('\n');
+    }
+    Ok(prompt)
+}
+
+async fn run(
+    command: &str,
+    workdir: &std::path::Path,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> (String, Option<i32>, Option<String>) {
+    let child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(workdir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return (String::new(), None, Some(format!("could not start: {e}"))),
+    };
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let read = async {
+        // Both pipes at once, so a command that fills one is never stuck on it.
+        let ((mut out, cut_out), (err, cut_err)) = tokio::join!(capped(stdout), capped(stderr));
+        out.extend(err);
+        let code = child.wait().await.ok().and_then(|s| s.code());
+        (out, cut_out || cut_err, code)
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok((mut out, cut, code)) => {
+            let cut = cut || out.len() > MAX_OUTPUT;
+            out.truncate(MAX_OUTPUT);
+            let note = cut.then(|| format!("output cut at {MAX_OUTPUT} bytes"));
+            (String::from_utf8_lossy(&out).into_owned(), code, note)
+        }
+        Err(_) => (String::new(), None, Some(format!("stopped after {}s", timeout.as_secs()))),
+    }
+}
+
+/// Everything a pipe gives, keeping at most [`MAX_OUTPUT`] bytes (the rest is read and dropped).
+async fn capped(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, bool) {
+    let (mut kept, mut cut) = (Vec::new(), false);
+    let Some(mut pipe) = pipe else { return (kept, cut) };
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = MAX_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+        cut |= n > room;
+    }
+    (kept, cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventlog::{DEFAULT_QUOTA, read_all};
+
+    fn step(command: &str) -> GatherStep {
+        GatherStep { name: None, command: command.into(), timeout: None }
+    }
+
+    #[tokio::test]
+    async fn output_reaches_the_prompt_and_the_log_with_caps_and_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("e.jsonl"), DEFAULT_QUOTA).unwrap();
+        let steps =
+            [step("echo pools ok; echo warn >&2"), step("head -c 100000 /dev/zero | tr '\\0' x"), step("exit 3")];
+        let prompt = gather(&steps, dir.path(), &[], &log).await.unwrap();
+        assert!(prompt.contains("$ echo pools ok; echo warn >&2\npools ok\nwarn"), "{prompt}");
+        assert!(prompt.contains("(output cut at 32768 bytes)"), "{prompt}");
+        let events = read_all(log.path()).unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].data["exit_code"], 0);
+        assert_eq!(events[1].data["output"].as_str().unwrap().len(), MAX_OUTPUT);
+        assert_eq!(events[2].data["exit_code"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_command_is_stopped_at_its_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("e.jsonl"), DEFAULT_QUOTA).unwrap();
+        let slow = GatherStep {
+            name: Some("slow".into()),
+            command: "python3 -c '__import__(\"time\").sleep(30)'".into(),
+            timeout: Some(car_schemas::de::Spanned::new(Default::default(), "1s".parse().unwrap())),
+        };
+        let t = std::time::Instant::now();
+        let prompt = gather(&[slow], dir.path(), &[], &log).await.unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(prompt.contains("### slow") && prompt.contains("(stopped after 1s)"), "{prompt}");
+    }
+}
