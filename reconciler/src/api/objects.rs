@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::drift::{self, Drift};
-use crate::store::LiveObject;
+use crate::store::{LiveObject, NodeObservation};
 
 fn view(o: &LiveObject) -> Value {
     json!({
@@ -19,20 +19,28 @@ fn view(o: &LiveObject) -> Value {
     })
 }
 
-async fn compute_drift(s: &AppState) -> Result<Drift, ApiError> {
+/// Live objects, node observations and overrides, read once per request.
+struct Live {
+    objects: Vec<LiveObject>,
+    observations: Vec<NodeObservation>,
+    drift: Drift,
+}
+
+async fn live(s: &AppState) -> Result<Live, ApiError> {
     let (objects, observations, overrides) =
         (s.store.objects(None).await?, s.store.node_observations().await?, s.store.overrides().await?);
     let install_hint = match &s.settings.public_url {
         Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
         None => "run the install script from the server's /install".into(),
     };
-    Ok(drift::compute(&drift::Inputs {
+    let drift = drift::compute(&drift::Inputs {
         objects: &objects,
         observations: &observations,
         overrides: &overrides,
         server_version: env!("CARGO_PKG_VERSION"),
         install_hint,
-    }))
+    });
+    Ok(Live { objects, observations, drift })
 }
 
 async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiError> {
@@ -47,15 +55,14 @@ async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiErro
 /// Declared nodes with their health.
 #[utoipa::path(get, path = "/api/v1/nodes", tag = "live state", responses((status = 200, description = "{nodes: [...]}")))]
 pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let drift = compute_drift(&s).await?;
-    let list: Vec<Value> = s
-        .store
-        .objects(Some("Node"))
-        .await?
+    let live = live(&s).await?;
+    let list: Vec<Value> = live
+        .objects
         .iter()
+        .filter(|o| o.kind == "Node")
         .map(|o| {
             let mut v = view(o);
-            v["health"] = json!(drift.nodes.iter().find(|h| h.name == o.name));
+            v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == o.name));
             v
         })
         .collect();
@@ -67,12 +74,11 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     responses((status = 200, description = "the node"), (status = 404, description = "not live")))]
 pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let o = one(&s, "Node", &name).await?;
-    let drift = compute_drift(&s).await?;
-    let observed = s.store.node_observations().await?.into_iter().find(|n| n.name == name);
+    let live = live(&s).await?;
     let mut v = view(&o);
-    v["health"] = json!(drift.nodes.iter().find(|h| h.name == name));
-    v["observed"] = json!(observed);
-    v["drift"] = json!(drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
+    v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == name));
+    v["observed"] = json!(live.observations.iter().find(|n| n.name == name));
+    v["drift"] = json!(live.drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
     Ok(Json(v))
 }
 
@@ -164,5 +170,5 @@ pub async fn resume(
 /// Every difference between git and reality, with fixes, and each node's health.
 #[utoipa::path(get, path = "/api/v1/drift", tag = "live state", responses((status = 200, body = Drift)))]
 pub async fn drift(State(s): State<AppState>) -> Result<Json<Drift>, ApiError> {
-    Ok(Json(compute_drift(&s).await?))
+    Ok(Json(live(&s).await?.drift))
 }
