@@ -13,28 +13,20 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::health::{OsInfo, Sampler, detect_capabilities, detect_os};
+use crate::health::{Sampler, detect_capabilities};
+use crate::runs::RunRequestError;
 
 pub struct RunnerState {
     pub runs: crate::runs::Runs,
     pub token: String,
-    pub node: String,
-    pub os: OsInfo,
     pub capabilities: std::collections::BTreeMap<String, String>,
     pub sampler: Sampler,
 }
 
 impl RunnerState {
-    /// Looks at the host once (OS and installed programs do not change while it runs).
-    pub fn new(runs: crate::runs::Runs, token: String, node: String, host_root: &std::path::Path) -> Self {
-        RunnerState {
-            runs,
-            token,
-            node,
-            os: detect_os(host_root),
-            capabilities: detect_capabilities(host_root),
-            sampler: Sampler::default(),
-        }
+    /// Looks at the host's programs once (they do not change while it runs).
+    pub fn new(runs: crate::runs::Runs, token: String, host_root: &std::path::Path) -> Self {
+        RunnerState { runs, token, capabilities: detect_capabilities(host_root), sampler: Sampler::default() }
     }
 }
 
@@ -84,6 +76,14 @@ async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<crate::run
         Ok((run, created)) => {
             let code = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
             (code, Json(json!({"run_id": run.id, "status": run.status(), "created": created}))).into_response()
+        }
+        Err(e @ RunRequestError::Busy(_)) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, &e.to_string(), "the server keeps the run queued");
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("15"));
+            r
+        }
+        Err(e @ RunRequestError::Io(_)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "see the runner's log")
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string(), "fix the run request"),
     }
@@ -157,7 +157,7 @@ async fn answer(
         "deny" => false,
         other => return error(StatusCode::BAD_REQUEST, &format!("unknown decision {other:?}"), "send approve or deny"),
     };
-    let answer = crate::engine::run::Answer { request_id, approve, comment: d.comment };
+    let answer = crate::engine::approvals::Answer { request_id, approve, comment: d.comment };
     if run.answer(answer).await {
         (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response()
     } else {
@@ -176,13 +176,16 @@ async fn cancel(State(s): State<Arc<RunnerState>>, Path(id): Path<String>) -> Re
 async fn health(State(s): State<Arc<RunnerState>>) -> Json<Value> {
     let state = s.clone();
     let metrics = tokio::task::spawn_blocking(move || state.sampler.metrics()).await.ok();
+    let node = s.runs.node();
+    let (active, limit) = s.runs.load();
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "node": s.node,
-        "os": s.os.kind,
-        "os_name": s.os.name,
+        "node": node.name,
+        "os": node.os,
+        "os_name": node.os_name,
         "capabilities": s.capabilities,
         "metrics": metrics,
+        "runs": {"active": active, "limit": limit},
     }))
 }
 
@@ -196,8 +199,9 @@ mod tests {
         let host = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(host.path().join("usr/sbin")).unwrap();
         std::fs::write(host.path().join("usr/sbin/zpool"), "").unwrap();
-        let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), "nas".into());
-        app(Arc::new(RunnerState::new(runs, token.into(), "nas".into(), host.path())))
+        let node = crate::engine::run::NodeFacts { name: "nas".into(), ..Default::default() };
+        let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), node, 2);
+        app(Arc::new(RunnerState::new(runs, token.into(), host.path())))
     }
 
     async fn get(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Value) {

@@ -1,18 +1,29 @@
 //! `car-runner`: the agent runner on each node (port 8100).
 //!
-//! It serves its node's health and runs prompt agents through the real
-//! `claude` CLI, with every tool call decided by the agent's policy.
+//! It serves its node's health and runs agents — prompts through the real
+//! `claude` CLI, Python scripts with the `car_agent` helper — with every
+//! tool call decided by the agent's policy. `car-runner agent-helper`
+//! prints that helper module.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use car_runner::api::{RunnerState, app};
+use car_runner::engine::run::NodeFacts;
 use car_runner::settings::Settings;
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        println!("car-runner {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    match std::env::args().nth(1).as_deref() {
+        Some("--version") => {
+            println!("car-runner {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        // The helper module of Python agents, to try a script by hand.
+        Some("agent-helper") => {
+            print!("{}", car_runner::engine::script::HELPER);
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -44,18 +55,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let host = std::path::Path::new("/");
+        let os = car_runner::health::detect_os(host);
+        let node = NodeFacts { name: settings.node_name.clone(), os: os.kind, os_name: os.name, tags: Vec::new() };
+        tracing::info!(%addr, node = %node.name, os = %node.os, max_runs = settings.max_runs, "car-runner listening");
         let runs = car_runner::runs::Runs::open(
             settings.data_dir.clone(),
             settings.claude_bin.clone(),
-            settings.node_name.clone(),
+            node,
+            settings.max_runs,
         );
-        let state = Arc::new(RunnerState::new(
-            runs,
-            settings.token.clone(),
-            settings.node_name.clone(),
-            std::path::Path::new("/"),
-        ));
-        tracing::info!(%addr, node = %settings.node_name, os = %state.os.kind, "car-runner listening");
+        let state = Arc::new(RunnerState::new(runs, settings.token.clone(), host));
         let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         });

@@ -1,11 +1,13 @@
 //! The runs a runner holds: started from `POST /v1/runs` (idempotent by run
 //! id), each with its own folder under `RUNNER_DATA_DIR/runs/{id}` (event
 //! log, working directory, claude state), followed through its event log,
-//! answered through approvals. At start-up, runs whose process died with a
-//! previous runner are finished as `lost`, never left running.
+//! answered through approvals. A node runs at most `max_runs` at once; more
+//! are refused as busy (the server keeps them queued). At start-up, runs
+//! whose process died with a previous runner are finished as `lost`, never
+//! left running.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use car_schemas::document::Manifest;
@@ -15,8 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::engine::approvals::Answer;
 use crate::engine::claude::Launch;
-use crate::engine::run::{Answer, Prompt, run_prompt};
+use crate::engine::run::{Body, Job, NodeFacts, run_agent};
 use crate::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
 
 /// Credentials and endpoints a run may pass to claude; nothing else is.
@@ -42,8 +45,12 @@ pub enum RunRequestError {
     BadId(String),
     #[error("the agent document is invalid: {0} (hint: send the Agent document as written in git)")]
     BadAgent(String),
-    #[error("agent {0} is a Python script agent, which this runner cannot run yet (hint: use a prompt agent)")]
-    ScriptAgent(String),
+    #[error("{0}")]
+    BadFiles(String),
+    #[error(
+        "this node already runs {0} runs, its limit (hint: try again when one finishes, or raise RUNNER_MAX_CONCURRENT_RUNS)"
+    )]
+    Busy(usize),
     #[error("cannot prepare the run's folder: {0} (hint: check RUNNER_DATA_DIR)")]
     Io(String),
 }
@@ -87,13 +94,14 @@ impl RunHandle {
 pub struct Runs {
     data_dir: PathBuf,
     claude_bin: PathBuf,
-    node: String,
+    node: NodeFacts,
+    max_runs: usize,
     runs: Mutex<HashMap<String, Arc<RunHandle>>>,
 }
 
 impl Runs {
     /// Opens the runs folder; runs left unfinished by a previous runner become `lost`.
-    pub fn open(data_dir: PathBuf, claude_bin: PathBuf, node: String) -> Self {
+    pub fn open(data_dir: PathBuf, claude_bin: PathBuf, node: NodeFacts, max_runs: usize) -> Self {
         let mut runs = HashMap::new();
         for entry in std::fs::read_dir(data_dir.join("runs")).into_iter().flatten().flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
@@ -108,7 +116,16 @@ impl Runs {
             }
             runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None, cancel: None }));
         }
-        Runs { data_dir, claude_bin, node, runs: Mutex::new(runs) }
+        Runs { data_dir, claude_bin, node, max_runs, runs: Mutex::new(runs) }
+    }
+
+    pub fn node(&self) -> &NodeFacts {
+        &self.node
+    }
+
+    /// Runs going now, and the most that may.
+    pub fn load(&self) -> (usize, usize) {
+        (active(&self.runs.lock().unwrap_or_else(|p| p.into_inner())), self.max_runs)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<RunHandle>> {
@@ -132,9 +149,18 @@ impl Runs {
         })?;
         let name = manifest.metadata.name.to_string();
         let spec = manifest.spec;
-        let Some(prompt) = spec.prompt.clone() else { return Err(RunRequestError::ScriptAgent(name)) };
+        if active(&runs) >= self.max_runs {
+            return Err(RunRequestError::Busy(self.max_runs));
+        }
         let dir = self.data_dir.join("runs").join(&req.run_id);
         let io = |e: std::io::Error| RunRequestError::Io(e.to_string());
+        let body = match (&spec.prompt, &spec.script) {
+            (Some(prompt), _) => Body::Prompt(prompt.clone()),
+            (None, Some(script)) => Body::Script(write_files(&dir.join("script"), &script.value, &req.files)?),
+            (None, None) => {
+                return Err(RunRequestError::BadAgent(format!("agent {name} has neither prompt nor script")));
+            }
+        };
         let (workdir, config_dir) = (dir.join("work"), dir.join("claude"));
         std::fs::create_dir_all(&workdir).map_err(io)?;
         std::fs::create_dir_all(&config_dir).map_err(io)?;
@@ -158,14 +184,17 @@ impl Runs {
             model: spec.model.clone(),
             max_turns: spec.budget.as_ref().and_then(|b| b.turns.as_ref()).map(|t| t.value),
             max_budget_usd: spec.budget.as_ref().and_then(|b| b.usd.as_ref()).map(|u| u.value),
-            report_schema: spec.report.as_ref().map(|r| r.value.clone()),
-            append_system_prompt: Some(format!("You run on the node {}.", self.node)),
             ..Launch::default()
         };
-        let run_id = req.run_id;
+        let mut node = self.node.clone();
+        node.tags = req.context["node"]["tags"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let (run_id, context) = (req.run_id, req.context);
         tokio::spawn(async move {
-            let p = Prompt { run_id: &run_id, agent_name: &name, spec: &spec, prompt, launch };
-            if let Err(e) = run_prompt(p, &log, &mut rx, cancel_rx).await {
+            let job = Job { run_id: &run_id, agent_name: &name, spec: &spec, body, launch, node, context };
+            if let Err(e) = run_agent(job, &log, &mut rx, cancel_rx).await {
                 tracing::error!(run_id = %run_id, error = %e, "run failed in the engine");
                 let _ = log.append(
                     kind::RUN_FINISHED,
@@ -176,4 +205,38 @@ impl Runs {
         });
         Ok((handle, true))
     }
+}
+
+/// Runs started by this runner that have not finished.
+fn active(runs: &HashMap<String, Arc<RunHandle>>) -> usize {
+    runs.values().filter(|r| r.cancel.is_some() && !r.log.is_finished()).count()
+}
+
+/// Writes the request's files under `dir`; returns the script's path.
+///
+/// Keys are paths relative to the agent's file, as `script:` names them
+/// (`scripts/check.py`); a bare file name matches too.
+fn write_files(dir: &Path, script: &str, files: &HashMap<String, String>) -> Result<PathBuf, RunRequestError> {
+    let bad = |m: String| RunRequestError::BadFiles(m);
+    for (name, source) in files {
+        let rel = Path::new(name);
+        let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        if name.is_empty() || !plain {
+            return Err(bad(format!(
+                "file name {name:?} in the run request is not a plain relative path (hint: send paths like scripts/check.py)"
+            )));
+        }
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| RunRequestError::Io(e.to_string()))?;
+        }
+        std::fs::write(&path, source).map_err(|e| RunRequestError::Io(e.to_string()))?;
+    }
+    let base = Path::new(script).file_name().and_then(|b| b.to_str()).unwrap_or(script);
+    let key = [script, base].into_iter().find(|k| files.contains_key(*k)).ok_or_else(|| {
+        bad(format!(
+            "the agent's script {script} did not come with the run request (hint: send its source in `files` under {script:?})"
+        ))
+    })?;
+    Ok(dir.join(key))
 }

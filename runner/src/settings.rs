@@ -17,6 +17,8 @@ pub struct Settings {
     pub server_url: Option<String>,
     /// `NODE_NAME` (default: the host name).
     pub node_name: String,
+    /// `RUNNER_MAX_CONCURRENT_RUNS` (default 3): runs at once; more are refused as busy.
+    pub max_runs: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,16 @@ impl Settings {
                 8100
             }),
         };
+        let max_runs = match var("RUNNER_MAX_CONCURRENT_RUNS") {
+            None => 3,
+            Some(v) => v.trim().parse::<usize>().ok().filter(|n| (1..=64).contains(n)).unwrap_or_else(|| {
+                problems.push(format!(
+                    "RUNNER_MAX_CONCURRENT_RUNS={v:?} is not a number from 1 to 64 (hint: each run is a claude \
+                     process of a few hundred MB; 2 or 3 suit most homelab nodes)"
+                ));
+                3
+            }),
+        };
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
@@ -58,6 +70,7 @@ impl Settings {
             claude_bin: var("CLAUDE_BIN").map_or_else(|| PathBuf::from("claude"), PathBuf::from),
             server_url: var("SERVER_URL"),
             node_name: var("NODE_NAME").unwrap_or(if hostname.is_empty() { "node".into() } else { hostname }),
+            max_runs,
         })
     }
 }
@@ -79,5 +92,17 @@ mod tests {
         let s = Settings::from_lookup(|k| (k == "RUNNER_TOKEN").then(|| "0123456789abcdef".to_string())).unwrap();
         assert_eq!(s.port, 8100);
         assert_eq!(s.claude_bin, PathBuf::from("claude"));
+        assert_eq!(s.max_runs, 3);
+    }
+
+    #[test]
+    fn a_run_limit_of_zero_is_refused() {
+        let e = Settings::from_lookup(|k| match k {
+            "RUNNER_TOKEN" => Some("0123456789abcdef".to_string()),
+            "RUNNER_MAX_CONCURRENT_RUNS" => Some("0".to_string()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(e.0[0].starts_with("RUNNER_MAX_CONCURRENT_RUNS=\"0\""), "{e}");
     }
 }

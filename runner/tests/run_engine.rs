@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use car_runner::engine::approvals::Answer;
 use car_runner::engine::claude::Launch;
-use car_runner::engine::run::{Answer, Prompt, run_prompt};
+use car_runner::engine::run::{Body, Job, NodeFacts, run_agent};
 use car_runner::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
@@ -28,6 +29,15 @@ struct Run {
 }
 
 fn start(fake: &FakeAnthropic, scenario: &str, spec: AgentSpec, workdir: &Path) -> Run {
+    start_with(fake, scenario, spec, workdir, &[])
+}
+
+fn start_with(fake: &FakeAnthropic, scenario: &str, spec: AgentSpec, workdir: &Path, env: &[(&str, &str)]) -> Run {
+    let body = Body::Prompt(format!("[[scenario:{scenario}]] Do the task."));
+    start_job(fake, body, spec, workdir, env)
+}
+
+fn start_job(fake: &FakeAnthropic, body: Body, spec: AgentSpec, workdir: &Path, env: &[(&str, &str)]) -> Run {
     let data = tempfile::tempdir().unwrap();
     let config = tempfile::tempdir().unwrap();
     let log = Arc::new(EventLog::open(&data.path().join("events.jsonl"), DEFAULT_QUOTA).unwrap());
@@ -35,18 +45,34 @@ fn start(fake: &FakeAnthropic, scenario: &str, spec: AgentSpec, workdir: &Path) 
         bin: std::env::var("CLAUDE_BIN").expect("CLAUDE_BIN is not set: run `source scripts/claude.sh` first").into(),
         workdir: workdir.to_path_buf(),
         config_dir: config.path().to_path_buf(),
-        env: vec![("ANTHROPIC_BASE_URL".into(), fake.url()), ("ANTHROPIC_API_KEY".into(), "sk-test".into())],
+        env: [("ANTHROPIC_BASE_URL".into(), fake.url()), ("ANTHROPIC_API_KEY".into(), "sk-test".into())]
+            .into_iter()
+            .chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
         max_turns: Some(10),
         ..Launch::default()
     };
     let (tx, mut rx) = mpsc::channel(4);
-    let prompt = format!("[[scenario:{scenario}]] Do the task.");
     let task_log = log.clone();
     let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
         let _keep = _cancel_tx;
-        let p = Prompt { run_id: "r", agent_name: "t", spec: &spec, prompt, launch };
-        run_prompt(p, &task_log, &mut rx, cancel_rx).await.expect("the run")
+        let node = NodeFacts {
+            name: "tower".into(),
+            os: "unraid".into(),
+            os_name: "Unraid 7.0.1".into(),
+            tags: vec!["storage".into(), "media".into()],
+        };
+        let job = Job {
+            run_id: "r",
+            agent_name: "t",
+            spec: &spec,
+            body,
+            launch,
+            node,
+            context: json!({"payload": {"hosts": ["a", "b"]}}),
+        };
+        run_agent(job, &task_log, &mut rx, cancel_rx).await.expect("the run")
     });
     Run { log, answers: tx, task, _dirs: (data, config) }
 }
@@ -86,6 +112,12 @@ async fn a_denied_call_is_logged_with_its_rule_and_the_run_still_finishes_with_u
     assert!(finished["usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert!(finished["cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(evs.last().unwrap().kind, "run.finished");
+    let usage = of(&evs, "usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].data, finished["usage"]);
+    // The model is told where it runs.
+    let system = fake.requests_for("rm")[0].system();
+    assert!(system.contains("\"tower\" (Unraid 7.0.1; os: unraid, tagged storage, media)"), "{system}");
 }
 
 async fn held(run: &Run) -> String {
@@ -152,4 +184,176 @@ async fn api_retries_show_as_rate_limited_before_success() {
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0].data["error_status"], 429);
     assert_eq!(finished["status"], "succeeded");
+}
+
+fn with_report(mut spec: AgentSpec) -> AgentSpec {
+    let schema = json!({"type": "object", "required": ["healthy"], "properties": {"healthy": {"type": "boolean"}}});
+    spec.report = Some(car_schemas::de::Spanned::new(Default::default(), schema));
+    spec
+}
+
+#[tokio::test]
+async fn a_declared_report_arrives_as_the_runs_report() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([Scenario::new("rep")
+        .tool_use("StructuredOutput", json!({"healthy": true}))
+        .text("all pools are fine")])
+    .await;
+    let run = start(&fake, "rep", with_report(agent("read-only", &[], &[])), work.path());
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["report"], json!({"healthy": true}));
+}
+
+#[tokio::test]
+async fn a_declared_report_that_never_arrives_fails_the_run() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([Scenario::new("norep").text("I forgot the report")]).await;
+    let run = start(&fake, "norep", with_report(agent("read-only", &[], &[])), work.path());
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "failed", "{finished}");
+    assert_eq!(finished["error"]["kind"], "no_report");
+    assert_eq!(finished["summary"], "I forgot the report");
+}
+
+#[tokio::test]
+async fn a_run_that_stays_rate_limited_fails_as_rate_limited_with_the_wait() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([Scenario::new("limited").error(429, 2, 10).text("never")]).await;
+    let spec = agent("read-only", &[], &[]);
+    let run = start_with(&fake, "limited", spec, work.path(), &[("CLAUDE_CODE_MAX_RETRIES", "1")]);
+    let log = run.log.clone();
+    let finished = run.task.await.unwrap();
+    let evs = events(&log);
+    assert_eq!(of(&evs, "rate_limited").len(), 1);
+    assert_eq!(finished["status"], "failed", "{finished}");
+    let error = &finished["error"];
+    assert_eq!(error["kind"], "rate_limited", "{error}");
+    assert_eq!(error["api_status"], 429);
+    assert!(error["retry_after_ms"].as_u64().unwrap() >= 1000, "{error}");
+}
+
+/// A script agent whose Python source is `source`, written beside the work dir.
+fn script_run(fake: &FakeAnthropic, source: &str, spec: AgentSpec, work: &Path) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.py");
+    std::fs::write(&path, source).unwrap();
+    (start_job(fake, Body::Script(path), spec, work, &[]), dir)
+}
+
+fn script_agent(mode: &str, allow: &[&str], approve: &[&str]) -> AgentSpec {
+    let doc = json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": "t"},
+        "spec": {"script": "agent.py", "mode": mode, "approvalTimeout": "1m",
+                 "tools": {"allow": allow, "approve": approve}}});
+    car_schemas::de::from_json::<Manifest<AgentSpec>>(&doc).expect("a valid agent").spec
+}
+
+#[tokio::test]
+async fn a_python_agent_runs_commands_through_the_policy_and_asks_the_model() {
+    let work = tempfile::tempdir().unwrap();
+    let victim = work.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let fake = FakeAnthropic::start([Scenario::new("py").text("the pools look healthy")]).await;
+    let source = format!(
+        r#"
+import car_agent
+
+async def main(ctx):
+    ctx.log("node", ctx.node["name"], ctx.node["os"], ",".join(ctx.node["tags"]), "hosts", ctx.context["payload"]["hosts"])
+    listed = ctx.sh("echo pools: tank && echo warn >&2")
+    ctx.log("exit", listed.exit_code, "stdout", listed.stdout.strip(), "stderr", listed.stderr.strip())
+    try:
+        ctx.sh("rm -rf {victim}")
+        ctx.log("rm ran")
+    except car_agent.Denied as e:
+        ctx.log("rm denied:", e.kind)
+    reply = await ctx.claude("[[scenario:py]] Judge this: " + listed.stdout)
+    print("model said:", reply.text)
+    ctx.report("succeeded", "checked: " + reply.text, {{"healthy": True}})
+
+car_agent.run(main)
+"#,
+        victim = victim.display()
+    );
+    let (run, _dir) =
+        script_run(&fake, &source, with_report(script_agent("read-only", &["Bash(echo *)"], &[])), work.path());
+    let log = run.log.clone();
+    let finished = run.task.await.unwrap();
+    let evs = events(&log);
+    let lines: Vec<&str> = of(&evs, "log").iter().map(|e| e.data["line"].as_str().unwrap()).collect();
+    assert!(victim.exists(), "a read-only script deleted a file");
+    assert_eq!(
+        lines,
+        [
+            "node tower unraid storage,media hosts ['a', 'b']",
+            "exit 0 stdout pools: tank stderr warn",
+            "rm denied: denied",
+            "model said: the pools look healthy"
+        ],
+        "{evs:#?}"
+    );
+    let calls = of(&evs, "tool.call");
+    assert_eq!(calls.len(), 2);
+    assert_eq!((calls[0].data["decision"].as_str(), calls[0].data["source"].as_str()), (Some("allow"), Some("script")));
+    assert_eq!(calls[1].data["decision"], "deny");
+    assert_eq!(of(&evs, "tool.result")[0].data["output"], "pools: tank\nwarn\n");
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["summary"], "checked: the pools look healthy");
+    assert_eq!(finished["report"], json!({"healthy": true}));
+    assert!(finished["usage"]["output_tokens"].as_u64().unwrap() > 0, "{finished}");
+    assert_eq!(fake.requests_for("py").len(), 1);
+}
+
+#[tokio::test]
+async fn a_python_agents_held_command_waits_for_a_human() {
+    let work = tempfile::tempdir().unwrap();
+    let touched = work.path().join("approved");
+    let fake = FakeAnthropic::start([]).await;
+    let source = format!(
+        "import car_agent\n\ndef main(ctx):\n    r = ctx.sh('touch {}', check=True)\n    ctx.log('touched', r.exit_code)\n\ncar_agent.run(main)\n",
+        touched.display()
+    );
+    let (run, _dir) = script_run(&fake, &source, script_agent("read-write", &[], &["Bash(touch *)"]), work.path());
+    let id = held(&run).await;
+    assert!(!touched.exists(), "the held command ran before approval");
+    run.answers.send(Answer { request_id: id, approve: true, comment: None }).await.unwrap();
+    let log = run.log.clone();
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert!(touched.exists());
+    assert_eq!(of(&events(&log), "log")[0].data["line"], "touched 0");
+}
+
+#[tokio::test]
+async fn a_python_agent_that_raises_fails_with_its_traceback() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([]).await;
+    let source = "import car_agent\n\ndef main(ctx):\n    ctx.log('starting')\n    raise RuntimeError('the NAS is on fire')\n\ncar_agent.run(main)\n";
+    let (run, _dir) = script_run(&fake, source, script_agent("read-only", &[], &[]), work.path());
+    let log = run.log.clone();
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "failed");
+    assert_eq!(finished["error"]["kind"], "script");
+    assert_eq!(finished["error"]["message"], "the script exited with status 1");
+    assert!(finished["error"]["detail"].as_str().unwrap().ends_with("RuntimeError: the NAS is on fire"), "{finished}");
+    let stderr = of(&events(&log), "log").into_iter().filter(|e| e.data["stream"] == "stderr").count();
+    assert!(stderr >= 3, "the traceback is not in the log");
+}
+
+#[tokio::test]
+async fn a_python_agent_fails_when_it_reports_failure_or_never_reports() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([]).await;
+    let failing = "import car_agent\ncar_agent.run(lambda ctx: ctx.report('failed', 'backup is 9 days old', {'healthy': False}))\n";
+    let (run, _dir) = script_run(&fake, failing, with_report(script_agent("read-only", &[], &[])), work.path());
+    let finished = run.task.await.unwrap();
+    assert_eq!((finished["status"].as_str(), finished["error"]["kind"].as_str()), (Some("failed"), Some("reported")));
+    assert_eq!(finished["report"], json!({"healthy": false}));
+    assert_eq!(finished["summary"], "backup is 9 days old");
+
+    let silent = "print('did the work')\n";
+    let (run, _dir) = script_run(&fake, silent, with_report(script_agent("read-only", &[], &[])), work.path());
+    let finished = run.task.await.unwrap();
+    assert_eq!((finished["status"].as_str(), finished["error"]["kind"].as_str()), (Some("failed"), Some("no_report")));
+    assert_eq!(finished["summary"], "did the work");
 }

@@ -23,6 +23,10 @@ impl Drop for Runner {
 }
 
 async fn runner(data: &std::path::Path) -> Runner {
+    runner_with(data, &[]).await
+}
+
+async fn runner_with(data: &std::path::Path, env: &[(&str, &str)]) -> Runner {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_car-runner"))
         .env("RUNNER_TOKEN", TOKEN)
@@ -30,6 +34,7 @@ async fn runner(data: &std::path::Path) -> Runner {
         .env("RUNNER_DATA_DIR", data)
         .env("CLAUDE_BIN", std::env::var("CLAUDE_BIN").expect("CLAUDE_BIN is not set: run `source scripts/claude.sh`"))
         .env("NODE_NAME", "test-node")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -56,9 +61,17 @@ fn agent(marker: &str, mode: &str, allow: &[&str], approve: &[&str]) -> Value {
 }
 
 async fn start(r: &Runner, fake: &FakeAnthropic, id: &str, agent: Value) -> reqwest::StatusCode {
-    let body = json!({"run_id": id, "agent": agent, "files": {}, "context": {},
-                      "env": {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url(), "HOME": "/nope"}});
-    client().post(format!("{}/v1/runs", r.url)).bearer_auth(TOKEN).json(&body).send().await.unwrap().status()
+    post_run(
+        r,
+        json!({"run_id": id, "agent": agent, "files": {}, "context": {},
+        "env": {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake.url(), "HOME": "/nope"}}),
+    )
+    .await
+    .status()
+}
+
+async fn post_run(r: &Runner, body: Value) -> reqwest::Response {
+    client().post(format!("{}/v1/runs", r.url)).bearer_auth(TOKEN).json(&body).send().await.unwrap()
 }
 
 async fn events(r: &Runner, id: &str, after: u64, until: &str) -> Vec<Value> {
@@ -206,4 +219,60 @@ async fn a_run_over_its_timeout_is_stopped_as_timed_out() {
     assert_eq!(fin["error"]["message"], "the run took longer than its timeout of 10s");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!leftover("sleep[(]337[)]"), "the timeout left the tool's process running");
+}
+
+fn script_agent(name: &str, script: &str) -> Value {
+    json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": name},
+           "spec": {"script": script, "mode": "read-write", "tools": {"allow": ["Bash(python3 *)"]}}})
+}
+
+#[tokio::test]
+async fn a_script_agent_brings_its_files_and_a_full_node_refuses_more_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let r = runner_with(data.path(), &[("RUNNER_MAX_CONCURRENT_RUNS", "1")]).await;
+    let slow = "import car_agent\nfrom helpers import NAP\ncar_agent.run(lambda ctx: ctx.sh(NAP))\n";
+    let nap = "NAP = \"python3 -c '__import__(\\\"time\\\").sleep(347)'\"\n";
+    let body = |id: &str, files: Value| {
+        json!({"run_id": id, "agent": script_agent("napper", "scripts/nap.py"),
+        "files": files, "context": {"node": {"tags": ["lab"]}}})
+    };
+    let files = json!({"scripts/nap.py": slow, "scripts/helpers.py": nap});
+
+    // Files must be plain relative paths, and the script must come along.
+    let bad = post_run(&r, body("bad", json!({"../nap.py": slow}))).await;
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+    let missing = post_run(&r, body("missing", json!({"scripts/other.py": slow}))).await;
+    assert_eq!(missing.status(), reqwest::StatusCode::BAD_REQUEST);
+    let message = missing.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("scripts/nap.py did not come with the run request"), "{message}");
+
+    assert_eq!(post_run(&r, body("nap-1", files.clone())).await.status(), reqwest::StatusCode::ACCEPTED);
+    events(&r, "nap-1", 0, "tool.call").await;
+    let busy = post_run(&r, body("nap-2", files.clone())).await;
+    assert_eq!(busy.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(busy.headers()["retry-after"], "15");
+    let health: Value =
+        client().get(format!("{}/v1/health", r.url)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["runs"], json!({"active": 1, "limit": 1}));
+    for _ in 0..100 {
+        if leftover("sleep[(]347[)]") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(leftover("sleep[(]347[)]"), "the script's command never started");
+
+    // Cancel stops the script and the command it started; the slot is free again.
+    client().post(format!("{}/v1/runs/nap-1/cancel", r.url)).bearer_auth(TOKEN).send().await.unwrap();
+    let all = events(&r, "nap-1", 0, "run.finished").await;
+    assert_eq!(all.last().unwrap()["data"]["status"], "cancelled");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!leftover("sleep[(]347[)]"), "cancel left the script's command running");
+    assert!(!leftover("scripts/nap.py"), "cancel left the script running");
+    let quick =
+        json!({"scripts/nap.py": "import car_agent\ncar_agent.run(lambda ctx: ctx.log('tags', ctx.node['tags']))\n"});
+    assert_eq!(post_run(&r, body("nap-3", quick)).await.status(), reqwest::StatusCode::ACCEPTED);
+    let all = events(&r, "nap-3", 0, "run.finished").await;
+    assert!(all.iter().any(|e| e["data"]["line"] == "tags ['lab']"), "{all:#?}");
+    assert_eq!(all.last().unwrap()["data"]["status"], "succeeded");
 }

@@ -56,3 +56,42 @@ impl RunStatus {
         )
     }
 }
+
+/// Tokens and cost of a run (or of one model conversation within it), as
+/// `usage` events and `run.finished` carry them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cost_usd: f64,
+    /// Model turns.
+    pub turns: u64,
+}
+
+impl Usage {
+    /// From the claude CLI's `result` message (`usage`, `total_cost_usd`, `num_turns`).
+    pub fn from_result(result: &Value) -> Usage {
+        let tokens = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
+        Usage {
+            input_tokens: tokens("input_tokens"),
+            output_tokens: tokens("output_tokens"),
+            cache_creation_input_tokens: tokens("cache_creation_input_tokens"),
+            cache_read_input_tokens: tokens("cache_read_input_tokens"),
+            cost_usd: result["total_cost_usd"].as_f64().unwrap_or(0.0),
+            turns: result["num_turns"].as_u64().unwrap_or(0),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+        self.cache_read_input_tokens += o.cache_read_input_tokens;
+        self.cost_usd += o.cost_usd;
+        self.turns += o.turns;
+    }
+}

@@ -3,14 +3,11 @@
 //! logged as `gather.output` events and handed to the model in the prompt,
 //! so it starts from facts instead of guesses.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use car_schemas::kinds::agent::GatherStep;
 use car_schemas::run::kind;
 use serde_json::json;
-use tokio::io::AsyncReadExt;
 
+use super::command;
 use crate::eventlog::{EventLog, LogError};
 
 /// Most output kept of one gather command.
@@ -27,7 +24,11 @@ pub async fn gather(
     for step in steps {
         let name = step.name.clone().unwrap_or_else(|| step.command.clone());
         let timeout = step.timeout.as_ref().map_or(GatherStep::DEFAULT_TIMEOUT, |t| t.value).get();
-        let (output, exit, note) = run(&step.command, workdir, env, timeout).await;
+        let out = command::run("/bin/sh", &step.command, workdir, env, timeout, MAX_OUTPUT).await;
+        let both = out.stdout + &out.stderr;
+        let (output, cut) = super::converse::cut(&both, MAX_OUTPUT);
+        let note = out.note.or_else(|| cut.then(|| format!("output cut at {MAX_OUTPUT} bytes")));
+        let exit = out.exit_code;
         log.append(
             kind::GATHER_OUTPUT,
             json!({"name": name, "command": step.command, "exit_code": exit,
@@ -42,65 +43,11 @@ pub async fn gather(
     Ok(prompt)
 }
 
-async fn run(
-    command: &str,
-    workdir: &std::path::Path,
-    env: &[(String, String)],
-    timeout: Duration,
-) -> (String, Option<i32>, Option<String>) {
-    let child = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(workdir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return (String::new(), None, Some(format!("could not start: {e}"))),
-    };
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let read = async {
-        // Both pipes at once, so a command that fills one is never stuck on it.
-        let ((mut out, cut_out), (err, cut_err)) = tokio::join!(capped(stdout), capped(stderr));
-        out.extend(err);
-        let code = child.wait().await.ok().and_then(|s| s.code());
-        (out, cut_out || cut_err, code)
-    };
-    match tokio::time::timeout(timeout, read).await {
-        Ok((mut out, cut, code)) => {
-            let cut = cut || out.len() > MAX_OUTPUT;
-            out.truncate(MAX_OUTPUT);
-            let note = cut.then(|| format!("output cut at {MAX_OUTPUT} bytes"));
-            (String::from_utf8_lossy(&out).into_owned(), code, note)
-        }
-        Err(_) => (String::new(), None, Some(format!("stopped after {}s", timeout.as_secs()))),
-    }
-}
-
-/// Everything a pipe gives, keeping at most [`MAX_OUTPUT`] bytes (the rest is read and dropped).
-async fn capped(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, bool) {
-    let (mut kept, mut cut) = (Vec::new(), false);
-    let Some(mut pipe) = pipe else { return (kept, cut) };
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        let room = MAX_OUTPUT.saturating_sub(kept.len());
-        kept.extend_from_slice(&buf[..n.min(room)]);
-        cut |= n > room;
-    }
-    (kept, cut)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eventlog::{DEFAULT_QUOTA, read_all};
+    use std::time::Duration;
 
     fn step(command: &str) -> GatherStep {
         GatherStep { name: None, command: command.into(), timeout: None }

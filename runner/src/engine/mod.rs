@@ -1,6 +1,23 @@
-//! Driving agents. [`claude`] speaks the `claude` CLI's SDK protocol; the
-//! run engine built on it (gather, approvals, outcome, cancel) comes next.
+//! Driving agents: [`run`] takes a run from start to `run.finished`, with a
+//! prompt agent's [`converse`] (the model through the [`claude`] CLI) or a
+//! Python agent's [`script`], after the [`gather`] step; held tool calls go
+//! through [`approvals`].
 
+pub mod approvals;
 pub mod claude;
+pub mod command;
+pub mod converse;
 pub mod gather;
 pub mod run;
+pub mod script;
+
+/// What can stop the engine itself (not the agent: its failures are outcomes).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Session(#[from] claude::SessionError),
+    #[error(transparent)]
+    Log(#[from] crate::eventlog::LogError),
+    #[error("cannot start the agent's script: {0} (hint: install python3 on the node)")]
+    Script(std::io::Error),
+}
