@@ -38,6 +38,17 @@ fn start_with(fake: &FakeAnthropic, scenario: &str, spec: AgentSpec, workdir: &P
 }
 
 fn start_job(fake: &FakeAnthropic, body: Body, spec: AgentSpec, workdir: &Path, env: &[(&str, &str)]) -> Run {
+    start_in_context(fake, body, spec, workdir, env, json!({"payload": {"hosts": ["a", "b"]}}))
+}
+
+fn start_in_context(
+    fake: &FakeAnthropic,
+    body: Body,
+    spec: AgentSpec,
+    workdir: &Path,
+    env: &[(&str, &str)],
+    context: Value,
+) -> Run {
     let data = tempfile::tempdir().unwrap();
     let config = tempfile::tempdir().unwrap();
     let log = Arc::new(EventLog::open(&data.path().join("events.jsonl"), DEFAULT_QUOTA).unwrap());
@@ -63,15 +74,7 @@ fn start_job(fake: &FakeAnthropic, body: Body, spec: AgentSpec, workdir: &Path, 
             os_name: "Unraid 7.0.1".into(),
             tags: vec!["storage".into(), "media".into()],
         };
-        let job = Job {
-            run_id: "r",
-            agent_name: "t",
-            spec: &spec,
-            body,
-            launch,
-            node,
-            context: json!({"payload": {"hosts": ["a", "b"]}}),
-        };
+        let job = Job { run_id: "r", agent_name: "t", spec: &spec, body, launch, node, context };
         run_agent(job, &task_log, &mut rx, cancel_rx).await.expect("the run")
     });
     Run { log, answers: tx, task, _dirs: (data, config) }
@@ -356,4 +359,28 @@ async fn a_python_agent_fails_when_it_reports_failure_or_never_reports() {
     let finished = run.task.await.unwrap();
     assert_eq!((finished["status"].as_str(), finished["error"]["kind"].as_str()), (Some("failed"), Some("no_report")));
     assert_eq!(finished["summary"], "did the work");
+}
+
+#[tokio::test]
+async fn the_example_script_agent_runs_with_the_helper_and_reports_what_it_found() {
+    let work = tempfile::tempdir().unwrap();
+    let fake = FakeAnthropic::start([]).await;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-config-repo");
+    let loaded = car_schemas::load::load(&repo, &Default::default()).expect("the example repo loads");
+    let spec = loaded
+        .documents
+        .iter()
+        .find_map(|d| match &d.spec {
+            car_schemas::document::Spec::Agent(a) if d.name() == "cert-expiry" => Some(a.clone()),
+            _ => None,
+        })
+        .expect("the example has cert-expiry");
+    // Port 1 on loopback refuses at once: the script must report it, not crash.
+    let script = Body::Script(repo.join("agents/scripts/cert_expiry.py"));
+    let run = start_in_context(&fake, script, spec, work.path(), &[], json!({"hosts": ["127.0.0.1:1"]}));
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["error"]["kind"], "reported", "{finished}");
+    assert_eq!(finished["summary"], "Certificate check failed: none of 1 hosts could be reached");
+    assert_eq!(finished["report"]["unreachable"], json!(["127.0.0.1:1"]));
+    assert_eq!(finished["report"]["checked"], 0);
 }

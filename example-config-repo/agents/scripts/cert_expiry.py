@@ -2,68 +2,72 @@
 """Check when the TLS certificates of a list of hosts expire.
 
 This is the script behind the `cert-expiry` agent, and a template for your
-own script agents: copy it, keep the parts marked "contract", replace the
-check. It uses only the Python standard library, so it runs on any node
+own script agents: copy it, keep `main(ctx)` and the `car_agent.run`
+call at the bottom, replace the check. It uses only the Python standard library, so it runs on any node
 that has python3 (TrueNAS SCALE, Ubuntu, Debian and Proxmox do; Unraid needs
 Python installed, for example from the NerdTools plugin).
 
 The script contract
 -------------------
 An agent with `script: scripts/cert_expiry.py` (a path relative to the
-agent's YAML file) has no prompt and costs no model tokens. For each run,
-the runner on the node:
+agent's YAML file) has no prompt and costs no model tokens unless it asks
+the model. For each run, the runner on the node sends the script along with
+the run (an edit in git counts from the next run) and runs `python3
+<script>` in the run's own working directory, with the runner's `car_agent`
+module on the path. The script hands `main` to `car_agent.run`, which calls
+it with `ctx`:
 
-* runs `python3 <script>` in the run's working directory;
-* sets these environment variables:
-    CAR_RUN_ID     the run's id, for log lines and temporary file names
-    CAR_AGENT      the agent's name (here: cert-expiry)
-    CAR_NODE_NAME  the node's name, as declared in git (e.g. homeserver)
-    CAR_NODE_OS    the node's os: linux, ubuntu, debian, unraid, truenas
-                   or proxmox
-    CAR_CONTEXT    JSON text describing what started the run, for example
-                   a trigger's webhook payload; may be empty or missing
-* turns every line the script prints on stdout into a log line of the run;
-* treats two kinds of line specially:
-    ::summary:: <text>          sets the run's summary (the one line shown in
-                                the dashboard and in notifications)
-    ::report:: <JSON object>    sets the run's structured report, which
-                                notification rule conditions can test
-                                (`run.report.<field>`); one line of JSON
-* takes the exit status as the outcome: 0 means the run succeeded,
-  anything else means it failed (and `notify.onFailure` applies).
+* `ctx.sh(command)` runs a shell command on the node through the agent's
+  tool rules, exactly like a model's Bash call: allowed commands run,
+  denied ones raise `car_agent.Denied`, and commands the rules hold for
+  approval wait for a human. It returns `exit_code`, `stdout`, `stderr`.
+* `await ctx.claude(prompt, report=None)` asks the model; the runner runs the
+  conversation under the same rules, and its tokens count towards the run.
+* `ctx.report(status, summary, data)` sets the outcome ("succeeded" or
+  "failed"), the one-line summary shown in the dashboard and notifications,
+  and the structured report that notification rules test
+  (`run.report.<field>`; its shape is the agent's `report` schema).
+* `ctx.log(...)` adds a line to the run's log (so does anything printed).
+* `ctx.context` is what started the run (e.g. a trigger's webhook payload),
+  `ctx.node` the node's `name`, `os` and `tags`, `ctx.run_id` the run's id.
 
-Give the agent a `timeout` that covers the slowest case; the runner stops
-the script when it runs out.
+The run fails when `main` raises (the traceback is in the run's error) or
+reports "failed"; an agent that declares a `report` must send one. Give the
+agent a `timeout` that covers the slowest case; the runner stops the script
+and everything it started when it runs out. `car-runner agent-helper`
+prints the module with its full documentation.
 
 This check
 ----------
 Connects to each host, reads its certificate and reports the days left.
 Fewer than WARN_DAYS days is "expiring", fewer than 0 is "expired". The
-hosts come from CAR_CONTEXT when it names them, as `{"hosts": [...]}` or
-`{"payload": {"hosts": [...]}}`, and from DEFAULT_HOSTS otherwise. A host is
-written "name" (port 443) or "name:port".
+hosts come from the run's context when it names them, as `{"hosts": [...]}`
+or `{"payload": {"hosts": [...]}}`, and from DEFAULT_HOSTS otherwise. A host
+is written "name" (port 443) or "name:port". It needs no shell commands and
+no model: Python's own sockets do the work.
 
 The run succeeds when it could do its job, even if certificates are about
 to expire: that news travels in the report, and the `certificates-expiring`
 notification rule turns it into a message. It fails when no host could be
-checked at all, or when CAR_CONTEXT is not valid JSON. Set FAIL_ON_FINDINGS
-to make expiring certificates fail the run instead.
+checked at all. Set FAIL_ON_FINDINGS to make expiring certificates fail the
+run instead.
 
-Try it on your workstation:
+Try it on your workstation (outside a runner the module runs commands
+directly and prints the report):
 
+    car-runner agent-helper > car_agent.py
     CAR_CONTEXT='{"hosts": ["example.org", "github.com:443"]}' python3 cert_expiry.py
 """
 
-import json
-import os
 import socket
 import ssl
-import sys
 from datetime import datetime, timezone
+
+import car_agent  # shipped by the runner; see the contract above
 
 # ---------------------------------------------------------------- settings
 
-# Checked when CAR_CONTEXT does not name hosts. Edit these for your homelab.
+# Checked when the run's context does not name hosts. Edit these for your homelab.
 DEFAULT_HOSTS = [
     "nextcloud.example.org",
     "homeassistant.lan:8123",
@@ -79,37 +83,6 @@ CONNECT_TIMEOUT = 10
 
 # True: expiring or expired certificates make the run fail (exit 1).
 FAIL_ON_FINDINGS = False
-
-
-# ---------------------------------------------------------------- contract
-
-def log(message):
-    """Print one log line of the run. Flushing makes it appear live."""
-    print(message, flush=True)
-
-
-def set_summary(text):
-    """Set the run's summary: one line, the last one printed wins."""
-    log("::summary:: " + " ".join(str(text).split()))
-
-
-def set_report(report):
-    """Set the run's structured report: a JSON object on a single line."""
-    log("::report:: " + json.dumps(report, separators=(",", ":"), sort_keys=True))
-
-
-def read_context():
-    """CAR_CONTEXT as a dict; {} when it is unset or empty.
-
-    Raises ValueError when it is set but is not a JSON object.
-    """
-    text = os.environ.get("CAR_CONTEXT", "").strip()
-    if not text:
-        return {}
-    context = json.loads(text)  # json.JSONDecodeError is a ValueError
-    if not isinstance(context, dict):
-        raise ValueError("CAR_CONTEXT is JSON but not an object")
-    return context
 
 
 # ---------------------------------------------------------------- the check
@@ -220,29 +193,19 @@ def label(r):
     return host if r["port"] == 443 else f"{host}:{r['port']}"
 
 
-def main():
-    log(
-        f"run {os.environ.get('CAR_RUN_ID', '(local)')}: agent {os.environ.get('CAR_AGENT', 'cert-expiry')} "
-        f"on {os.environ.get('CAR_NODE_NAME', socket.gethostname())} ({os.environ.get('CAR_NODE_OS', 'unknown os')})"
-    )
-    try:
-        context = read_context()
-    except ValueError as e:
-        log(f"error: cannot read CAR_CONTEXT: {e}")
-        set_summary("Certificate check not run: CAR_CONTEXT is not a JSON object")
-        return 2
-
-    hosts = hosts_from(context)
+def main(ctx):
+    ctx.log(f"run {ctx.run_id}: agent {ctx.agent} on {ctx.node['name']} ({ctx.node['os']})")
+    hosts = hosts_from(ctx.context)
     now = datetime.now(timezone.utc)
     results = []
     for entry in hosts:
         r = check(entry, now)
         results.append(r)
         if r["status"] == "unreachable":
-            log(f"{label(r)}: UNREACHABLE - {r['error']}")
+            ctx.log(f"{label(r)}: UNREACHABLE - {r['error']}")
         else:
             trust = "trusted" if r["trusted"] else f"NOT trusted ({r['error']})"
-            log(f"{label(r)}: {r['status'].upper()} - expires {r['expires'][:10]}, {r['days_left']} days left, {trust}")
+            ctx.log(f"{label(r)}: {r['status'].upper()} - expires {r['expires'][:10]}, {r['days_left']} days left, {trust}")
 
     def names(status):
         return [label(r) for r in results if r["status"] == status]
@@ -250,7 +213,7 @@ def main():
     expired, expiring, unreachable = names("expired"), names("expiring"), names("unreachable")
     untrusted = [label(r) for r in results if r.get("trusted") is False]
     checked = len(results) - len(unreachable)
-    set_report({
+    report = {
         "ok": not (expired or expiring or unreachable),
         "warn_days": WARN_DAYS,
         "checked": checked,
@@ -259,25 +222,22 @@ def main():
         "unreachable": unreachable,
         "untrusted": untrusted,
         "certificates": results,
-    })
+    }
 
     if expired or expiring:
         soonest = sorted((r for r in results if "days_left" in r), key=lambda r: r["days_left"])
         parts = [f"{label(r)} ({r['days_left']}d)" for r in soonest if r["status"] in ("expired", "expiring")]
-        set_summary(f"Certificates: {len(expired)} expired, {len(expiring)} expiring within {WARN_DAYS} days: {', '.join(parts)}")
+        summary = f"Certificates: {len(expired)} expired, {len(expiring)} expiring within {WARN_DAYS} days: {', '.join(parts)}"
     elif checked:
         nxt = min((r for r in results if "days_left" in r), key=lambda r: r["days_left"])
         extra = f"; unreachable: {', '.join(unreachable)}" if unreachable else ""
-        set_summary(f"Certificates OK: {checked} checked, next expiry {label(nxt)} in {nxt['days_left']} days{extra}")
+        summary = f"Certificates OK: {checked} checked, next expiry {label(nxt)} in {nxt['days_left']} days{extra}"
     else:
-        set_summary(f"Certificate check failed: none of {len(results)} hosts could be reached")
+        summary = f"Certificate check failed: none of {len(results)} hosts could be reached"
 
-    if checked == 0:
-        return 1
-    if FAIL_ON_FINDINGS and (expired or expiring):
-        return 1
-    return 0
+    failed = checked == 0 or (FAIL_ON_FINDINGS and (expired or expiring))
+    ctx.report("failed" if failed else "succeeded", summary, report)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    car_agent.run(main)

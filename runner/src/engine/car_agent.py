@@ -153,6 +153,7 @@ class Context:
             with open(env["CAR_GATHERED"], encoding="utf-8", errors="replace") as f:
                 self.gathered = f.read()
         self._runner = _Runner() if env.get("CAR_CTX") == "stdio" else None
+        self._reported = None
 
     def log(self, *values, sep=" "):
         print(*values, sep=sep, flush=True)
@@ -185,6 +186,7 @@ class Context:
         if data is not None and not isinstance(data, dict):
             raise ValueError("report data must be a dict (the structured report)")
         summary = " ".join(str(summary).split())
+        self._reported = status
         if self._runner:
             self._runner.call("report", status=status, summary=summary, data=data)
         else:
@@ -193,8 +195,9 @@ class Context:
 
 
 def run(main):
-    """Runs `main(ctx)` (a function or a coroutine function) and exits:
-    0 when it returns (or returns 0/None), 1 on an exception, or the int it returns."""
+    """Runs `main(ctx)` (a function or a coroutine function) and exits: with
+    the int it returns, else 0; 1 on an exception (the traceback goes to
+    stderr) or, outside a runner, when it reported "failed"."""
     ctx = Context()
     try:
         result = main(ctx)
@@ -206,4 +209,7 @@ def run(main):
         traceback.print_exc()
         sys.stderr.flush()
         sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+    if isinstance(result, int) and not isinstance(result, bool):
+        sys.exit(result)
+    # By hand, a reported failure shows in the exit status; a runner reads the report itself.
+    sys.exit(1 if ctx._runner is None and ctx._reported == "failed" else 0)
