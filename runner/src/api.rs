@@ -127,11 +127,10 @@ async fn run_events(State(s): State<Arc<RunnerState>>, Path(id): Path<String>, Q
         Ok(r) => r,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "check RUNNER_DATA_DIR"),
     };
+    // Served as written on disk, many lines a chunk: no parsing and re-encoding per event.
     let lines = futures_util::stream::unfold(reader, |mut reader| async move {
-        let event = reader.next().await?;
-        let mut line = serde_json::to_vec(&event).unwrap_or_default();
-        line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line)), reader))
+        let chunk = reader.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk)), reader))
     });
     ([(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(lines)).into_response()
 }

@@ -1,13 +1,17 @@
 //! The durable event log of one run.
 //!
-//! Events enter through [`EventLog::append`], which gives each the next
+//! Events enter through [`EventLog::append`] (or [`EventLog::append_all`]
+//! for a burst of output lines, in one write), which gives each the next
 //! gapless `seq`, writes it as one JSON line to `runs/{id}/events.jsonl`
-//! and only then wakes readers; the file is fsync'd in batches (every
-//! [`SYNC_EVERY`] events, and when the run finishes). Readers
+//! and only then wakes readers. Written events survive a crash of the
+//! runner at once; against a crash of the machine the file is fsync'd in
+//! batches: at most [`SYNC_INTERVAL`] after an event, at once for the
+//! events a human or the server acts on (approvals, the end). Readers
 //! ([`EventLog::reader`]) replay the file from any `after` seq and then
 //! follow it live until `run.finished`, so any number of them, attaching at
 //! any time or reconnecting, see every event exactly once and in order. The
-//! file is the single source: nothing is served that is not on disk.
+//! file is the single source: nothing is served that is not on disk, and it
+//! is served as written, in chunks of whole lines.
 //!
 //! A log that reaches its size quota keeps its important events but drops
 //! further `log`/`gather.output` lines after one `log.truncated` marker, so a
@@ -17,14 +21,17 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use car_schemas::run::{RunEvent, kind};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-/// Events written between two fsyncs.
-pub const SYNC_EVERY: u64 = 256;
+/// Longest an event waits for its fsync (while more events follow).
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
+/// Most bytes one read of a [`Reader`] returns.
+pub const CHUNK: usize = 256 * 1024;
 /// Default size quota of one run's log.
 pub const DEFAULT_QUOTA: u64 = 64 * 1024 * 1024;
 
@@ -47,7 +54,12 @@ struct Writer {
     bytes: u64,
     quota: u64,
     truncated: bool,
-    unsynced: u64,
+    unsynced: bool,
+    synced_at: Instant,
+    /// Where the run stands, as its events say.
+    status: Status,
+    /// Lines being written, reused.
+    buf: Vec<u8>,
 }
 
 impl EventLog {
@@ -61,12 +73,24 @@ impl EventLog {
         let last = existing.last().map_or(0, |e| e.seq);
         let finished = existing.last().is_some_and(|e| e.kind == kind::RUN_FINISHED);
         let truncated = existing.iter().any(|e| e.kind == kind::LOG_TRUNCATED);
+        let mut status = Status::default();
+        existing.iter().for_each(|e| status.see(e));
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(path).map_err(io)?;
         let bytes = file.seek(SeekFrom::End(0)).map_err(io)?;
         let (written, _) = watch::channel((last, finished));
         Ok(EventLog {
             path: path.to_path_buf(),
-            state: Mutex::new(Writer { file, next_seq: last + 1, bytes, quota, truncated, unsynced: 0 }),
+            state: Mutex::new(Writer {
+                file,
+                next_seq: last + 1,
+                bytes,
+                quota,
+                truncated,
+                unsynced: false,
+                synced_at: Instant::now(),
+                status,
+                buf: Vec::new(),
+            }),
             written,
         })
     }
@@ -86,44 +110,83 @@ impl EventLog {
 
     /// Appends one event; returns it, or `None` when the quota dropped it.
     pub fn append(&self, event_kind: &str, data: Value) -> Result<Option<RunEvent>, LogError> {
-        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let droppable =
-            matches!(event_kind, kind::LOG | kind::GATHER_OUTPUT | kind::ASSISTANT_TEXT | kind::TOOL_RESULT);
-        if droppable && w.truncated {
-            return Ok(None);
-        }
-        let (event_kind, data) = if droppable && w.bytes >= w.quota {
-            w.truncated = true;
-            (
-                kind::LOG_TRUNCATED,
-                json!({"message": format!("the run's log reached its limit of {} bytes; later output is not kept", w.quota)}),
-            )
-        } else {
-            (event_kind, data)
-        };
-        let event = RunEvent { seq: w.next_seq, ts: Utc::now(), kind: event_kind.to_string(), data };
-        let mut line = serde_json::to_vec(&event).expect("events serialize");
-        line.push(b'\n');
+        let mut last = None;
+        self.write(std::iter::once((event_kind, data)), |e| last = Some(e))?;
+        Ok(last)
+    }
+
+    /// Appends events of one kind in one write (a burst of output lines).
+    pub fn append_all(&self, event_kind: &str, data: impl IntoIterator<Item = Value>) -> Result<(), LogError> {
+        self.write(data.into_iter().map(|d| (event_kind, d)), |_| {})
+    }
+
+    fn write<'k>(
+        &self,
+        events: impl Iterator<Item = (&'k str, Value)>,
+        mut each: impl FnMut(RunEvent),
+    ) -> Result<(), LogError> {
         let io = |e| LogError::Io { path: self.path.clone(), source: e };
-        w.file.write_all(&line).map_err(io)?;
-        w.bytes += line.len() as u64;
-        w.next_seq += 1;
-        w.unsynced += 1;
-        let finished = event.kind == kind::RUN_FINISHED;
-        if finished || w.unsynced >= SYNC_EVERY {
-            w.file.sync_data().map_err(io)?;
-            w.unsynced = 0;
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let w = &mut *guard;
+        w.buf.clear();
+        let (mut urgent, mut finished) = (false, false);
+        for (event_kind, data) in events {
+            let droppable =
+                matches!(event_kind, kind::LOG | kind::GATHER_OUTPUT | kind::ASSISTANT_TEXT | kind::TOOL_RESULT);
+            if droppable && w.truncated {
+                continue;
+            }
+            let (event_kind, data) = if droppable && w.bytes + w.buf.len() as u64 >= w.quota {
+                w.truncated = true;
+                let message = format!("the run's log reached its limit of {} bytes; later output is not kept", w.quota);
+                (kind::LOG_TRUNCATED, json!({ "message": message }))
+            } else {
+                (event_kind, data)
+            };
+            let event = RunEvent { seq: w.next_seq, ts: Utc::now(), kind: event_kind.to_string(), data };
+            serde_json::to_writer(&mut w.buf, &event).expect("events serialize");
+            w.buf.push(b'\n');
+            w.next_seq += 1;
+            finished |= event.kind == kind::RUN_FINISHED;
+            urgent |= finished || event.kind == kind::APPROVAL_REQUESTED || event.kind == kind::APPROVAL_RESOLVED;
+            w.status.see(&event);
+            each(event);
         }
-        drop(w);
-        self.written.send_replace((event.seq, finished));
-        Ok(Some(event))
+        if w.buf.is_empty() {
+            return Ok(());
+        }
+        w.file.write_all(&w.buf).map_err(io)?;
+        w.bytes += w.buf.len() as u64;
+        w.unsynced = true;
+        if urgent || w.synced_at.elapsed() >= SYNC_INTERVAL {
+            w.file.sync_data().map_err(io)?;
+            w.unsynced = false;
+            w.synced_at = Instant::now();
+        }
+        let last = w.next_seq - 1;
+        drop(guard);
+        self.written.send_replace((last, finished));
+        Ok(())
+    }
+
+    /// `running`, `awaiting_approval`, or how the run finished.
+    pub fn status(&self) -> String {
+        let w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match (&w.status.finished, w.status.open_approvals) {
+            (Some(s), _) => s.clone(),
+            (None, 0) => "running".into(),
+            (None, _) => "awaiting_approval".into(),
+        }
     }
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> Result<(), LogError> {
         let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        w.file.sync_data().map_err(|e| LogError::Io { path: self.path.clone(), source: e })?;
-        w.unsynced = 0;
+        if w.unsynced {
+            w.file.sync_data().map_err(|e| LogError::Io { path: self.path.clone(), source: e })?;
+            w.unsynced = false;
+            w.synced_at = Instant::now();
+        }
         Ok(())
     }
 
@@ -140,6 +203,24 @@ impl EventLog {
     }
 }
 
+/// What the events say about where the run stands.
+#[derive(Default)]
+struct Status {
+    open_approvals: u32,
+    finished: Option<String>,
+}
+
+impl Status {
+    fn see(&mut self, e: &RunEvent) {
+        match e.kind.as_str() {
+            kind::APPROVAL_REQUESTED => self.open_approvals += 1,
+            kind::APPROVAL_RESOLVED => self.open_approvals = self.open_approvals.saturating_sub(1),
+            kind::RUN_FINISHED => self.finished = Some(e.data["status"].as_str().unwrap_or("failed").to_string()),
+            _ => {}
+        }
+    }
+}
+
 /// Follows a log: replay from disk, then live.
 pub struct Reader {
     file: BufReader<File>,
@@ -149,52 +230,86 @@ pub struct Reader {
     done: bool,
 }
 
+/// The part of a line a reader needs to route it.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    seq: u64,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
 impl Reader {
     /// The next event, waiting for it if need be; `None` after `run.finished`.
     pub async fn next(&mut self) -> Option<RunEvent> {
         loop {
-            if self.done {
-                return None;
+            while let Some(line) = self.read_line() {
+                if let Some(event) = self.admit(&line).and_then(|_| serde_json::from_slice(&line).ok()) {
+                    return Some(event);
+                }
             }
-            match self.read_line() {
-                Some(event) => {
-                    if event.kind == kind::RUN_FINISHED {
-                        self.done = true;
-                    }
-                    if event.seq > self.after {
-                        self.after = event.seq;
-                        return Some(event);
-                    }
-                }
-                None => {
-                    let (last, finished) = *self.written.borrow_and_update();
-                    if last > self.after {
-                        continue; // written meanwhile: read again
-                    }
-                    if finished {
-                        return None;
-                    }
-                    if self.written.changed().await.is_err() {
-                        // The writer is gone (runner shutting down): drain what is on disk.
-                        return self.read_line().filter(|e| e.seq > self.after);
-                    }
-                }
+            if !self.wait().await {
+                return None;
             }
         }
     }
 
-    /// One whole line from the file, if one is there.
-    fn read_line(&mut self) -> Option<RunEvent> {
+    /// The next events as written (whole JSON lines, at most about
+    /// [`CHUNK`] bytes), waiting for one if need be; `None` after `run.finished`.
+    pub async fn next_chunk(&mut self) -> Option<Vec<u8>> {
         loop {
-            let n = self.file.read_until(b'\n', &mut self.partial).ok()?;
-            if n == 0 || self.partial.last() != Some(&b'\n') {
-                return None; // at the end, perhaps mid-line: keep the part for later
+            let mut chunk = Vec::new();
+            while chunk.len() < CHUNK {
+                let Some(line) = self.read_line() else { break };
+                if self.admit(&line).is_some() {
+                    chunk.extend_from_slice(&line);
+                }
             }
-            let line = std::mem::take(&mut self.partial);
-            if let Ok(event) = serde_json::from_slice::<RunEvent>(&line) {
-                return Some(event);
+            if !chunk.is_empty() {
+                return Some(chunk);
+            }
+            if !self.wait().await {
+                return None;
             }
         }
+    }
+
+    /// Whether `line` is one to hand out (after `after`, not past the end); moves on.
+    fn admit(&mut self, line: &[u8]) -> Option<()> {
+        if self.done {
+            return None;
+        }
+        let head: Head = serde_json::from_slice(line).ok()?;
+        self.done = head.kind == kind::RUN_FINISHED;
+        (head.seq > self.after).then(|| self.after = head.seq)
+    }
+
+    /// Waits until more is on disk; false when nothing more will come.
+    async fn wait(&mut self) -> bool {
+        loop {
+            if self.done {
+                return false;
+            }
+            let (last, finished) = *self.written.borrow_and_update();
+            if last > self.after {
+                return true; // written meanwhile: read again
+            }
+            if finished {
+                return false;
+            }
+            if self.written.changed().await.is_err() {
+                // The writer is gone (runner shutting down): what is on disk is all there is.
+                return self.file.fill_buf().is_ok_and(|b| !b.is_empty());
+            }
+        }
+    }
+
+    /// One whole line (with its newline) from the file, if one is there.
+    fn read_line(&mut self) -> Option<Vec<u8>> {
+        let n = self.file.read_until(b'\n', &mut self.partial).ok()?;
+        if n == 0 || self.partial.last() != Some(&b'\n') {
+            return None; // at the end, perhaps mid-line: keep the part for later
+        }
+        Some(std::mem::take(&mut self.partial))
     }
 }
 
@@ -292,6 +407,50 @@ mod tests {
         assert_eq!(kinds.iter().filter(|k| **k == kind::LOG_TRUNCATED).count(), 1);
         assert_eq!(&kinds[kinds.len() - 2..], [kind::TOOL_CALL, kind::RUN_FINISHED]);
         assert!(std::fs::metadata(log.path()).unwrap().len() < 2600);
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "seq has gaps");
+    }
+
+    #[tokio::test]
+    async fn bursts_are_served_as_written_in_chunks_of_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(log(dir.path()));
+        log.append_all(kind::LOG, (0..5000).map(|i| json!({"line": format!("line {i}")}))).unwrap();
+        let mut reader = log.reader(10).unwrap();
+        let first = reader.next_chunk().await.unwrap();
+        assert!(first.len() <= CHUNK + 200 && first.ends_with(b"\n"));
+        let writer = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+            })
+        };
+        let mut all = first;
+        while let Some(chunk) = reader.next_chunk().await {
+            all.extend(chunk);
+        }
+        writer.await.unwrap();
+        let events: Vec<RunEvent> =
+            all.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (11..=5001).collect::<Vec<_>>());
+        assert_eq!(events[0].data["line"], "line 10");
+        assert_eq!(events.last().unwrap().kind, kind::RUN_FINISHED);
+        // The file is what was served.
+        assert_eq!(read_all(log.path()).unwrap()[10..], events[..]);
+    }
+
+    #[tokio::test]
+    async fn a_burst_past_the_quota_is_cut_with_one_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("e.jsonl"), 4000).unwrap();
+        log.append_all(kind::LOG, (0..200).map(|i| json!({"line": format!("output line {i}")}))).unwrap();
+        log.append_all(kind::LOG, (0..200).map(|i| json!({"line": format!("more output {i}")}))).unwrap();
+        log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+        let events = read_all(log.path()).unwrap();
+        assert_eq!(events.iter().filter(|e| e.kind == kind::LOG_TRUNCATED).count(), 1);
+        assert!(!events.iter().any(|e| e.data["line"].as_str().is_some_and(|l| l.starts_with("more"))));
+        assert!(std::fs::metadata(log.path()).unwrap().len() < 4600);
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "seq has gaps");
     }

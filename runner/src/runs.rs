@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::engine::approvals::Answer;
 use crate::engine::claude::Launch;
 use crate::engine::run::{Body, Job, NodeFacts, run_agent};
-use crate::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
+use crate::eventlog::{DEFAULT_QUOTA, EventLog, SYNC_INTERVAL};
 
 /// Credentials and endpoints a run may pass to claude; nothing else is.
 const PASSED_ENV: &[&str] =
@@ -63,15 +63,9 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
-    /// Where the run stands, read from its log.
+    /// Where the run stands, as its log says.
     pub fn status(&self) -> String {
-        let events = read_all(self.log.path()).unwrap_or_default();
-        if let Some(f) = events.iter().rev().find(|e| e.kind == kind::RUN_FINISHED) {
-            return f.data["status"].as_str().unwrap_or("failed").to_string();
-        }
-        let open = events.iter().filter(|e| e.kind == kind::APPROVAL_REQUESTED).count()
-            > events.iter().filter(|e| e.kind == kind::APPROVAL_RESOLVED).count();
-        if open { "awaiting_approval" } else { "running" }.to_string()
+        self.log.status()
     }
 
     /// Asks the run to stop; false when it already finished.
@@ -194,7 +188,20 @@ impl Runs {
         let (run_id, context) = (req.run_id, req.context);
         tokio::spawn(async move {
             let job = Job { run_id: &run_id, agent_name: &name, spec: &spec, body, launch, node, context };
-            if let Err(e) = run_agent(job, &log, &mut rx, cancel_rx).await {
+            // Events wait at most SYNC_INTERVAL for their fsync, even when the run goes quiet.
+            let sync = async {
+                loop {
+                    tokio::time::sleep(SYNC_INTERVAL).await;
+                    if let Err(e) = log.sync() {
+                        tracing::warn!(run_id = %run_id, error = %e, "cannot sync the event log");
+                    }
+                }
+            };
+            let result = tokio::select! {
+                r = run_agent(job, &log, &mut rx, cancel_rx) => r,
+                never = sync => never,
+            };
+            if let Err(e) = result {
                 tracing::error!(run_id = %run_id, error = %e, "run failed in the engine");
                 let _ = log.append(
                     kind::RUN_FINISHED,

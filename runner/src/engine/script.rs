@@ -48,6 +48,8 @@ const MAX_LOG_LINE: usize = 16 * 1024;
 const MAX_SH_OUTPUT: usize = 1024 * 1024;
 /// Most of a command's output kept in its `tool.result` event.
 const MAX_RESULT_EVENT: usize = 64 * 1024;
+/// Most output lines written to the log at once.
+const MAX_BATCH: usize = 4096;
 /// Lines of stderr kept for the error of a failed script.
 const STDERR_TAIL: usize = 20;
 
@@ -114,39 +116,46 @@ impl Script<'_> {
         let mut told = Told::default();
         let serve = async {
             let mut out = BufReader::with_capacity(64 * 1024, stdout);
-            let mut line = Vec::new();
+            let (mut line, mut lines) = (Vec::new(), Vec::new());
             while read_line(&mut out, &mut line).await {
-                match line.strip_prefix(REQUEST) {
-                    Some(request) => {
-                        let answer = self.answer(request, &mut told, approvals, log).await?;
-                        let mut text = answer.to_string();
-                        text.push('\n');
-                        // A script that stopped listening simply gets no answer.
-                        let _ = stdin.write_all(text.as_bytes()).await;
-                        let _ = stdin.flush().await;
-                    }
-                    None => {
-                        let text = String::from_utf8_lossy(&line);
-                        log_line(log, "stdout", &text)?;
-                        if !text.trim().is_empty() {
-                            told.last_line = Some(text.trim().to_string());
-                        }
-                    }
+                if let Some(request) = line.strip_prefix(REQUEST) {
+                    log.append_all(kind::LOG, lines.drain(..))?;
+                    let answer = self.answer(request, &mut told, approvals, log).await?;
+                    let mut text = answer.to_string();
+                    text.push('\n');
+                    // A script that stopped listening simply gets no answer.
+                    let _ = stdin.write_all(text.as_bytes()).await;
+                    let _ = stdin.flush().await;
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line);
+                if !text.trim().is_empty() {
+                    told.last_line = Some(text.trim().to_string());
+                }
+                lines.push(log_line("stdout", &text));
+                // A burst goes in one write; nothing waits for more output to come.
+                if out.buffer().is_empty() || lines.len() >= MAX_BATCH {
+                    log.append_all(kind::LOG, lines.drain(..))?;
                 }
             }
+            log.append_all(kind::LOG, lines)?;
             Ok::<_, EngineError>(())
         };
         let tail = async {
             let mut err = BufReader::new(stderr);
-            let (mut line, mut tail) = (Vec::new(), VecDeque::new());
+            let (mut line, mut lines, mut tail) = (Vec::new(), Vec::new(), VecDeque::new());
             while read_line(&mut err, &mut line).await {
                 let text = String::from_utf8_lossy(&line).into_owned();
-                log_line(log, "stderr", &text)?;
+                lines.push(log_line("stderr", &text));
+                if err.buffer().is_empty() || lines.len() >= MAX_BATCH {
+                    log.append_all(kind::LOG, lines.drain(..))?;
+                }
                 if tail.len() == STDERR_TAIL {
                     tail.pop_front();
                 }
                 tail.push_back(text);
             }
+            log.append_all(kind::LOG, lines)?;
             Ok::<_, EngineError>(tail)
         };
         let (served, tail) = tokio::join!(serve, tail);
@@ -302,15 +311,14 @@ fn report(req: &Value, told: &mut Told) -> Result<Value, Value> {
     Ok(json!({}))
 }
 
-fn log_line(log: &EventLog, stream: &str, text: &str) -> Result<(), EngineError> {
+/// A `log` event's data.
+fn log_line(stream: &str, text: &str) -> Value {
     let (line, truncated) = cut(text, MAX_LOG_LINE);
-    let data = if truncated {
+    if truncated {
         json!({"stream": stream, "line": line, "truncated": true})
     } else {
         json!({"stream": stream, "line": line})
-    };
-    log.append(kind::LOG, data)?;
-    Ok(())
+    }
 }
 
 /// Reads one line (without its newline) into `line`, keeping at most
