@@ -384,3 +384,34 @@ async fn the_example_script_agent_runs_with_the_helper_and_reports_what_it_found
     assert_eq!(finished["report"]["unreachable"], json!(["127.0.0.1:1"]));
     assert_eq!(finished["report"]["checked"], 0);
 }
+
+#[tokio::test]
+async fn calls_the_cli_would_run_unasked_are_still_decided_and_logged() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("notes.txt"), "the wifi password is hunter2").unwrap();
+    let fake = FakeAnthropic::start([Scenario::new("quiet")
+        .tool_use("Bash", json!({"command": "echo hello"}))
+        .tool_use("Bash", json!({"command": "pwd"}))
+        .tool_use("Bash", json!({"command": "cat notes.txt"}))
+        .text("done")])
+    .await;
+    let doc = json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": "t"},
+        "spec": {"prompt": "x", "mode": "read-only",
+                 "tools": {"allow": ["Bash(echo *)", "Bash(pwd)"], "deny": ["Bash(cat *)"]}}});
+    let spec = car_schemas::de::from_json::<Manifest<AgentSpec>>(&doc).expect("a valid agent").spec;
+    let run = start(&fake, "quiet", spec, work.path());
+    let log = run.log.clone();
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let evs = events(&log);
+    let calls: Vec<(String, String)> = of(&evs, "tool.call")
+        .iter()
+        .map(|e| (e.data["tool"].as_str().unwrap().to_string(), e.data["decision"].as_str().unwrap().to_string()))
+        .collect();
+    let expected = [("Bash", "allow"), ("Bash", "allow"), ("Bash", "deny")];
+    assert_eq!(calls, expected.map(|(t, d)| (t.to_string(), d.to_string())));
+    let outputs: Vec<String> =
+        fake.requests_for("quiet").iter().flat_map(|r| r.tool_results()).map(|t| t.text).collect();
+    assert!(outputs.iter().any(|o| o.contains("hello")), "{outputs:?}");
+    assert!(!outputs.iter().any(|o| o.contains("hunter2")), "a denied read reached the model: {outputs:?}");
+}
