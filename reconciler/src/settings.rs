@@ -27,6 +27,8 @@ pub struct Settings {
     pub ui_port: u16,
     /// `PUBLIC_URL`: how users reach the server, for links and the install script.
     pub public_url: Option<String>,
+    /// `RUN_LOST_GRACE` (default 2m): how long a run waits for its node to come back before it is `lost`.
+    pub run_lost_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -76,18 +78,18 @@ impl Settings {
                 IpAddr::from([0, 0, 0, 0])
             }),
         };
-        let poll_interval = match var("CONFIG_POLL_INTERVAL") {
-            None => Duration::from_secs(60),
+        let mut duration = |k: &str, default: Duration, example: &str| match var(k) {
+            None => default,
             Some(v) => match v.trim().parse::<ConfigDuration>() {
                 Ok(d) if d.get() >= Duration::from_secs(1) => d.get(),
                 _ => {
-                    problems.push(format!(
-                        "CONFIG_POLL_INTERVAL={v:?} is not a duration of at least 1s (hint: e.g. 30s, 5m or 1h)"
-                    ));
-                    Duration::from_secs(60)
+                    problems.push(format!("{k}={v:?} is not a duration of at least 1s (hint: e.g. {example})"));
+                    default
                 }
             },
         };
+        let poll_interval = duration("CONFIG_POLL_INTERVAL", Duration::from_secs(60), "30s, 5m or 1h");
+        let run_lost_grace = duration("RUN_LOST_GRACE", Duration::from_secs(120), "30s or 5m");
         let repo = var("CONFIG_REPO").unwrap_or_else(|| {
             problems.push(
                 "CONFIG_REPO is not set (hint: point it at your config repository: a local folder such as \
@@ -125,6 +127,7 @@ impl Settings {
             api_port,
             ui_port,
             public_url: var("PUBLIC_URL"),
+            run_lost_grace,
         })
     }
 }

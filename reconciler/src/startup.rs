@@ -124,7 +124,26 @@ async fn run(
         async move { node::reconcile(name, &ctx).await }
     }));
 
-    let state = AppState { store, sync: requests, nodes, settings: settings.clone(), source: source.describe() };
+    let logs = crate::runs::logs::Logs::open(settings.data_dir.join("logs"))
+        .map_err(|e| StartError::DataDir { path: settings.data_dir.join("logs"), source: e })?;
+    let server = server_id(&settings.data_dir)?;
+    let runs = Arc::new(crate::runs::Runs::new(
+        store.clone(),
+        logs,
+        Box::new(|k| std::env::var(k).ok()),
+        server,
+        settings.run_lost_grace,
+    ));
+    tasks.spawn(crate::runs::dispatch::run(runs.clone()));
+
+    let state = AppState {
+        store,
+        sync: requests,
+        nodes,
+        settings: settings.clone(),
+        source: source.describe(),
+        runs: runs.clone(),
+    };
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
     let api_listener = TcpListener::bind(api_addr).await.map_err(|e| StartError::Listen {
@@ -152,7 +171,25 @@ async fn run(
     });
     let (a, u) = tokio::join!(api, ui);
     tasks.abort_all();
+    // Another replica (or this one, restarted) takes the runs over at once.
+    if let Err(e) = runs.store.release_leases(&runs.server).await {
+        tracing::warn!(error = %e, "cannot release the runs this server followed");
+    }
     a.and(u).map_err(StartError::Serve)
+}
+
+/// This replica's name, kept in `DATA_DIR/server-id` so that after a
+/// restart it takes its own runs back at once.
+fn server_id(data_dir: &Path) -> Result<String, StartError> {
+    let path = data_dir.join("server-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_string());
+    }
+    let id = format!("server-{}", hex::encode(rand::random::<[u8; 6]>()));
+    std::fs::write(&path, &id).map_err(|e| StartError::DataDir { path, source: e })?;
+    Ok(id)
 }
 
 /// Syncs after edits in a local config folder settle (300 ms without changes).

@@ -52,6 +52,13 @@ impl Server {
             nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
             settings: Arc::new(settings),
             source: repo.url(),
+            runs: Arc::new(car_server::runs::Runs::new(
+                store.clone(),
+                car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap(),
+                Box::new(|_| None),
+                "test-server".into(),
+                Duration::from_secs(60),
+            )),
         };
         let server = Server { store, repo, app: api::app(state), _data: data, _loop: handle };
         server.wait_applied(None).await;

@@ -2,10 +2,13 @@
 //! module per resource; `app(state)` builds the router so tests can drive it
 //! without a socket. The OpenAPI document is generated from the handlers.
 
+mod approvals;
 mod error;
 mod health;
 mod objects;
+mod runs;
 mod sync;
+mod usage;
 mod webhook;
 
 use std::sync::Arc;
@@ -32,10 +35,14 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,
+    pub runs: Arc<crate::runs::Runs>,
 }
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Claude Agent Runner", description = "The car-server API: config sync, live state, drift."))]
+#[openapi(info(
+    title = "Claude Agent Runner",
+    description = "The car-server API: config sync, live state, drift, runs, approvals, usage."
+))]
 struct ApiDoc;
 
 /// The API router and its OpenAPI document.
@@ -55,6 +62,14 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(objects::pause))
         .routes(routes!(objects::resume))
         .routes(routes!(objects::drift))
+        .routes(routes!(runs::start, runs::list))
+        .routes(routes!(runs::one))
+        .routes(routes!(runs::log))
+        .routes(routes!(runs::stream))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(approvals::list))
+        .routes(routes!(approvals::decide))
+        .routes(routes!(usage::usage))
         .split_for_parts()
 }
 

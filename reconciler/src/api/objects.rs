@@ -63,6 +63,7 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         .map(|o| {
             let mut v = view(o);
             v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == o.name));
+            v["connection"] = json!(connection(live.observations.iter().find(|n| n.name == o.name)));
             v
         })
         .collect();
@@ -77,9 +78,24 @@ pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result
     let live = live(&s).await?;
     let mut v = view(&o);
     v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == name));
-    v["observed"] = json!(live.observations.iter().find(|n| n.name == name));
+    let observed = live.observations.iter().find(|n| n.name == name);
+    v["connection"] = json!(connection(observed));
+    v["observed"] = json!(observed);
     v["drift"] = json!(live.drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
     Ok(Json(v))
+}
+
+/// How long a node may go unseen before it counts as disconnected (a few
+/// missed health checks, so one slow answer does not flap it).
+const DISCONNECTED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(90);
+
+/// `connected` (seen within [`DISCONNECTED_AFTER`]), `disconnected`, or `never_seen`.
+fn connection(observed: Option<&NodeObservation>) -> &'static str {
+    match observed.and_then(|o| o.last_seen) {
+        None => "never_seen",
+        Some(t) if chrono::Utc::now() - t <= DISCONNECTED_AFTER => "connected",
+        Some(_) => "disconnected",
+    }
 }
 
 /// A node's runner says it is there (it started, or its state changed): the server looks at it now.
@@ -101,11 +117,15 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> 
     Ok(Json(json!({"agents": list})))
 }
 
-/// One agent.
+/// One agent, with its record: runs, success rate, mean and p95 duration
+/// (last 30 days), cost over 7 and 30 days, and its last run on each node.
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path)),
     responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&one(&s, "Agent", &name).await?)))
+    let mut v = view(&one(&s, "Agent", &name).await?);
+    v["stats"] = json!(s.store.agent_stats(&name).await?);
+    v["last_runs"] = json!(s.store.last_runs(&name).await?);
+    Ok(Json(v))
 }
 
 /// Declared schedules, with any pause made outside git.

@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use car_schemas::document::Manifest;
 use car_schemas::kinds::NodeSpec;
-use car_schemas::values::SecretRef;
 use chrono::Utc;
 use serde_json::Value;
 
 use super::Action;
+use crate::runner::Endpoint;
 use crate::store::{NodeObservation, Store, StoreError};
 
 /// How often a healthy node is looked at again.
 pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a runner may take to answer.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const PROBE_TIMEOUT: Duration = crate::runner::CALL_TIMEOUT;
 
-/// Reads a variable of the server's environment.
-pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub use crate::runner::EnvLookup;
 
 pub struct NodeContext {
     pub store: Store,
@@ -45,49 +44,21 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
         Ok(m) => m.spec,
         Err(e) => return fail(ctx, &name, format!("stored document does not parse: {:?}", e.first())).await,
     };
-    let Some(address) = spec.address else {
+    if spec.address.is_none() {
         observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
         return Ok(Action::Requeue(HEALTHY_INTERVAL * 10));
-    };
-    let token = match &spec.token {
-        None => None,
-        Some(SecretRef::Env(var)) => match (ctx.env)(var) {
-            Some(t) => Some(t),
-            None => {
-                let msg = format!("the token's environment variable {var} is not set on the server (hint: set it)");
-                return fail(ctx, &name, msg).await;
-            }
-        },
-        Some(SecretRef::Secret(s)) => {
-            let msg = format!(
-                "the token is the stored secret {s:?}, and this server has no secret store yet (hint: use {{env: NAME}})"
-            );
-            return fail(ctx, &name, msg).await;
-        }
-    };
-    let url = format!("{}/v1/health", address.trim_end_matches('/'));
-    let mut req = ctx.http.get(&url).timeout(PROBE_TIMEOUT);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
     }
-    match req.send().await {
-        Ok(resp) if resp.status().is_success() => match resp.json::<Value>().await {
-            Ok(health) => {
-                observe(ctx, &name, Some(&health), None).await?;
-                Ok(Action::Requeue(HEALTHY_INTERVAL))
-            }
-            Err(e) => fail(ctx, &name, format!("{url} answered, but not with health JSON: {e}")).await,
-        },
-        Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
-            let msg =
-                format!("{url} refused the token (hint: the node's token in git must match the runner's RUNNER_TOKEN)");
-            fail(ctx, &name, msg).await
+    let endpoint = match Endpoint::from_spec(&name, &spec, &ctx.env) {
+        Ok(e) => e,
+        Err(e) => return fail(ctx, &name, e.message).await,
+    };
+    match endpoint.health(&ctx.http).await {
+        Ok(health) if health.is_object() => {
+            observe(ctx, &name, Some(&health), None).await?;
+            Ok(Action::Requeue(HEALTHY_INTERVAL))
         }
-        Ok(resp) => fail(ctx, &name, format!("{url} answered HTTP {}", resp.status())).await,
-        Err(e) => {
-            let why = if e.is_timeout() { "did not answer in 5s".to_string() } else { format!("is unreachable ({e})") };
-            fail(ctx, &name, format!("the runner at {url} {why}")).await
-        }
+        Ok(_) => fail(ctx, &name, format!("{}/v1/health answered, but not with health JSON", endpoint.url)).await,
+        Err(e) => fail(ctx, &name, e.message).await,
     }
 }
 

@@ -1,0 +1,86 @@
+//! Approvals: tool calls held for a human, and their decisions, which the
+//! server passes to the run's runner and records with who decided.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::runs::bad_gateway;
+use super::{ApiError, AppState};
+use crate::runner::{Endpoint, RunnerErrorKind};
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// pending, approved, denied or expired.
+    status: Option<String>,
+}
+
+/// Approvals, newest first.
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ListQuery),
+    responses((status = 200, description = "{approvals: [...]}")))]
+pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let approvals = s.runs.store.approvals(q.status.as_deref(), None).await?;
+    Ok(Json(json!({"approvals": approvals})))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Decision {
+    /// approve or deny.
+    decision: String,
+    comment: Option<String>,
+}
+
+/// Approves or denies a held tool call.
+#[utoipa::path(post, path = "/api/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path)), request_body = Decision,
+    responses((status = 202, description = "passed to the runner"), (status = 409, description = "no longer pending")))]
+pub async fn decide(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(d): Json<Decision>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let approve = match d.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("unknown decision {other:?}"),
+                "send {\"decision\": \"approve\"} or {\"decision\": \"deny\"}",
+            ));
+        }
+    };
+    let store = &s.runs.store;
+    let a = store
+        .approval(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no approval {id:?}"), "GET /api/v1/approvals lists them"))?;
+    if a.status != "pending" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "decided",
+            format!("approval {id} is {}", a.status),
+            "nothing to decide",
+        ));
+    }
+    let endpoint = Endpoint::of(store, &s.runs.env, &a.node).await.map_err(bad_gateway)?;
+    let body = json!({"decision": d.decision, "comment": d.comment});
+    match endpoint.decide(&s.runs.http, &a.run_id, &a.request_id, &body).await {
+        Ok(_) => {}
+        Err(e) if e.kind == RunnerErrorKind::Refused(409) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "decided",
+                "the run no longer waits for this approval",
+                "reload the run",
+            ));
+        }
+        Err(e) => return Err(bad_gateway(e)),
+    }
+    store.decide_approval(&a.run_id, &a.request_id, approve, Some("api"), d.comment.as_deref()).await?;
+    let a = store.approval(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"approval": a}))))
+}

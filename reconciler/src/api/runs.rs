@@ -1,0 +1,246 @@
+//! Runs: start one now, list and read them, download a run's log as text,
+//! follow it live over a WebSocket (replay, then live), cancel it.
+
+use axum::Json;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, AppState};
+use crate::runner::{Endpoint, RunnerErrorKind};
+use crate::runs::{QueueError, Run, Start};
+
+/// A reader further behind than this many events skips ahead (with a gap marker).
+const MAX_LAG: u64 = 5000;
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Invalid { message, hint } => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint),
+            QueueError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A run as the API shows it.
+pub fn view(r: &Run) -> Value {
+    let duration_ms = match (r.started_at, r.finished_at) {
+        (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
+        _ => None,
+    };
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v["duration_ms"] = json!(duration_ms);
+    v["usage"] = json!({"input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+        "cache_creation_input_tokens": r.cache_creation_input_tokens,
+        "cache_read_input_tokens": r.cache_read_input_tokens, "cost_usd": r.cost_usd, "turns": r.turns});
+    v
+}
+
+async fn find(s: &AppState, id: &str) -> Result<Run, ApiError> {
+    s.runs
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}"), "GET /api/v1/runs lists the runs"))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartRun {
+    /// The agent's name, as declared in git.
+    agent: String,
+    /// The node's name, as declared in git.
+    node: String,
+}
+
+/// Starts an agent on a node now (one click in the dashboard).
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
+    responses((status = 202, description = "the queued run"), (status = 400, description = "no such agent or node, or the node does not allow it")))]
+pub async fn start(State(s): State<AppState>, Json(b): Json<StartRun>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let start = Start { trigger: "manual".into(), started_by: Some("api".into()), ..Start::default() };
+    let run = s
+        .runs
+        .queue(&b.agent, &b.node, start)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "the run was not queued", "try again"))?;
+    Ok((StatusCode::ACCEPTED, Json(view(&run))))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// At most this many (default 50, at most 500).
+    limit: Option<i64>,
+    agent: Option<String>,
+    node: Option<String>,
+    /// queued, dispatched, running, awaiting_approval, succeeded, failed, timed_out, cancelled, lost.
+    status: Option<String>,
+    /// Runs older than this run id (the `next` of the previous page).
+    before: Option<String>,
+}
+
+/// Runs, newest first, with cursor paging.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
+    responses((status = 200, description = "{runs: [...], next: cursor or null}")))]
+pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let filter =
+        crate::runs::store::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
+    let runs = s.runs.store.runs(&filter).await?;
+    let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(json!({"runs": runs.iter().map(view).collect::<Vec<_>>(), "next": next})))
+}
+
+/// One run: status, timings, every transition, attempts, approvals, usage, cost, summary, report, error.
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path)),
+    responses((status = 200, description = "the run"), (status = 404, description = "no such run")))]
+pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let run = find(&s, &id).await?;
+    let store = &s.runs.store;
+    let (transitions, attempts, approvals) = (
+        store.transitions(&id).await?,
+        store.attempts(&run.first_run_id).await?,
+        store.approvals(None, Some(&id)).await?,
+    );
+    let mut v = view(&run);
+    v["transitions"] = json!(transitions);
+    v["attempts"] = json!(
+        attempts.iter().map(|a| json!({"id": a.id, "attempt": a.attempt, "status": a.status})).collect::<Vec<_>>()
+    );
+    v["approvals"] = json!(approvals);
+    Ok(Json(v))
+}
+
+/// The run's log as plain text, for download.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/log", tag = "runs", params(("id" = String, Path)),
+    responses((status = 200, description = "text/plain"), (status = 404, description = "no such run")))]
+pub async fn log(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let run = find(&s, &id).await?;
+    let path = s.runs.logs.path(&id);
+    let text = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        match crate::runs::logs::render(&path, &mut out) {
+            Ok(()) => Ok(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(out),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "try again"))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "log",
+            format!("cannot read the run's log: {e}"),
+            "check DATA_DIR",
+        )
+    })?;
+    let name = format!("{}-{}-{}-{}.log", run.agent, run.node, run.created_at.format("%Y%m%d-%H%M%S"), run.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StreamQuery {
+    /// Only events after this seq (a reconnecting viewer).
+    after: Option<u64>,
+}
+
+/// The run's events over a WebSocket, one JSON event a message: every event
+/// so far (or after `after`), then live until `run.finished`. A viewer that
+/// falls far behind gets `{"type": "gap", "data": {"from", "to"}}` and the
+/// newer events; it can fetch the gap from the log or with `after`.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/stream", tag = "runs", params(("id" = String, Path), StreamQuery),
+    responses((status = 101, description = "WebSocket of events"), (status = 404, description = "no such run")))]
+pub async fn stream(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<StreamQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    find(&s, &id).await?;
+    let reader = s.runs.logs.reader(&id, q.after.unwrap_or(0)).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "log",
+            format!("cannot read the run's log: {e}"),
+            "check DATA_DIR",
+        )
+    })?;
+    Ok(ws.on_upgrade(move |socket| pump(socket, reader)))
+}
+
+async fn pump(mut socket: WebSocket, mut reader: crate::runs::logs::Reader) {
+    loop {
+        let line = tokio::select! {
+            line = reader.next() => line,
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        let Some(line) = line else { break };
+        let text = String::from_utf8_lossy(line.trim_ascii_end()).into_owned();
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
+        if reader.lag() > MAX_LAG {
+            let (from, to) = (reader.position() + 1, reader.position() + reader.lag() - MAX_LAG / 10);
+            reader.skip_to(to + 1);
+            let gap = json!({"type": "gap", "data": {"from": from, "to": to,
+                "hint": "this viewer fell behind; GET the run's log, or reconnect with ?after= to fetch the gap"}});
+            if socket.send(Message::Text(gap.to_string().into())).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+/// Stops a run: a queued one at once, a going one through its runner.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path)),
+    responses((status = 202, description = "cancelling"), (status = 409, description = "the run already finished")))]
+pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let run = find(&s, &id).await?;
+    if run.status == "queued" {
+        let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});
+        s.runs.finish_here(&run, "cancelled", error).await?;
+        return Ok((StatusCode::ACCEPTED, Json(json!({"cancelling": true}))));
+    }
+    if !crate::runs::store::OPEN.contains(&run.status.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "finished",
+            format!("run {id} already {}", run.status),
+            "nothing to cancel",
+        ));
+    }
+    let endpoint = Endpoint::of(&s.runs.store, &s.runs.env, &run.node).await.map_err(bad_gateway)?;
+    match endpoint.cancel(&s.runs.http, &id).await {
+        Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({"cancelling": true})))),
+        Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "finished",
+            "the run already finished on its node",
+            "reload the run",
+        )),
+        Err(e) => Err(bad_gateway(e)),
+    }
+}
+
+pub fn bad_gateway(e: crate::runner::RunnerError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "runner",
+        e.message,
+        "check the node's runner; GET /api/v1/nodes shows its health",
+    )
+}

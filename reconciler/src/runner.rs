@@ -1,0 +1,195 @@
+//! Talking to a node's `car-runner`: where it is and which token it wants
+//! (from the live Node object and the server's environment), and its API
+//! (`/v1/health`, `/v1/runs`, events, cancel, approvals). Every call is
+//! bounded, so a dead, slow or lying runner costs a timeout, never a stuck
+//! server.
+
+use std::time::Duration;
+
+use car_schemas::document::Manifest;
+use car_schemas::kinds::NodeSpec;
+use car_schemas::values::SecretRef;
+use serde_json::Value;
+
+use crate::store::Store;
+
+/// How long a runner may take to answer a call (not a stream).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads a variable of the server's environment.
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A node's runner: its base URL and bearer token.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub node: String,
+    pub url: String,
+    token: Option<String>,
+}
+
+/// Why a runner cannot be called or did not do what was asked; `message`
+/// says what and where, with a hint.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct RunnerError {
+    pub kind: RunnerErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerErrorKind {
+    /// Git does not say where the runner is or how to reach it.
+    Config,
+    /// The runner did not answer (down, unreachable, too slow).
+    Unreachable,
+    /// The runner answered 429: it runs all it may; try again later.
+    Busy,
+    /// The runner refused the request (bad token, bad request, no such run).
+    Refused(u16),
+}
+
+impl RunnerError {
+    fn new(kind: RunnerErrorKind, message: String) -> Self {
+        RunnerError { kind, message }
+    }
+}
+
+impl Endpoint {
+    /// The runner of the live node `name`; `env` resolves `{env: NAME}` tokens.
+    pub async fn of(store: &Store, env: &EnvLookup, name: &str) -> Result<Endpoint, RunnerError> {
+        let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
+        let obj = store
+            .object("Node", name)
+            .await
+            .map_err(|e| config(format!("node {name}: cannot read it from the database: {e}")))?
+            .ok_or_else(|| config(format!("node {name} is not declared in git (hint: add a Node document)")))?;
+        let spec = car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document)
+            .map_err(|e| config(format!("node {name}: its stored document does not parse: {:?}", e.first())))?
+            .spec;
+        Self::from_spec(name, &spec, env)
+    }
+
+    pub fn from_spec(name: &str, spec: &NodeSpec, env: &EnvLookup) -> Result<Endpoint, RunnerError> {
+        let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
+        let address = spec
+            .address
+            .as_ref()
+            .ok_or_else(|| config(format!("node {name} has no address in git: waiting for the node to enroll")))?;
+        let token = match &spec.token {
+            None => None,
+            Some(SecretRef::Env(var)) => Some(env(var).ok_or_else(|| {
+                config(format!(
+                    "node {name}: the token's environment variable {var} is not set on the server (hint: set it)"
+                ))
+            })?),
+            Some(SecretRef::Secret(s)) => {
+                return Err(config(format!(
+                    "node {name}: the token is the stored secret {s:?}, and this server has no secret store yet \
+                     (hint: use {{env: NAME}})"
+                )));
+            }
+        };
+        Ok(Endpoint { node: name.to_string(), url: address.trim_end_matches('/').to_string(), token })
+    }
+
+    fn request(&self, http: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = http.request(method, format!("{}{path}", self.url));
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    /// Sends a call and reads its JSON answer.
+    async fn call(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, RunnerError> {
+        let mut req = self.request(http, method, path).timeout(CALL_TIMEOUT);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(path, &e))?;
+        self.answer(path, resp).await
+    }
+
+    fn unreachable(&self, path: &str, e: &reqwest::Error) -> RunnerError {
+        let why = if e.is_timeout() {
+            format!("did not answer in {}s", CALL_TIMEOUT.as_secs())
+        } else {
+            format!("is unreachable ({e})")
+        };
+        RunnerError::new(
+            RunnerErrorKind::Unreachable,
+            format!("node {}: the runner at {}{path} {why}", self.node, self.url),
+        )
+    }
+
+    async fn answer(&self, path: &str, resp: reqwest::Response) -> Result<Value, RunnerError> {
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let said = body["error"]["message"].as_str().unwrap_or("no reason given").to_string();
+        let (kind, message) = match status.as_u16() {
+            401 => (
+                RunnerErrorKind::Refused(401),
+                format!(
+                    "node {}: the runner at {} refused the token (hint: the node's token in git must match the \
+                     runner's RUNNER_TOKEN)",
+                    self.node, self.url
+                ),
+            ),
+            429 => (RunnerErrorKind::Busy, format!("node {}: {said}", self.node)),
+            code => (
+                RunnerErrorKind::Refused(code),
+                format!("node {}: the runner answered {path} with HTTP {code}: {said}", self.node),
+            ),
+        };
+        Err(RunnerError::new(kind, message))
+    }
+
+    pub async fn health(&self, http: &reqwest::Client) -> Result<Value, RunnerError> {
+        self.call(http, reqwest::Method::GET, "/v1/health", None).await
+    }
+
+    /// `POST /v1/runs` (idempotent by run id).
+    pub async fn start(&self, http: &reqwest::Client, request: &Value) -> Result<Value, RunnerError> {
+        self.call(http, reqwest::Method::POST, "/v1/runs", Some(request)).await
+    }
+
+    pub async fn cancel(&self, http: &reqwest::Client, run_id: &str) -> Result<Value, RunnerError> {
+        self.call(http, reqwest::Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await
+    }
+
+    pub async fn decide(
+        &self,
+        http: &reqwest::Client,
+        run_id: &str,
+        request_id: &str,
+        decision: &Value,
+    ) -> Result<Value, RunnerError> {
+        let path = format!("/v1/runs/{run_id}/approvals/{request_id}");
+        self.call(http, reqwest::Method::POST, &path, Some(decision)).await
+    }
+
+    /// The run's events after `after` as they come (NDJSON, until `run.finished`).
+    pub async fn events(
+        &self,
+        http: &reqwest::Client,
+        run_id: &str,
+        after: u64,
+    ) -> Result<reqwest::Response, RunnerError> {
+        let path = format!("/v1/runs/{run_id}/events?after={after}");
+        let resp =
+            self.request(http, reqwest::Method::GET, &path).send().await.map_err(|e| self.unreachable(&path, &e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(self.answer(&path, resp).await.expect_err("not a success"))
+    }
+}

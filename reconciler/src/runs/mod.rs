@@ -1,0 +1,187 @@
+//! Runs end to end. A click, an API call or a schedule [`Runs::queue`]s a
+//! run in PostgreSQL ([`store`]); the [`dispatch`]er claims queued runs and
+//! sends them to their node's runner; a [`follow`]er per run reads the
+//! runner's event stream into the run's log file ([`logs`]) and moves the
+//! run's status along, until `run.finished`. Any server replica can
+//! dispatch; each open run is followed by one replica at a time (a lease),
+//! and a replica that dies leaves its runs to the others after the lease.
+
+pub mod dispatch;
+pub mod follow;
+pub mod logs;
+pub mod store;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use car_schemas::document::Manifest;
+use car_schemas::kinds::{AgentSpec, NodeSpec};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast};
+
+use crate::runner::EnvLookup;
+use crate::store::{Store, StoreError};
+pub use store::{Approval, NewRun, Run};
+
+/// Credentials and endpoints the server hands a runner for one run.
+pub const RUN_ENV: &[&str] =
+    &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
+
+/// Something other parts of the server may act on (notifications).
+#[derive(Debug, Clone)]
+pub enum Notice {
+    ApprovalRequested(Approval),
+    RunFinished { run_id: String, agent: String, node: String, status: String },
+}
+
+pub struct Runs {
+    pub store: Store,
+    pub logs: logs::Logs,
+    pub http: reqwest::Client,
+    /// The server's environment (node tokens, credentials for runs).
+    pub env: EnvLookup,
+    /// This replica, as runs' `follower`.
+    pub server: String,
+    /// How long a run may go without its node before it is `lost`.
+    pub lost_grace: Duration,
+    /// Wakes the dispatcher when a run is queued here.
+    pub wake: Notify,
+    pub notices: broadcast::Sender<Notice>,
+    following: Mutex<HashSet<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{message}")]
+    Invalid { message: String, hint: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(message: String, hint: &str) -> QueueError {
+    QueueError::Invalid { message, hint: hint.into() }
+}
+
+/// Why and how a run is started.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub trigger: String,
+    pub started_by: Option<String>,
+    pub slot: Option<chrono::DateTime<chrono::Utc>>,
+    /// Extra context for the agent (a trigger's payload).
+    pub context: Value,
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Runs {
+    pub fn new(store: Store, logs: logs::Logs, env: EnvLookup, server: String, lost_grace: Duration) -> Runs {
+        Runs {
+            store,
+            logs,
+            http: reqwest::Client::new(),
+            env,
+            server,
+            lost_grace,
+            wake: Notify::new(),
+            notices: broadcast::channel(256).0,
+            following: Mutex::default(),
+        }
+    }
+
+    /// Queues `agent` on `node` as git declares them now; `None` when a
+    /// schedule's slot was already queued (by another replica).
+    pub async fn queue(&self, agent: &str, node: &str, start: Start) -> Result<Option<Run>, QueueError> {
+        let a = self
+            .store
+            .object("Agent", agent)
+            .await?
+            .ok_or_else(|| invalid(format!("no agent named {agent:?} is live"), "GET /api/v1/agents lists them"))?;
+        let n = self
+            .store
+            .object("Node", node)
+            .await?
+            .ok_or_else(|| invalid(format!("no node named {node:?} is live"), "GET /api/v1/nodes lists them"))?;
+        let spec = car_schemas::de::from_json::<Manifest<AgentSpec>>(&a.document)
+            .map_err(|_| invalid(format!("agent {agent}'s stored document does not parse"), "sync the config again"))?
+            .spec;
+        let node_spec = car_schemas::de::from_json::<Manifest<NodeSpec>>(&n.document)
+            .map_err(|_| invalid(format!("node {node}'s stored document does not parse"), "sync the config again"))?
+            .spec;
+        if let Some(allowed) = &node_spec.agents
+            && !allowed.iter().any(|x| x.as_str() == agent)
+        {
+            return Err(invalid(
+                format!("node {node} does not allow agent {agent} (its `agents` list in git)"),
+                "add the agent to the node's `agents` in git, or pick another node",
+            ));
+        }
+        let mut files = serde_json::Map::new();
+        if let Some(script) = &spec.script {
+            let dir = std::path::Path::new(&a.file).parent().unwrap_or(std::path::Path::new(""));
+            let path = car_schemas::load::normalize(&dir.join(script.as_str()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let source = self.store.script(&path).await?.ok_or_else(|| {
+                invalid(
+                    format!("agent {agent}'s script {path} is not in the applied revision"),
+                    "sync the config again",
+                )
+            })?;
+            files.insert(script.as_str().to_string(), Value::String(source));
+        }
+        let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
+        let mut context = json!({"node": {"name": node, "tags": tags}, "trigger": start.trigger,
+                                 "started_by": start.started_by});
+        if let Value::Object(extra) = start.context {
+            context.as_object_mut().expect("an object").extend(extra);
+        }
+        let run = self
+            .store
+            .queue_run(&NewRun {
+                agent: agent.into(),
+                node: node.into(),
+                trigger: start.trigger,
+                started_by: start.started_by,
+                slot: start.slot,
+                revision: Some(a.revision),
+                agent_document: a.document,
+                files: Value::Object(files),
+                context,
+                not_before: start.not_before,
+            })
+            .await?;
+        if run.is_some() {
+            self.wake.notify_one();
+        }
+        Ok(run)
+    }
+
+    /// Marks `id` as followed here; false when it already is.
+    fn start_following(&self, id: &str) -> bool {
+        self.following.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string())
+    }
+
+    fn stop_following(&self, id: &str) {
+        self.following.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    /// Finishes a run without its runner (never dispatched, lost, refused):
+    /// the database and the log both say how it ended.
+    pub async fn finish_here(&self, run: &Run, status: &str, error: Value) -> Result<(), StoreError> {
+        let outcome = store::Outcome { status: status.into(), error: Some(error.clone()), ..Default::default() };
+        let reason = error["message"].as_str().unwrap_or(status).to_string();
+        if self.store.finish(&run.id, &outcome, &reason).await? {
+            if let Err(e) = self.logs.finish(&run.id, json!({"status": status, "error": error})) {
+                tracing::error!(run_id = %run.id, error = %e, "cannot write the run's log");
+            }
+            let _ = self.notices.send(Notice::RunFinished {
+                run_id: run.id.clone(),
+                agent: run.agent.clone(),
+                node: run.node.clone(),
+                status: status.into(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,553 @@
+//! The SQL of runs, approvals and schedule fires (tables in
+//! `migrations/20261125000002_runs.sql`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::FromRow;
+
+use crate::store::{Store, StoreError};
+
+/// Statuses a run can still leave.
+pub const OPEN: [&str; 4] = ["queued", "dispatched", "running", "awaiting_approval"];
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Run {
+    pub id: String,
+    pub agent: String,
+    pub node: String,
+    pub status: String,
+    pub trigger: String,
+    pub started_by: Option<String>,
+    pub slot: Option<DateTime<Utc>>,
+    pub attempt: i32,
+    pub first_run_id: String,
+    pub revision: Option<String>,
+    #[serde(skip)]
+    pub agent_document: Value,
+    #[serde(skip)]
+    pub files: Value,
+    pub context: Value,
+    pub created_at: DateTime<Utc>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub follower: Option<String>,
+    #[serde(skip)]
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_seq: i64,
+    pub summary: Option<String>,
+    pub report: Option<Value>,
+    pub error: Option<Value>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cost_usd: f64,
+    pub turns: i32,
+}
+
+/// A run to queue.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub agent: String,
+    pub node: String,
+    pub trigger: String,
+    pub started_by: Option<String>,
+    pub slot: Option<DateTime<Utc>>,
+    pub revision: Option<String>,
+    pub agent_document: Value,
+    /// Script sources by path relative to the agent's file.
+    pub files: Value,
+    pub context: Value,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Transition {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Approval {
+    pub id: String,
+    pub run_id: String,
+    pub request_id: String,
+    pub agent: String,
+    pub node: String,
+    pub tool: String,
+    pub input: Value,
+    pub reason: Option<String>,
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Filters of the run list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub agent: Option<String>,
+    pub node: Option<String>,
+    pub status: Option<String>,
+    /// Only runs older than this run (cursor paging).
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+/// What a finished run says about itself.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub status: String,
+    pub summary: Option<String>,
+    pub report: Option<Value>,
+    pub error: Option<Value>,
+    /// The run's totals, when it says them (a cancelled run does not: what was added while it went stays).
+    pub usage: Option<car_schemas::run::Usage>,
+}
+
+pub fn new_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("run_{}_{}", Utc::now().format("%Y%m%d%H%M%S"), hex::encode(bytes))
+}
+
+impl Store {
+    /// Queues a run; returns it. A schedule's slot that another replica
+    /// already queued for this node gives `None`.
+    pub async fn queue_run(&self, r: &NewRun) -> Result<Option<Run>, StoreError> {
+        let id = new_id();
+        let mut tx = self.pool().begin().await?;
+        let run = sqlx::query_as::<_, Run>(
+            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, \
+             agent_document, files, context, not_before) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11) \
+             ON CONFLICT DO NOTHING RETURNING *",
+        )
+        .bind(&id)
+        .bind(&r.agent)
+        .bind(&r.node)
+        .bind(&r.trigger)
+        .bind(&r.started_by)
+        .bind(r.slot)
+        .bind(&r.revision)
+        .bind(&r.agent_document)
+        .bind(&r.files)
+        .bind(&r.context)
+        .bind(r.not_before)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if run.is_some() {
+            let reason = format!("{} by {}", r.trigger, r.started_by.as_deref().unwrap_or("someone"));
+            transition(&mut tx, &id, "queued", &reason).await?;
+        }
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// Queues the next attempt of `run`, not before `not_before`.
+    pub async fn queue_retry(&self, run: &Run, not_before: DateTime<Utc>) -> Result<Run, StoreError> {
+        let id = new_id();
+        let mut tx = self.pool().begin().await?;
+        let next = sqlx::query_as::<_, Run>(
+            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, \
+             agent_document, files, context, not_before) \
+             SELECT $1, agent, node, 'queued', trigger, started_by, slot, attempt + 1, first_run_id, revision, \
+             agent_document, files, context, $3 FROM runs WHERE id = $2 RETURNING *",
+        )
+        .bind(&id)
+        .bind(&run.id)
+        .bind(not_before)
+        .fetch_one(&mut *tx)
+        .await?;
+        transition(&mut tx, &id, "queued", &format!("attempt {} of run {}", next.attempt, run.first_run_id)).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Newest first, filtered, after the cursor.
+    pub async fn runs(&self, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>(
+            "SELECT * FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) \
+             AND ($3::text IS NULL OR status = $3) \
+             AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5",
+        )
+        .bind(&f.agent)
+        .bind(&f.node)
+        .bind(&f.status)
+        .bind(&f.before)
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Every attempt of the run that `first_run_id` started, oldest first.
+    pub async fn attempts(&self, first_run_id: &str) -> Result<Vec<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE first_run_id = $1 ORDER BY attempt")
+            .bind(first_run_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn transitions(&self, run_id: &str) -> Result<Vec<Transition>, StoreError> {
+        Ok(sqlx::query_as::<_, Transition>(
+            "SELECT at, status, reason FROM run_transitions WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Takes the oldest queued run that is due, for `server` to dispatch.
+    pub async fn claim_queued(&self, server: &str) -> Result<Option<Run>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let run = sqlx::query_as::<_, Run>(
+            "UPDATE runs SET status = 'dispatched', dispatched_at = now(), follower = $1, \
+             lease_until = now() + interval '30 seconds' \
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND (not_before IS NULL OR not_before <= now()) \
+                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *",
+        )
+        .bind(server)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = &run {
+            transition(&mut tx, &r.id, "dispatched", &format!("sent to node {}", r.node)).await?;
+        }
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// Puts a dispatched run back in the queue (the node was busy or unreachable).
+    pub async fn requeue(&self, id: &str, not_before: DateTime<Utc>, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET status = 'queued', not_before = $2, follower = NULL, lease_until = NULL \
+             WHERE id = $1 AND status = 'dispatched'",
+        )
+        .bind(id)
+        .bind(not_before)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() > 0 {
+            transition(&mut tx, id, "queued", reason).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes over following runs whose follower is gone (its lease ran out),
+    /// or were followed by this server before it restarted.
+    pub async fn claim_orphans(&self, server: &str) -> Result<Vec<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>(
+            "UPDATE runs SET follower = $1, lease_until = now() + interval '30 seconds' \
+             WHERE id IN (SELECT id FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') \
+                          AND (follower = $1 OR lease_until IS NULL OR lease_until < now()) \
+                          FOR UPDATE SKIP LOCKED) \
+             AND NOT (follower = $1 AND lease_until > now() + interval '25 seconds') RETURNING *",
+        )
+        .bind(server)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Keeps following `id`; false when another replica took it over.
+    pub async fn renew_lease(&self, id: &str, server: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE runs SET lease_until = now() + interval '30 seconds' WHERE id = $1 AND follower = $2 \
+             AND status IN ('dispatched', 'running', 'awaiting_approval')",
+        )
+        .bind(id)
+        .bind(server)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Lets go of the runs this server follows (a graceful shutdown), so another replica takes them at once.
+    pub async fn release_leases(&self, server: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET lease_until = NULL WHERE follower = $1").bind(server).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Moves an open run to `status` (running, awaiting_approval); records the transition.
+    pub async fn set_status(&self, id: &str, status: &str, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET status = $2, started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) \
+             ELSE started_at END WHERE id = $1 AND status <> $2 \
+             AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval')",
+        )
+        .bind(id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() > 0 {
+            transition(&mut tx, id, status, reason).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How far the server has the run's events.
+    pub async fn set_last_seq(&self, id: &str, seq: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET last_seq = GREATEST(last_seq, $2) WHERE id = $1")
+            .bind(id)
+            .bind(seq as i64)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a conversation's tokens and cost while the run goes.
+    pub async fn add_usage(&self, id: &str, u: &car_schemas::run::Usage) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
+             cache_creation_input_tokens = cache_creation_input_tokens + $4, \
+             cache_read_input_tokens = cache_read_input_tokens + $5, cost_usd = cost_usd + $6, turns = turns + $7 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(u.input_tokens as i64)
+        .bind(u.output_tokens as i64)
+        .bind(u.cache_creation_input_tokens as i64)
+        .bind(u.cache_read_input_tokens as i64)
+        .bind(u.cost_usd)
+        .bind(u.turns as i32)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Finishes an open run; false when it had already finished. Pending approvals expire.
+    pub async fn finish(&self, id: &str, o: &Outcome, reason: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET status = $2, finished_at = now(), summary = $3, report = $4, error = $5, \
+             input_tokens = COALESCE($6, input_tokens), output_tokens = COALESCE($7, output_tokens), \
+             cache_creation_input_tokens = COALESCE($8, cache_creation_input_tokens), \
+             cache_read_input_tokens = COALESCE($9, cache_read_input_tokens), \
+             cost_usd = COALESCE($10, cost_usd), turns = COALESCE($11, turns), follower = NULL, lease_until = NULL \
+             WHERE id = $1 AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval')",
+        )
+        .bind(id)
+        .bind(&o.status)
+        .bind(&o.summary)
+        .bind(&o.report)
+        .bind(&o.error)
+        .bind(o.usage.map(|u| u.input_tokens as i64))
+        .bind(o.usage.map(|u| u.output_tokens as i64))
+        .bind(o.usage.map(|u| u.cache_creation_input_tokens as i64))
+        .bind(o.usage.map(|u| u.cache_read_input_tokens as i64))
+        .bind(o.usage.map(|u| u.cost_usd))
+        .bind(o.usage.map(|u| u.turns as i32))
+        .execute(&mut *tx)
+        .await?;
+        let finished = moved.rows_affected() > 0;
+        if finished {
+            transition(&mut tx, id, &o.status, reason).await?;
+            sqlx::query(
+                "UPDATE approvals SET status = 'expired', decided_at = now() WHERE run_id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(finished)
+    }
+
+    pub async fn add_approval(&self, a: &Approval) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO approvals (id, run_id, request_id, agent, node, tool, input, reason, status, requested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(&a.id)
+        .bind(&a.run_id)
+        .bind(&a.request_id)
+        .bind(&a.agent)
+        .bind(&a.node)
+        .bind(&a.tool)
+        .bind(&a.input)
+        .bind(&a.reason)
+        .bind(a.requested_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a decision: a person's through the API (`decided_by`), or the runner's outcome.
+    pub async fn decide_approval(
+        &self,
+        run_id: &str,
+        request_id: &str,
+        approve: bool,
+        decided_by: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE approvals SET status = $3, decided_at = COALESCE(decided_at, now()), \
+             decided_by = COALESCE(decided_by, $4), comment = COALESCE(comment, $5) \
+             WHERE run_id = $1 AND request_id = $2 AND status IN ('pending', $3)",
+        )
+        .bind(run_id)
+        .bind(request_id)
+        .bind(if approve { "approved" } else { "denied" })
+        .bind(decided_by)
+        .bind(comment)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The source of a script in the applied revision, by its path in the repository.
+    pub async fn script(&self, path: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT source FROM scripts WHERE path = $1")
+            .bind(path)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        Ok(sqlx::query_as::<_, Approval>("SELECT * FROM approvals WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Approvals, newest first, optionally of one status or run.
+    pub async fn approvals(&self, status: Option<&str>, run_id: Option<&str>) -> Result<Vec<Approval>, StoreError> {
+        Ok(sqlx::query_as::<_, Approval>(
+            "SELECT * FROM approvals WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR run_id = $2) \
+             ORDER BY requested_at DESC LIMIT 500",
+        )
+        .bind(status)
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+async fn transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: &str,
+    status: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO run_transitions (run_id, status, reason) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(status)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Tokens and cost of one group of runs.
+#[derive(Debug, Clone, Default, FromRow, Serialize)]
+pub struct UsageGroup {
+    pub key: String,
+    pub runs: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cost_usd: f64,
+}
+
+impl UsageGroup {
+    pub fn add(&mut self, o: &UsageGroup) {
+        self.runs += o.runs;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+        self.cache_read_input_tokens += o.cache_read_input_tokens;
+        self.cost_usd += o.cost_usd;
+    }
+}
+
+/// An agent's record over the last 30 days.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AgentStats {
+    pub runs: i64,
+    pub succeeded: i64,
+    pub finished: i64,
+    /// Succeeded of finished, 0..1 (null without finished runs).
+    pub success_rate: Option<f64>,
+    pub mean_duration_ms: Option<f64>,
+    pub p95_duration_ms: Option<f64>,
+    pub cost_7d_usd: f64,
+    pub cost_30d_usd: f64,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct LastRun {
+    pub node: String,
+    pub id: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Usage of runs created in `[from, to)`, grouped by `agent`, `node` or `day` (UTC).
+    pub async fn usage(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group_by: &str,
+    ) -> Result<Vec<UsageGroup>, StoreError> {
+        let key = match group_by {
+            "agent" => "agent",
+            "node" => "node",
+            _ => "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        };
+        let sql = format!(
+            "SELECT {key} AS key, count(*) AS runs, sum(input_tokens)::bigint AS input_tokens, \
+             sum(output_tokens)::bigint AS output_tokens, \
+             sum(cache_creation_input_tokens)::bigint AS cache_creation_input_tokens, \
+             sum(cache_read_input_tokens)::bigint AS cache_read_input_tokens, sum(cost_usd) AS cost_usd \
+             FROM runs WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY 1"
+        );
+        Ok(sqlx::query_as::<_, UsageGroup>(&sql).bind(from).bind(to).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn agent_stats(&self, agent: &str) -> Result<AgentStats, StoreError> {
+        Ok(sqlx::query_as::<_, AgentStats>(
+            "WITH r AS (SELECT status, cost_usd, created_at, \
+                 extract(epoch FROM finished_at - started_at) * 1000 AS ms \
+               FROM runs WHERE agent = $1 AND created_at > now() - interval '30 days') \
+             SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
+               count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')) AS finished, \
+               (count(*) FILTER (WHERE status = 'succeeded'))::float8 \
+                 / NULLIF(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')), 0) \
+                 AS success_rate, \
+               avg(ms)::float8 AS mean_duration_ms, \
+               (percentile_cont(0.95) WITHIN GROUP (ORDER BY ms))::float8 AS p95_duration_ms, \
+               COALESCE(sum(cost_usd) FILTER (WHERE created_at > now() - interval '7 days'), 0) AS cost_7d_usd, \
+               COALESCE(sum(cost_usd), 0) AS cost_30d_usd FROM r",
+        )
+        .bind(agent)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// The agent's newest run on each node.
+    pub async fn last_runs(&self, agent: &str) -> Result<Vec<LastRun>, StoreError> {
+        Ok(sqlx::query_as::<_, LastRun>(
+            "SELECT DISTINCT ON (node) node, id, status, created_at, finished_at FROM runs WHERE agent = $1 \
+             ORDER BY node, created_at DESC",
+        )
+        .bind(agent)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

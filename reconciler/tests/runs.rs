@@ -1,0 +1,374 @@
+//! Runs end to end with the real parts: the `car-server` and `car-runner`
+//! binaries, PostgreSQL, and the real `claude` CLI against the scripted
+//! fake Messages API. A run goes from the API to the node and back; its
+//! events reach every viewer and the download alike; approvals pass through
+//! the server; a server killed mid-run loses nothing; a runner that dies
+//! leaves its run `lost`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use car_testkit::anthropic::{FakeAnthropic, Scenario};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+const RUNNER_TOKEN: &str = "runs-test-runner-token-0123456789";
+
+/// A child process killed and reaped when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `car-runner`, built beside this test (the workspace's test command builds every binary).
+fn runner_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("car-runner");
+    assert!(bin.exists(), "{} is missing: build the workspace (cargo build) first", bin.display());
+    bin
+}
+
+async fn wait_http(url: &str) {
+    for _ in 0..300 {
+        if reqwest::get(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+struct Runner {
+    _proc: Proc,
+    data: tempfile::TempDir,
+}
+
+async fn start_runner(port: u16, data: tempfile::TempDir) -> Runner {
+    let child = Command::new(runner_bin())
+        .env("RUNNER_TOKEN", RUNNER_TOKEN)
+        .env("RUNNER_PORT", port.to_string())
+        .env("RUNNER_DATA_DIR", data.path())
+        .env("CLAUDE_BIN", std::env::var("CLAUDE_BIN").expect("CLAUDE_BIN is not set: run `source scripts/claude.sh`"))
+        .env("NODE_NAME", "local")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runner = Runner { _proc: Proc(child), data };
+    wait_http(&format!("http://127.0.0.1:{port}/livez")).await;
+    runner
+}
+
+fn agent(name: &str, mode: &str, allow: &[&str], approve: &[&str]) -> String {
+    format!(
+        "---\napiVersion: car/v1\nkind: Agent\nmetadata: {{name: {name}}}\nspec:\n  prompt: \"[[scenario:{name}]] Do the task.\"\n  \
+         mode: {mode}\n  tools: {{allow: {allow:?}, approve: {approve:?}}}\n  budget: {{turns: 10}}\n"
+    )
+}
+
+fn config(runner_port: u16) -> tempfile::TempDir {
+    let node = format!(
+        "apiVersion: car/v1\nkind: Node\nmetadata: {{name: local}}\nspec:\n  address: http://127.0.0.1:{runner_port}\n  \
+         token: {{env: TEST_RUNNER_TOKEN}}\n  os: linux\n  tags: [lab]\n"
+    );
+    let agents = [
+        agent("lister", "read-only", &["Bash(ls *)"], &[]),
+        agent("toucher", "read-write", &[], &["Bash(touch *)"]),
+        agent("sleeper", "read-write", &["Bash(python3 *)"], &[]),
+    ]
+    .concat();
+    car_testkit::config_dir(&[("nodes.yaml", &node), ("agents.yaml", &agents)])
+}
+
+struct Server {
+    proc: Proc,
+    url: String,
+    ws: String,
+}
+
+struct Setup {
+    fake: FakeAnthropic,
+    db: String,
+    data: tempfile::TempDir,
+    config: tempfile::TempDir,
+    api_port: u16,
+    extra: Vec<(String, String)>,
+}
+
+impl Setup {
+    async fn new(runner_port: u16, scenarios: Vec<Scenario>) -> Setup {
+        Setup {
+            fake: FakeAnthropic::start(scenarios).await,
+            db: common::database_url().await,
+            data: tempfile::tempdir().unwrap(),
+            config: config(runner_port),
+            api_port: free_port(),
+            extra: Vec::new(),
+        }
+    }
+
+    async fn server(&self) -> Server {
+        let ui = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_car-server"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CONFIG_REPO", self.config.path())
+            .env("DATABASE_URL", &self.db)
+            .env("DATA_DIR", self.data.path())
+            .env("API_PORT", self.api_port.to_string())
+            .env("UI_PORT", ui.to_string())
+            .env("BIND_ADDRESS", "127.0.0.1")
+            .env("TEST_RUNNER_TOKEN", RUNNER_TOKEN)
+            .env("ANTHROPIC_BASE_URL", self.fake.url())
+            .env("ANTHROPIC_API_KEY", "sk-runs-test")
+            .env("RUST_LOG", "warn")
+            .envs(self.extra.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{}", self.api_port);
+        let server = Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", self.api_port), url };
+        wait_http(&format!("{}/healthz", server.url)).await;
+        // The config is applied and the node answered.
+        eventually(&server, "/api/v1/nodes/local", |n| n["connection"] == "connected", 30).await;
+        server
+    }
+}
+
+async fn get(s: &Server, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", s.url)).await.unwrap().json().await.unwrap_or(Value::Null)
+}
+
+async fn post(s: &Server, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+    let resp = reqwest::Client::new().post(format!("{}{path}", s.url)).json(&body).send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `path` until `ok` holds; returns the last answer.
+async fn eventually(s: &Server, path: &str, ok: impl Fn(&Value) -> bool, secs: u64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = get(s, path).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} never got there: {v:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start_run(s: &Server, agent: &str) -> String {
+    let (status, run) = post(s, "/api/v1/runs", json!({"agent": agent, "node": "local"})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{run}");
+    run["id"].as_str().unwrap().to_string()
+}
+
+async fn status_is(s: &Server, id: &str, status: &str, secs: u64) -> Value {
+    eventually(s, &format!("/api/v1/runs/{id}"), |r| r["status"] == status, secs).await
+}
+
+/// Every event of a run over the WebSocket until `run.finished`.
+async fn watch(ws: String, id: String) -> Vec<Value> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/api/v1/runs/{id}/stream")).await.unwrap();
+    let mut events = Vec::new();
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await.expect("events in time") {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = msg.unwrap() else { continue };
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let done = event["type"] == "run.finished";
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["seq"].as_u64().unwrap()).collect()
+}
+
+fn log_file(data: &Path, id: &str) -> Vec<Value> {
+    std::fs::read_to_string(data.join("logs").join(format!("{id}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
+    let runner_port = free_port();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("marker-file"), "x").unwrap();
+    let setup = Setup::new(
+        runner_port,
+        vec![
+            Scenario::new("lister")
+                .tool_use("Bash", json!({"command": format!("ls {}", work.path().display())}))
+                .text("listed the files: all good"),
+        ],
+    )
+    .await;
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+
+    let id = start_run(&server, "lister").await;
+    let (a, b) = tokio::join!(watch(server.ws.clone(), id.clone()), watch(server.ws.clone(), id.clone()));
+    let run = status_is(&server, &id, "succeeded", 60).await;
+    assert_eq!(a, b, "two viewers saw different events");
+    assert_eq!(seqs(&a), (1..=a.len() as u64).collect::<Vec<_>>(), "events have gaps");
+    assert_eq!(a, log_file(setup.data.path(), &id), "the viewers and the server's log differ");
+    assert!(a.iter().any(|e| e["type"] == "assistant.text"));
+
+    let resp = reqwest::get(format!("{}/api/v1/runs/{id}/log", server.url)).await.unwrap();
+    let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.contains("lister-local-") && disposition.ends_with(&format!("{id}.log\"")), "{disposition}");
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("marker-file") && text.contains("listed the files: all good"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with('[')).count(), a.len(), "{text}");
+
+    // The record: transitions, usage, summary; the list; the agent's record; usage.
+    let statuses: Vec<&str> =
+        run["transitions"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["queued", "dispatched", "running", "succeeded"]);
+    assert_eq!(run["summary"], "listed the files: all good");
+    assert!(run["usage"]["input_tokens"].as_i64().unwrap() > 0, "{run}");
+    assert!(run["cost_usd"].as_f64().unwrap() > 0.0);
+    let list = get(&server, "/api/v1/runs?limit=50&agent=lister").await;
+    assert_eq!(list["runs"][0]["id"], id.as_str());
+    assert!(get(&server, "/api/v1/runs?agent=toucher").await["runs"].as_array().unwrap().is_empty());
+    let agent = get(&server, "/api/v1/agents/lister").await;
+    assert_eq!(agent["stats"]["runs"], 1);
+    assert_eq!(agent["stats"]["success_rate"], 1.0);
+    assert_eq!(agent["last_runs"][0]["id"], id.as_str());
+    let usage = get(&server, "/api/v1/usage?group_by=agent").await;
+    assert_eq!(usage["groups"][0]["key"], "lister");
+    assert_eq!(usage["total"]["input_tokens"], run["usage"]["input_tokens"]);
+
+    // A viewer that reconnects with `after` gets only what follows.
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/v1/runs/{id}/stream?after=2", server.ws)).await.unwrap();
+    let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(first))) = socket.next().await else {
+        panic!("no event")
+    };
+    assert_eq!(serde_json::from_str::<Value>(&first).unwrap()["seq"], 3);
+}
+
+#[tokio::test]
+async fn an_approval_passes_through_the_server_and_is_recorded() {
+    let runner_port = free_port();
+    let work = tempfile::tempdir().unwrap();
+    let touched = work.path().join("approved");
+    let setup = Setup::new(
+        runner_port,
+        vec![
+            Scenario::new("toucher")
+                .tool_use("Bash", json!({"command": format!("touch {}", touched.display())}))
+                .text("touched"),
+        ],
+    )
+    .await;
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let id = start_run(&server, "toucher").await;
+    status_is(&server, &id, "awaiting_approval", 60).await;
+    let pending = get(&server, "/api/v1/approvals?status=pending").await;
+    let approval =
+        pending["approvals"].as_array().unwrap().iter().find(|a| a["run_id"] == id.as_str()).unwrap().clone();
+    assert_eq!(approval["tool"], "Bash");
+    assert!(!touched.exists());
+    let path = format!("/api/v1/approvals/{}", approval["id"].as_str().unwrap());
+    let (status, _) = post(&server, &path, json!({"decision": "maybe"})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let (status, body) = post(&server, &path, json!({"decision": "approve", "comment": "go ahead"})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let run = status_is(&server, &id, "succeeded", 60).await;
+    assert!(touched.exists(), "the approved command did not run");
+    let a = &run["approvals"][0];
+    assert_eq!(
+        (a["status"].as_str(), a["decided_by"].as_str(), a["comment"].as_str()),
+        (Some("approved"), Some("api"), Some("go ahead"))
+    );
+    let (status, _) = post(&server, &path, json!({"decision": "deny"})).await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "a decided approval was decided again");
+}
+
+fn sleeper(secs: u32) -> Scenario {
+    Scenario::new("sleeper")
+        .tool_use("Bash", json!({"command": format!("python3 -c 'import time; [print(i, flush=True) or time.sleep(0.5) for i in range({})]'", secs * 2)}))
+        .text("slept well")
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_run_loses_no_event() {
+    let runner_port = free_port();
+    let setup = Setup::new(runner_port, vec![sleeper(4)]).await;
+    let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let id = start_run(&server, "sleeper").await;
+    status_is(&server, &id, "running", 60).await;
+    let mut server = server;
+    server.proc.0.kill().unwrap(); // no goodbye: a crash
+    let _ = server.proc.0.wait();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let server = setup.server().await;
+    status_is(&server, &id, "succeeded", 60).await;
+    let ours = log_file(setup.data.path(), &id);
+    let theirs: Vec<Value> = std::fs::read_to_string(runner.data.path().join("runs").join(&id).join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ours, theirs, "the server's copy differs from the runner's log");
+    assert_eq!(seqs(&ours), (1..=ours.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_run_whose_runner_dies_is_lost_after_the_grace_period() {
+    let runner_port = free_port();
+    let mut setup = Setup::new(runner_port, vec![sleeper(30)]).await;
+    setup.extra.push(("RUN_LOST_GRACE".into(), "3s".into()));
+    let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let id = start_run(&server, "sleeper").await;
+    status_is(&server, &id, "running", 60).await;
+    drop(runner);
+    let run = status_is(&server, &id, "lost", 30).await;
+    assert_eq!(run["error"]["kind"], "lost", "{run}");
+    assert!(run["error"]["message"].as_str().unwrap().contains("node local was away"), "{run}");
+    let events = log_file(setup.data.path(), &id);
+    assert_eq!(events.last().unwrap()["type"], "run.finished");
+    assert_eq!(seqs(&events), (1..=events.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn runs_are_cancelled_queued_or_going_and_bad_starts_say_why() {
+    let runner_port = free_port();
+    let setup = Setup::new(runner_port, vec![sleeper(30)]).await;
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let (status, body) = post(&server, "/api/v1/runs", json!({"agent": "nope", "node": "local"})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("no agent named \"nope\""), "{body}");
+    let id = start_run(&server, "sleeper").await;
+    status_is(&server, &id, "running", 60).await;
+    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED);
+    let run = status_is(&server, &id, "cancelled", 30).await;
+    assert_eq!(run["error"]["kind"], "cancelled");
+    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT);
+}
