@@ -25,8 +25,10 @@ CREATE TABLE runs (
     files         jsonb NOT NULL DEFAULT '{}',
     context       jsonb NOT NULL DEFAULT '{}',
     created_at    timestamptz NOT NULL DEFAULT now(),
-    -- Not dispatched before (retry backoff, a busy node).
+    -- Not dispatched before (retry backoff, a busy node, a schedule's jitter).
     not_before    timestamptz,
+    -- Not dispatched while another run of the agent goes on the node (overlap: queue).
+    after_previous boolean NOT NULL DEFAULT false,
     dispatched_at timestamptz,
     started_at    timestamptz,
     finished_at   timestamptz,
@@ -52,7 +54,7 @@ CREATE INDEX runs_status_newest ON runs (status, created_at DESC, id DESC);
 -- Work to do: queued runs, and runs someone must follow.
 CREATE INDEX runs_open ON runs (created_at) WHERE status IN ('queued', 'dispatched', 'running', 'awaiting_approval');
 -- A schedule fires a slot once per node, whichever replica gets there first.
-CREATE UNIQUE INDEX runs_one_per_slot ON runs (started_by, slot, node) WHERE trigger = 'schedule' AND attempt = 1;
+CREATE UNIQUE INDEX runs_one_per_slot ON runs (started_by, slot, agent, node) WHERE trigger = 'schedule' AND attempt = 1;
 
 -- Every status change, with when and why.
 CREATE TABLE run_transitions (
@@ -88,10 +90,11 @@ CREATE INDEX approvals_pending ON approvals (requested_at) WHERE status = 'pendi
 CREATE TABLE schedule_skips (
     schedule text NOT NULL,
     slot     timestamptz NOT NULL,
+    agent    text NOT NULL,
     node     text NOT NULL,
     reason   text NOT NULL,
     at       timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (schedule, slot, node)
+    PRIMARY KEY (schedule, slot, agent, node)
 );
 
 -- Where each schedule got to: the newest slot handled.

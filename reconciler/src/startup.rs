@@ -135,6 +135,7 @@ async fn run(
         settings.run_lost_grace,
     ));
     tasks.spawn(crate::runs::dispatch::run(runs.clone()));
+    tasks.spawn(crate::schedule::fire::run(runs.clone()));
 
     let state = AppState {
         store,

@@ -323,7 +323,7 @@ impl<'a> Validator<'a> {
             (Some(_), Some(e)) => self.error(e.span, "the schedule has both `cron` and `every`", "keep one of them"),
             _ => {}
         }
-        self.range(&s.every, "every", MINUTE, 31 * DAY);
+        self.range(&s.every, "every", 1, 31 * DAY);
         self.range(&s.jitter, "jitter", 0, HOUR);
         if let (Some(every), Some(jitter)) = (&s.every, &s.jitter)
             && jitter.get() >= every.get()

@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::drift::{self, Drift};
+use crate::schedule::slots::Cadence;
 use crate::store::{LiveObject, NodeObservation};
+use car_schemas::kinds::ScheduleSpec;
 
 fn view(o: &LiveObject) -> Value {
     json!({
@@ -142,8 +144,10 @@ pub async fn schedules(State(s): State<AppState>) -> Result<Json<Value>, ApiErro
             let paused = overrides.iter().find(|x| x.kind == "Schedule" && x.name == o.name && x.field == "paused");
             v["paused"] = json!(paused.is_some());
             v["paused_reason"] = json!(paused.and_then(|p| p.reason.clone()));
-            // Fire times arrive with the scheduler.
-            v["next_fire"] = Value::Null;
+            let spec = car_schemas::de::from_json::<car_schemas::document::Manifest<ScheduleSpec>>(&o.document).ok();
+            let active = spec.as_ref().is_some_and(|s| s.spec.enabled) && paused.is_none();
+            v["next_fire"] =
+                json!(spec.filter(|_| active).and_then(|s| Cadence::of(&s.spec).next_after(chrono::Utc::now())));
             v
         })
         .collect();

@@ -72,6 +72,8 @@ pub struct Start {
     /// Extra context for the agent (a trigger's payload).
     pub context: Value,
     pub not_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Wait while another run of the agent goes on the node.
+    pub after_previous: bool,
 }
 
 impl Runs {
@@ -149,6 +151,7 @@ impl Runs {
                 files: Value::Object(files),
                 context,
                 not_before: start.not_before,
+                after_previous: start.after_previous,
             })
             .await?;
         if run.is_some() {

@@ -30,6 +30,7 @@ pub struct Run {
     pub context: Value,
     pub created_at: DateTime<Utc>,
     pub not_before: Option<DateTime<Utc>>,
+    pub after_previous: bool,
     pub dispatched_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -63,6 +64,8 @@ pub struct NewRun {
     pub files: Value,
     pub context: Value,
     pub not_before: Option<DateTime<Utc>>,
+    /// Wait while another run of the agent goes on the node.
+    pub after_previous: bool,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -124,8 +127,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let run = sqlx::query_as::<_, Run>(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, \
-             agent_document, files, context, not_before) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11) \
+             agent_document, files, context, not_before, after_previous) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT DO NOTHING RETURNING *",
         )
         .bind(&id)
@@ -139,6 +142,7 @@ impl Store {
         .bind(&r.files)
         .bind(&r.context)
         .bind(r.not_before)
+        .bind(r.after_previous)
         .fetch_optional(&mut *tx)
         .await?;
         if run.is_some() {
@@ -155,9 +159,9 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let next = sqlx::query_as::<_, Run>(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, \
-             agent_document, files, context, not_before) \
+             agent_document, files, context, not_before, after_previous) \
              SELECT $1, agent, node, 'queued', trigger, started_by, slot, attempt + 1, first_run_id, revision, \
-             agent_document, files, context, $3 FROM runs WHERE id = $2 RETURNING *",
+             agent_document, files, context, $3, after_previous FROM runs WHERE id = $2 RETURNING *",
         )
         .bind(&id)
         .bind(&run.id)
@@ -213,7 +217,10 @@ impl Store {
         let run = sqlx::query_as::<_, Run>(
             "UPDATE runs SET status = 'dispatched', dispatched_at = now(), follower = $1, \
              lease_until = now() + interval '30 seconds' \
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND (not_before IS NULL OR not_before <= now()) \
+             WHERE id = (SELECT id FROM runs r WHERE status = 'queued' AND (not_before IS NULL OR not_before <= now()) \
+                         AND NOT (after_previous AND EXISTS (SELECT 1 FROM runs o WHERE o.agent = r.agent \
+                             AND o.node = r.node AND o.id <> r.id \
+                             AND o.status IN ('dispatched', 'running', 'awaiting_approval'))) \
                          ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *",
         )
         .bind(server)
@@ -550,4 +557,81 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+impl Store {
+    /// The newest slot each schedule has handled.
+    pub async fn schedule_states(&self) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
+        let rows: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT schedule, last_slot FROM schedule_state").fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    pub async fn set_schedule_state(&self, schedule: &str, last_slot: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO schedule_state (schedule, last_slot) VALUES ($1, $2) \
+             ON CONFLICT (schedule) DO UPDATE SET last_slot = GREATEST(schedule_state.last_slot, $2)",
+        )
+        .bind(schedule)
+        .bind(last_slot)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a slot that did not become a run.
+    pub async fn skip_slot(
+        &self,
+        schedule: &str,
+        slot: DateTime<Utc>,
+        agent: &str,
+        node: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO schedule_skips (schedule, slot, agent, node, reason) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(agent)
+        .bind(node)
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Skipped slots of a schedule, newest first.
+    pub async fn skipped(&self, schedule: &str, limit: i64) -> Result<Vec<Skip>, StoreError> {
+        Ok(sqlx::query_as::<_, Skip>(
+            "SELECT slot, agent, node, reason, at FROM schedule_skips WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
+        )
+        .bind(schedule)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The open run of `agent` on `node`, if one goes.
+    pub async fn open_run(&self, agent: &str, node: &str) -> Result<Option<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>(
+            "SELECT * FROM runs WHERE agent = $1 AND node = $2 \
+             AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval') ORDER BY created_at LIMIT 1",
+        )
+        .bind(agent)
+        .bind(node)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}
+
+/// A slot that did not become a run, and why.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Skip {
+    pub slot: DateTime<Utc>,
+    pub agent: String,
+    pub node: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }

@@ -1,3 +1,4 @@
-//! Schedules: when they fire ([`slots`]) and what a fire does.
+//! Schedules: when they fire ([`slots`]) and what a fire does ([`fire`]).
 
+pub mod fire;
 pub mod slots;
