@@ -314,6 +314,15 @@ fn sleeper(secs: u32) -> Scenario {
 
 #[tokio::test]
 async fn a_server_killed_mid_run_loses_no_event() {
+    server_stopped_mid_run(nix::sys::signal::Signal::SIGKILL).await; // no goodbye: a crash
+}
+
+#[tokio::test]
+async fn a_server_stopped_mid_run_loses_no_event() {
+    server_stopped_mid_run(nix::sys::signal::Signal::SIGTERM).await; // an upgrade
+}
+
+async fn server_stopped_mid_run(signal: nix::sys::signal::Signal) {
     let runner_port = free_port();
     let setup = Setup::new(runner_port, vec![sleeper(4)]).await;
     let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
@@ -321,7 +330,7 @@ async fn a_server_killed_mid_run_loses_no_event() {
     let id = start_run(&server, "sleeper").await;
     status_is(&server, &id, "running", 60).await;
     let mut server = server;
-    server.proc.0.kill().unwrap(); // no goodbye: a crash
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.proc.0.id() as i32), signal).unwrap();
     let _ = server.proc.0.wait();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let server = setup.server().await;

@@ -259,7 +259,7 @@ impl Store {
              WHERE id IN (SELECT id FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') \
                           AND (follower = $1 OR lease_until IS NULL OR lease_until < now()) \
                           FOR UPDATE SKIP LOCKED) \
-             AND NOT (follower = $1 AND lease_until > now() + interval '25 seconds') RETURNING *",
+             AND NOT (follower = $1 AND COALESCE(lease_until > now() + interval '25 seconds', false)) RETURNING *",
         )
         .bind(server)
         .fetch_all(self.pool())
