@@ -29,6 +29,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `RUN_LOST_GRACE` (default 2m): how long a run waits for its node to come back before it is `lost`.
     pub run_lost_grace: Duration,
+    /// `BUDGET_DAILY_USD`, `BUDGET_MONTHLY_USD`: past them, model runs wait (script agents still run).
+    pub budget: crate::runs::gate::Budget,
+    /// `RETENTION_DAYS` (default 90): finished runs and their logs older than this are deleted; usage is kept.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +94,28 @@ impl Settings {
         };
         let poll_interval = duration("CONFIG_POLL_INTERVAL", Duration::from_secs(60), "30s, 5m or 1h");
         let run_lost_grace = duration("RUN_LOST_GRACE", Duration::from_secs(120), "30s or 5m");
+        let retention_days = match var("RETENTION_DAYS") {
+            None => 90,
+            Some(v) => v.trim().parse::<u32>().ok().filter(|d| (1..=36500).contains(d)).unwrap_or_else(|| {
+                problems.push(format!(
+                    "RETENTION_DAYS={v:?} is not a number of days from 1 up (hint: e.g. 90; runs older than that are deleted, their usage is kept)"
+                ));
+                90
+            }),
+        };
+        let mut dollars = |k: &str| {
+            var(k).and_then(|v| match v.trim().trim_start_matches('$').parse::<f64>() {
+                Ok(d) if d > 0.0 && d.is_finite() => Some(d),
+                _ => {
+                    problems.push(format!("{k}={v:?} is not an amount of US dollars (hint: e.g. {k}=20 or 5.50)"));
+                    None
+                }
+            })
+        };
+        let budget = crate::runs::gate::Budget {
+            daily_usd: dollars("BUDGET_DAILY_USD"),
+            monthly_usd: dollars("BUDGET_MONTHLY_USD"),
+        };
         let repo = var("CONFIG_REPO").unwrap_or_else(|| {
             problems.push(
                 "CONFIG_REPO is not set (hint: point it at your config repository: a local folder such as \
@@ -128,6 +154,8 @@ impl Settings {
             ui_port,
             public_url: var("PUBLIC_URL"),
             run_lost_grace,
+            budget,
+            retention_days,
         })
     }
 }

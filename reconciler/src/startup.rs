@@ -127,15 +127,17 @@ async fn run(
     let logs = crate::runs::logs::Logs::open(settings.data_dir.join("logs"))
         .map_err(|e| StartError::DataDir { path: settings.data_dir.join("logs"), source: e })?;
     let server = server_id(&settings.data_dir)?;
-    let runs = Arc::new(crate::runs::Runs::new(
+    let runs = Arc::new(crate::runs::Runs::with_budget(
         store.clone(),
         logs,
         Box::new(|k| std::env::var(k).ok()),
         server,
         settings.run_lost_grace,
+        settings.budget,
     ));
     tasks.spawn(crate::runs::dispatch::run(runs.clone()));
     tasks.spawn(crate::schedule::fire::run(runs.clone()));
+    tasks.spawn(crate::runs::retention::run(runs.clone(), settings.retention_days));
 
     let state = AppState {
         store,

@@ -381,3 +381,56 @@ async fn runs_are_cancelled_queued_or_going_and_bad_starts_say_why() {
     let (status, _) = post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await;
     assert_eq!(status, reqwest::StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_lost_run_is_retried_as_a_linked_run_that_succeeds() {
+    let runner_port = free_port();
+    let flag = tempfile::tempdir().unwrap();
+    let ready = flag.path().join("ready");
+    // The first attempt hangs until `ready` exists; the retry finds it and finishes.
+    let wait =
+        format!("python3 -c 'import os, time\nwhile not os.path.exists(\"{}\"): time.sleep(0.2)'", ready.display());
+    let mut setup = Setup::new(
+        runner_port,
+        vec![Scenario::new("retrier").tool_use("Bash", json!({"command": wait})).text("done at last")],
+    )
+    .await;
+    setup.extra.push(("RUN_LOST_GRACE".into(), "3s".into()));
+    let retrier = agent("retrier", "read-write", &["Bash(python3 *)"], &[]) + "  retries: {max: 1, backoff: 1s}\n";
+    std::fs::write(setup.config.path().join("retrier.yaml"), retrier).unwrap();
+    let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let first = start_run(&server, "retrier").await;
+    status_is(&server, &first, "running", 60).await;
+    drop(runner);
+    status_is(&server, &first, "lost", 30).await;
+    std::fs::write(&ready, "").unwrap();
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let runs =
+        eventually(&server, "/api/v1/runs?agent=retrier", |l| l["runs"].as_array().is_some_and(|r| r.len() == 2), 30)
+            .await;
+    let retry = runs["runs"][0]["id"].as_str().unwrap().to_string();
+    let done = status_is(&server, &retry, "succeeded", 60).await;
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(done["first_run_id"], first.as_str());
+    let attempts: Vec<&str> =
+        done["attempts"].as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert_eq!(attempts, ["lost", "succeeded"]);
+}
+
+#[tokio::test]
+async fn past_the_budget_model_runs_wait_and_say_why() {
+    let runner_port = free_port();
+    let mut setup = Setup::new(runner_port, vec![Scenario::new("lister").text("nothing to list")]).await;
+    setup.extra.push(("BUDGET_DAILY_USD".into(), "0.000001".into()));
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let first = start_run(&server, "lister").await;
+    status_is(&server, &first, "succeeded", 60).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = start_run(&server, "lister").await;
+    let held = eventually(&server, &format!("/api/v1/runs/{second}"), |r| r["held"].is_string(), 10).await;
+    assert!(held["held"].as_str().unwrap().contains("daily budget"), "{held}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(get(&server, &format!("/api/v1/runs/{second}")).await["status"], "queued", "a held run was dispatched");
+}

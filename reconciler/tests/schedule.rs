@@ -117,9 +117,9 @@ async fn overlap_queue_waits_for_the_previous_run() {
     assert_eq!(fired.len(), 2);
     assert!(fired.iter().all(|r| r.after_previous));
     // The first is claimed (as if dispatched); the second waits for it.
-    let first = store.claim_queued("a").await.unwrap().expect("the first run");
+    let first = store.claim_queued("a", true).await.unwrap().expect("the first run");
     assert_eq!(first.id, fired[0].id);
-    assert!(store.claim_queued("a").await.unwrap().is_none(), "the queued run did not wait for the previous one");
+    assert!(store.claim_queued("a", true).await.unwrap().is_none(), "the queued run did not wait for the previous one");
 }
 
 #[tokio::test]

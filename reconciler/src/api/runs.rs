@@ -26,8 +26,8 @@ impl From<QueueError> for ApiError {
     }
 }
 
-/// A run as the API shows it.
-pub fn view(r: &Run) -> Value {
+/// A run as the API shows it; a queued model run says why it waits, if it is held.
+pub fn view(r: &Run, held: Option<&str>) -> Value {
     let duration_ms = match (r.started_at, r.finished_at) {
         (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
         _ => None,
@@ -37,7 +37,13 @@ pub fn view(r: &Run) -> Value {
     v["usage"] = json!({"input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
         "cache_creation_input_tokens": r.cache_creation_input_tokens,
         "cache_read_input_tokens": r.cache_read_input_tokens, "cost_usd": r.cost_usd, "turns": r.turns});
+    let model_run = r.agent_document["spec"]["prompt"].is_string();
+    v["held"] = json!(held.filter(|_| r.status == "queued" && model_run));
     v
+}
+
+fn held(s: &AppState) -> Option<String> {
+    s.runs.gate.held(chrono::Utc::now())
 }
 
 async fn find(s: &AppState, id: &str) -> Result<Run, ApiError> {
@@ -66,7 +72,7 @@ pub async fn start(State(s): State<AppState>, Json(b): Json<StartRun>) -> Result
         .queue(&b.agent, &b.node, start)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "the run was not queued", "try again"))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&run))))
+    Ok((StatusCode::ACCEPTED, Json(view(&run, held(&s).as_deref()))))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -90,7 +96,8 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Resu
         crate::runs::store::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
     let runs = s.runs.store.runs(&filter).await?;
     let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
-    Ok(Json(json!({"runs": runs.iter().map(view).collect::<Vec<_>>(), "next": next})))
+    let held = held(&s);
+    Ok(Json(json!({"runs": runs.iter().map(|r| view(r, held.as_deref())).collect::<Vec<_>>(), "next": next})))
 }
 
 /// One run: status, timings, every transition, attempts, approvals, usage, cost, summary, report, error.
@@ -104,7 +111,7 @@ pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
         store.attempts(&run.first_run_id).await?,
         store.approvals(None, Some(&id)).await?,
     );
-    let mut v = view(&run);
+    let mut v = view(&run, held(&s).as_deref());
     v["transitions"] = json!(transitions);
     v["attempts"] = json!(
         attempts.iter().map(|a| json!({"id": a.id, "attempt": a.attempt, "status": a.status})).collect::<Vec<_>>()

@@ -20,7 +20,8 @@ pub struct UsageQuery {
     group_by: Option<String>,
 }
 
-/// Tokens and cost of the runs created in a time range, grouped.
+/// Tokens and cost of the runs created in a time range, grouped; runs
+/// deleted by retention still count (their days are kept as totals).
 #[utoipa::path(get, path = "/api/v1/usage", tag = "usage", params(UsageQuery),
     responses((status = 200, description = "{from, to, group_by, groups: [...], total}")))]
 pub async fn usage(State(s): State<AppState>, Query(q): Query<UsageQuery>) -> Result<Json<Value>, ApiError> {

@@ -18,13 +18,27 @@ use crate::runner::{Endpoint, RunnerErrorKind};
 const POLL: Duration = Duration::from_secs(1);
 /// How long a busy node's run waits before the next try.
 const BUSY_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(15);
+/// How often the server looks for runs past their timeout.
+const BACKSTOP_EVERY: Duration = Duration::from_secs(5);
+/// How long past its timeout the server lets the runner end a run first.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(120);
 /// How long a run for an unreachable node waits before the next try.
 const UNREACHABLE_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 pub async fn run(runs: Arc<Runs>) {
+    let mut backstop = tokio::time::Instant::now();
     loop {
+        match runs.gate.refresh(&runs.store, Utc::now()).await {
+            Ok(Some(exceeded)) => {
+                tracing::warn!(reason = %exceeded.reason(), "budget exceeded: model runs wait");
+                let _ = runs.notices.send(super::Notice::BudgetExceeded(exceeded));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the spend for the budget"),
+        }
+        let models = runs.gate.held(Utc::now()).is_none();
         loop {
-            match runs.store.claim_queued(&runs.server).await {
+            match runs.store.claim_queued(&runs.server, models).await {
                 Ok(Some(run)) => {
                     tokio::spawn(dispatch(runs.clone(), run));
                 }
@@ -43,8 +57,46 @@ pub async fn run(runs: Arc<Runs>) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for runs to follow"),
         }
+        if backstop.elapsed() >= BACKSTOP_EVERY {
+            backstop = tokio::time::Instant::now();
+            if let Err(e) = overdue(&runs).await {
+                tracing::warn!(error = %e, "cannot look for overdue runs");
+            }
+        }
         let _ = tokio::time::timeout(POLL, runs.wake.notified()).await;
     }
+}
+
+/// The server's timeout, a backstop to the runner's: a run past its
+/// agent's timeout plus [`BACKSTOP_GRACE`] is cancelled through its runner;
+/// one still going a grace later is finished here as `timed_out`.
+async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::store::StoreError> {
+    let now = Utc::now();
+    let grace = chrono::TimeDelta::from_std(BACKSTOP_GRACE).unwrap_or_default();
+    for run in runs.store.going().await? {
+        let Ok(doc) = car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(
+            &run.agent_document,
+        ) else {
+            continue;
+        };
+        let timeout = chrono::TimeDelta::from_std(doc.spec.timeout().get()).unwrap_or_default();
+        let deadline = run.started_at.or(run.dispatched_at).unwrap_or(run.created_at) + timeout + grace;
+        if now < deadline {
+            continue;
+        }
+        if now < deadline + grace {
+            if let Ok(endpoint) = Endpoint::of(&runs.store, &runs.env, &run.node).await {
+                let _ = endpoint.cancel(&runs.http, &run.id).await;
+            }
+            continue;
+        }
+        let limit = car_schemas::values::Duration::from_secs(doc.spec.timeout().get().as_secs());
+        let error = json!({"kind": "timed_out",
+            "message": format!("the run went on past its timeout of {limit} and its runner did not end it; the server stopped waiting"),
+            "hint": "check the node's runner; raise the agent's timeout if the task needs longer"});
+        runs.finish_here(&run, "timed_out", error).await?;
+    }
+    Ok(())
 }
 
 async fn dispatch(runs: Arc<Runs>, run: Run) {

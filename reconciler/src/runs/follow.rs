@@ -119,6 +119,9 @@ async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64) -> Result<bo
             events.push(e);
         }
     }
+    if runs.logs.is_closed(&run.id) {
+        return Ok(true); // the server ended it (lost, timed out): late events are not kept
+    }
     if fresh.is_empty() {
         return Ok(false);
     }
@@ -216,12 +219,7 @@ async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool,
             let reason = d["error"]["message"].as_str().unwrap_or("the runner finished it").to_string();
             if runs.store.finish(&run.id, &outcome, &reason).await? {
                 tracing::info!(run_id = %run.id, status = %status, "run finished");
-                let _ = runs.notices.send(Notice::RunFinished {
-                    run_id: run.id.clone(),
-                    agent: run.agent.clone(),
-                    node: run.node.clone(),
-                    status,
-                });
+                runs.finished(run, &status, &d["error"]).await?;
             }
             runs.logs.done(&run.id);
             return Ok(true);

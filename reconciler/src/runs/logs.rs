@@ -24,6 +24,8 @@ pub struct Logs {
     dir: PathBuf,
     /// The last seq written, per run being written now.
     live: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Runs the server ended itself: their logs take no more events.
+    closed: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The part of a line that routes it.
@@ -43,7 +45,7 @@ pub fn head(line: &[u8]) -> Option<(u64, bool)> {
 impl Logs {
     pub fn open(dir: PathBuf) -> std::io::Result<Logs> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Logs { dir, live: Mutex::default() })
+        Ok(Logs { dir, live: Mutex::default(), closed: Mutex::default() })
     }
 
     pub fn path(&self, run_id: &str) -> PathBuf {
@@ -83,8 +85,14 @@ impl Logs {
             line.push(b'\n');
             self.append(run_id, &line, last + 1)?;
         }
+        self.closed.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string());
         self.done(run_id);
         Ok(())
+    }
+
+    /// Whether the server ended this run itself (late events from its runner are not kept).
+    pub fn is_closed(&self, run_id: &str) -> bool {
+        self.closed.lock().unwrap_or_else(|p| p.into_inner()).contains(run_id)
     }
 
     /// The run's log is complete: readers drain the file and end.

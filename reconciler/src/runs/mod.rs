@@ -8,7 +8,10 @@
 
 pub mod dispatch;
 pub mod follow;
+pub mod gate;
 pub mod logs;
+pub mod retention;
+pub mod retry;
 pub mod store;
 
 use std::collections::HashSet;
@@ -33,6 +36,7 @@ pub const RUN_ENV: &[&str] =
 pub enum Notice {
     ApprovalRequested(Approval),
     RunFinished { run_id: String, agent: String, node: String, status: String },
+    BudgetExceeded(gate::Exceeded),
 }
 
 pub struct Runs {
@@ -48,6 +52,8 @@ pub struct Runs {
     /// Wakes the dispatcher when a run is queued here.
     pub wake: Notify,
     pub notices: broadcast::Sender<Notice>,
+    /// Whether model runs may start (budget, rate limits).
+    pub gate: gate::Gate,
     following: Mutex<HashSet<String>>,
 }
 
@@ -78,7 +84,19 @@ pub struct Start {
 
 impl Runs {
     pub fn new(store: Store, logs: logs::Logs, env: EnvLookup, server: String, lost_grace: Duration) -> Runs {
+        Self::with_budget(store, logs, env, server, lost_grace, gate::Budget::default())
+    }
+
+    pub fn with_budget(
+        store: Store,
+        logs: logs::Logs,
+        env: EnvLookup,
+        server: String,
+        lost_grace: Duration,
+        budget: gate::Budget,
+    ) -> Runs {
         Runs {
+            gate: gate::Gate::new(budget),
             store,
             logs,
             http: reqwest::Client::new(),
@@ -178,12 +196,32 @@ impl Runs {
             if let Err(e) = self.logs.finish(&run.id, json!({"status": status, "error": error})) {
                 tracing::error!(run_id = %run.id, error = %e, "cannot write the run's log");
             }
-            let _ = self.notices.send(Notice::RunFinished {
-                run_id: run.id.clone(),
-                agent: run.agent.clone(),
-                node: run.node.clone(),
-                status: status.into(),
-            });
+            self.finished(run, status, &error).await?;
+        }
+        Ok(())
+    }
+
+    /// After a run finished (once): tell who listens, hold model runs after
+    /// a rate limit, and queue the next attempt when one may help.
+    pub async fn finished(&self, run: &Run, status: &str, error: &Value) -> Result<(), StoreError> {
+        let _ = self.notices.send(Notice::RunFinished {
+            run_id: run.id.clone(),
+            agent: run.agent.clone(),
+            node: run.node.clone(),
+            status: status.into(),
+        });
+        self.gate.spent();
+        let now = chrono::Utc::now();
+        if error["kind"] == "rate_limited" {
+            let wait = error["retry_after_ms"].as_i64().unwrap_or(60_000);
+            self.gate.rate_limited(now + chrono::TimeDelta::milliseconds(wait));
+        }
+        let Ok(spec) = car_schemas::de::from_json::<Manifest<AgentSpec>>(&run.agent_document) else { return Ok(()) };
+        let attempt = u32::try_from(run.attempt).unwrap_or(u32::MAX);
+        if let Some(wait) = retry::next_attempt(&spec.spec, attempt, status, error, rand::random::<f64>()) {
+            let at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+            let next = self.store.queue_retry(run, at).await?;
+            tracing::info!(run_id = %run.id, next = %next.id, attempt = next.attempt, wait_s = wait.as_secs(), "run will be retried");
         }
         Ok(())
     }

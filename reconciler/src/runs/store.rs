@@ -211,8 +211,9 @@ impl Store {
         .await?)
     }
 
-    /// Takes the oldest queued run that is due, for `server` to dispatch.
-    pub async fn claim_queued(&self, server: &str) -> Result<Option<Run>, StoreError> {
+    /// Takes the oldest queued run that is due, for `server` to dispatch;
+    /// without `models`, only runs that need no model (script agents).
+    pub async fn claim_queued(&self, server: &str, models: bool) -> Result<Option<Run>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let run = sqlx::query_as::<_, Run>(
             "UPDATE runs SET status = 'dispatched', dispatched_at = now(), follower = $1, \
@@ -221,9 +222,11 @@ impl Store {
                          AND NOT (after_previous AND EXISTS (SELECT 1 FROM runs o WHERE o.agent = r.agent \
                              AND o.node = r.node AND o.id <> r.id \
                              AND o.status IN ('dispatched', 'running', 'awaiting_approval'))) \
+                         AND ($2 OR NOT (agent_document->'spec' ? 'prompt')) \
                          ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *",
         )
         .bind(server)
+        .bind(models)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = &run {
@@ -231,6 +234,23 @@ impl Store {
         }
         tx.commit().await?;
         Ok(run)
+    }
+
+    /// Dollars spent by runs created since `t`.
+    pub async fn spend_since(&self, t: DateTime<Utc>) -> Result<f64, StoreError> {
+        Ok(sqlx::query_scalar::<_, f64>("SELECT COALESCE(sum(cost_usd), 0) FROM runs WHERE created_at >= $1")
+            .bind(t)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Runs that are going (dispatched, running, awaiting approval), for the timeout backstop.
+    pub async fn going(&self) -> Result<Vec<Run>, StoreError> {
+        Ok(sqlx::query_as::<_, Run>(
+            "SELECT * FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') ORDER BY created_at",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Puts a dispatched run back in the queue (the node was busy or unreachable).
@@ -505,7 +525,15 @@ pub struct LastRun {
 }
 
 impl Store {
-    /// Usage of runs created in `[from, to)`, grouped by `agent`, `node` or `day` (UTC).
+    /// Usage of runs created in `[from, to)`, including runs retention deleted: groups
+    /// (`agent`, `node`, or `day` as `YYYY-MM-DD` in UTC) over runs created
+    /// in `[from, to)` plus the `usage_daily` roll-ups.
+    ///
+    /// A roll-up keeps only the UTC day its runs were created, not the time,
+    /// so a day counts whole when any part of it lies in `[from, to)`:
+    /// `day >= from's UTC date AND day's midnight < to`. Ranges on whole
+    /// days (midnight to midnight) are exact; a range that starts or ends
+    /// inside a rolled-up day gets that whole day rather than none of it.
     pub async fn usage(
         &self,
         from: DateTime<Utc>,
@@ -515,14 +543,22 @@ impl Store {
         let key = match group_by {
             "agent" => "agent",
             "node" => "node",
-            _ => "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            _ => "to_char(day, 'YYYY-MM-DD')",
         };
         let sql = format!(
-            "SELECT {key} AS key, count(*) AS runs, sum(input_tokens)::bigint AS input_tokens, \
-             sum(output_tokens)::bigint AS output_tokens, \
-             sum(cache_creation_input_tokens)::bigint AS cache_creation_input_tokens, \
-             sum(cache_read_input_tokens)::bigint AS cache_read_input_tokens, sum(cost_usd) AS cost_usd \
-             FROM runs WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY 1"
+            "WITH u AS ( \
+               SELECT (created_at AT TIME ZONE 'UTC')::date AS day, agent, node, 1::bigint AS runs, \
+                 input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd \
+               FROM runs WHERE created_at >= $1 AND created_at < $2 \
+               UNION ALL \
+               SELECT day, agent, node, runs, input_tokens, output_tokens, cache_creation_input_tokens, \
+                 cache_read_input_tokens, cost_usd \
+               FROM usage_daily WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND day < ($2 AT TIME ZONE 'UTC')) \
+             SELECT {key} AS key, sum(runs)::bigint AS runs, sum(input_tokens)::bigint AS input_tokens, \
+               sum(output_tokens)::bigint AS output_tokens, \
+               sum(cache_creation_input_tokens)::bigint AS cache_creation_input_tokens, \
+               sum(cache_read_input_tokens)::bigint AS cache_read_input_tokens, sum(cost_usd) AS cost_usd \
+             FROM u GROUP BY 1 ORDER BY 1"
         );
         Ok(sqlx::query_as::<_, UsageGroup>(&sql).bind(from).bind(to).fetch_all(self.pool()).await?)
     }
