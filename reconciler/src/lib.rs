@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod drift;
+pub mod metrics;
 pub mod plan;
 pub mod postgres;
 pub mod reconcile;

@@ -254,6 +254,9 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     assert_eq!(agent["stats"]["runs"], 1);
     assert_eq!(agent["stats"]["success_rate"], 1.0);
     assert_eq!(agent["last_runs"][0]["id"], id.as_str());
+    let metrics = get(&server, "/api/v1/nodes/local/metrics?range=1h").await;
+    assert_eq!(metrics["resolution"], "minute");
+    assert!(metrics["points"][0]["memory_percent"].as_f64().unwrap() > 0.0, "{metrics}");
     let usage = get(&server, "/api/v1/usage?group_by=agent").await;
     assert_eq!(usage["groups"][0]["key"], "lister");
     assert_eq!(usage["total"]["input_tokens"], run["usage"]["input_tokens"]);

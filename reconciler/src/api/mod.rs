@@ -56,6 +56,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(objects::nodes))
         .routes(routes!(objects::node))
         .routes(routes!(objects::heartbeat))
+        .routes(routes!(objects::metrics))
         .routes(routes!(objects::agents))
         .routes(routes!(objects::agent))
         .routes(routes!(objects::schedules))

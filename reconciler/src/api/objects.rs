@@ -2,7 +2,7 @@
 //! overrides outside git and show as drift), and drift itself.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -85,6 +85,35 @@ pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result
     v["observed"] = json!(observed);
     v["drift"] = json!(live.drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
     Ok(Json(v))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct MetricsQuery {
+    /// How far back: e.g. 1h, 6h, 2d, 30d (default 6h). Up to 2d comes per minute, beyond per hour.
+    range: Option<String>,
+}
+
+/// A node's metrics history for charts: CPU, memory, load and the fullest disk.
+#[utoipa::path(get, path = "/api/v1/nodes/{name}/metrics", tag = "live state", params(("name" = String, Path), MetricsQuery),
+    responses((status = 200, description = "{resolution, points: [...]}"), (status = 404, description = "not live")))]
+pub async fn metrics(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<MetricsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    one(&s, "Node", &name).await?;
+    let text = q.range.unwrap_or_else(|| "6h".into());
+    let range: car_schemas::values::Duration = text.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("range={text:?} is not a duration"),
+            "e.g. range=6h or 30d",
+        )
+    })?;
+    let from = chrono::Utc::now() - chrono::TimeDelta::from_std(range.get()).unwrap_or_default();
+    let (resolution, points) = s.store.metrics(&name, from).await?;
+    Ok(Json(json!({"node": name, "resolution": resolution, "points": points})))
 }
 
 /// How long a node may go unseen before it counts as disconnected (a few

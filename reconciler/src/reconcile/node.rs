@@ -55,6 +55,9 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
     match endpoint.health(&ctx.http).await {
         Ok(health) if health.is_object() => {
             observe(ctx, &name, Some(&health), None).await?;
+            if let Some(sample) = crate::metrics::Sample::from_health(&health["metrics"]) {
+                ctx.store.record_metrics(&name, Utc::now(), sample).await?;
+            }
             Ok(Action::Requeue(HEALTHY_INTERVAL))
         }
         Ok(_) => fail(ctx, &name, format!("{}/v1/health answered, but not with health JSON", endpoint.url)).await,

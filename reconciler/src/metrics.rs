@@ -1,0 +1,124 @@
+//! Node metrics history for charts: every health check a runner answers
+//! folds into the node's current minute and hour (a running mean, so the
+//! table stays small whatever the check interval); minutes are kept two
+//! days, hours ninety.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::FromRow;
+
+use crate::store::{Store, StoreError};
+
+/// One point of a chart.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Point {
+    pub bucket: DateTime<Utc>,
+    pub samples: i32,
+    pub cpu_percent: f64,
+    pub memory_percent: f64,
+    pub load1: f64,
+    pub disk_percent: f64,
+}
+
+/// The figures of one health answer (`metrics` of `GET /v1/health`), as percentages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub cpu_percent: f64,
+    pub memory_percent: f64,
+    pub load1: f64,
+    /// The fullest disk.
+    pub disk_percent: f64,
+}
+
+impl Sample {
+    pub fn from_health(metrics: &Value) -> Option<Sample> {
+        let pct = |used: Option<f64>, total: Option<f64>| match (used, total) {
+            (Some(u), Some(t)) if t > 0.0 => Some(100.0 * u / t),
+            _ => None,
+        };
+        let num = |v: &Value| v.as_f64();
+        let memory_percent = pct(num(&metrics["memory_used_bytes"]), num(&metrics["memory_total_bytes"]))?;
+        let disk_percent = metrics["disks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| pct(num(&d["used_bytes"]), num(&d["total_bytes"])))
+            .fold(0.0, f64::max);
+        Some(Sample {
+            cpu_percent: num(&metrics["cpu_percent"]).unwrap_or(0.0),
+            memory_percent,
+            load1: num(&metrics["load"][0]).unwrap_or(0.0),
+            disk_percent,
+        })
+    }
+}
+
+impl Store {
+    /// Folds one sample into the node's minute and hour at `at`, and drops old points.
+    pub async fn record_metrics(&self, node: &str, at: DateTime<Utc>, s: Sample) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for resolution in ["minute", "hour"] {
+            sqlx::query(
+                "INSERT INTO node_metrics AS m (node, resolution, bucket, samples, cpu_percent, memory_percent, load1, \
+                 disk_percent) VALUES ($1, $2, date_trunc($2, $3), 1, $4, $5, $6, $7) \
+                 ON CONFLICT (node, resolution, bucket) DO UPDATE SET samples = m.samples + 1, \
+                 cpu_percent = (m.cpu_percent * m.samples + $4) / (m.samples + 1), \
+                 memory_percent = (m.memory_percent * m.samples + $5) / (m.samples + 1), \
+                 load1 = (m.load1 * m.samples + $6) / (m.samples + 1), \
+                 disk_percent = (m.disk_percent * m.samples + $7) / (m.samples + 1)",
+            )
+            .bind(node)
+            .bind(resolution)
+            .bind(at)
+            .bind(s.cpu_percent)
+            .bind(s.memory_percent)
+            .bind(s.load1)
+            .bind(s.disk_percent)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "DELETE FROM node_metrics WHERE node = $1 AND ((resolution = 'minute' AND bucket < $2 - interval '2 days') \
+             OR (resolution = 'hour' AND bucket < $2 - interval '90 days'))",
+        )
+        .bind(node)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The node's points since `from`, oldest first: minutes for up to two days back, hours beyond.
+    pub async fn metrics(&self, node: &str, from: DateTime<Utc>) -> Result<(&'static str, Vec<Point>), StoreError> {
+        let resolution = if Utc::now() - from <= chrono::TimeDelta::days(2) { "minute" } else { "hour" };
+        let points = sqlx::query_as::<_, Point>(
+            "SELECT bucket, samples, cpu_percent, memory_percent, load1, disk_percent FROM node_metrics \
+             WHERE node = $1 AND resolution = $2 AND bucket >= date_trunc($2, $3) ORDER BY bucket",
+        )
+        .bind(node)
+        .bind(resolution)
+        .bind(from)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((resolution, points))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_health_answer_becomes_percentages_with_the_fullest_disk() {
+        let m = json!({"cpu_percent": 12.5, "memory_total_bytes": 1000, "memory_used_bytes": 250, "load": [0.5, 0.4, 0.3],
+            "disks": [{"mount": "/", "total_bytes": 100, "used_bytes": 10}, {"mount": "/mnt/tank", "total_bytes": 200, "used_bytes": 180}]});
+        assert_eq!(
+            Sample::from_health(&m),
+            Some(Sample { cpu_percent: 12.5, memory_percent: 25.0, load1: 0.5, disk_percent: 90.0 })
+        );
+        assert_eq!(Sample::from_health(&json!({"cpu_percent": 3})), None, "no memory figures: not a sample");
+    }
+}
