@@ -88,7 +88,10 @@ fn config(runner_port: u16) -> tempfile::TempDir {
         agent("sleeper", "read-write", &["Bash(python3 *)"], &[]),
     ]
     .concat();
-    car_testkit::config_dir(&[("nodes.yaml", &node), ("agents.yaml", &agents)])
+    let chatty =
+        "---\napiVersion: car/v1\nkind: Agent\nmetadata: {name: chatty}\nspec: {script: chatty.py, mode: read-only}\n";
+    let script = "import sys\nfor i in range(100000):\n    sys.stdout.write('line %d of a chatty agent\\n' % i)\n";
+    car_testkit::config_dir(&[("nodes.yaml", &node), ("agents.yaml", &(agents + chatty)), ("chatty.py", script)])
 }
 
 struct Server {
@@ -436,4 +439,38 @@ async fn past_the_budget_model_runs_wait_and_say_why() {
     assert!(held["held"].as_str().unwrap().contains("daily budget"), "{held}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(get(&server, &format!("/api/v1/runs/{second}")).await["status"], "queued", "a held run was dispatched");
+}
+
+#[tokio::test]
+async fn a_viewer_that_falls_behind_gets_a_gap_marker_and_never_holds_up_the_run() {
+    let runner_port = free_port();
+    let setup = Setup::new(runner_port, vec![]).await;
+    let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let id = start_run(&server, "chatty").await;
+    let (mut slow, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/v1/runs/{id}/stream", server.ws)).await.unwrap();
+    // The viewer reads nothing while the run goes: the run finishes all the same.
+    let run = status_is(&server, &id, "succeeded", 60).await;
+    assert_eq!(run["last_seq"].as_i64().unwrap(), log_file(setup.data.path(), &id).len() as i64);
+    let mut seqs = Vec::new();
+    let mut gaps = Vec::new();
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(30), slow.next()).await.expect("events in time") {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = msg.unwrap() else { continue };
+        let event: Value = serde_json::from_str(&text).unwrap();
+        if event["type"] == "gap" {
+            gaps.push(event["data"].clone());
+            continue;
+        }
+        seqs.push(event["seq"].as_u64().unwrap());
+        if event["type"] == "run.finished" {
+            break;
+        }
+    }
+    assert!(!gaps.is_empty(), "a viewer 100,000 events behind got no gap marker");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "events out of order");
+    let gap = &gaps[0];
+    let (from, to) = (gap["from"].as_u64().unwrap(), gap["to"].as_u64().unwrap());
+    assert!(from <= to && !seqs.iter().any(|s| (from..=to).contains(s)), "events inside the gap were sent: {gap}");
+    assert_eq!(*seqs.last().unwrap(), run["last_seq"].as_u64().unwrap());
 }
