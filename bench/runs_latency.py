@@ -24,11 +24,13 @@ b) Log latency: a script agent prints BENCH_LOG_RATE (10,000) lines per
 
 The server runs with its own PostgreSQL (no DATABASE_URL) under a temp dir,
 the runner beside it on loopback; a minimal RFC 6455 client below (standard
-library only) reads the WebSocket.
+library only) reads the WebSocket. Latencies on a 2-core machine depend on
+what else runs on it: each part waits (up to BENCH_QUIET_WAIT s) until other
+processes are nearly idle, and the CPU they used meanwhile is printed.
 
 Usage: python3 bench/runs_latency.py   (builds target/release/car-server and car-runner)
 Environment: BENCH_RUNS (200), BENCH_WARMUP (10), BENCH_LOG_RATE (10000),
-BENCH_LOG_SECONDS (5), CARGO_TARGET_DIR
+BENCH_LOG_SECONDS (5), BENCH_QUIET_WAIT (300), CARGO_TARGET_DIR
 """
 import base64, hashlib, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
@@ -41,6 +43,7 @@ SECONDS = float(os.environ.get("BENCH_LOG_SECONDS", "5"))
 LINES = int(RATE * SECONDS)
 TOKEN = "bench-runs-runner-token-0123456789"
 TARGET_MS = 50
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "300"))
 
 NOOP = 'print("ok", flush=True)\n'
 # Paced: line i is due at start + i / RATE; each line carries the time it was printed.
@@ -57,6 +60,57 @@ for i in range(lines):
     out.write(f"{{time.time():.6f}} line {{i}}\\n")
     out.flush()
 """
+
+
+class Machine:
+    """CPU that processes other than this benchmark's use (the machine may be
+    shared): `ours` are this process's descendants and the PostgreSQL
+    cluster's (`postmaster`). Measured from /proc in cores (1.0 = one core busy)."""
+
+    def __init__(self):
+        self.postmaster = None
+        self.hz, self.ncpu = os.sysconf("SC_CLK_TCK"), os.cpu_count()
+
+    def _sample(self):
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy, total = sum(v) - v[3] - v[4], sum(v[:8])
+        procs = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        st = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+        roots = {os.getpid()} | ({self.postmaster} if self.postmaster else set())
+        ours, grew = set(roots), True
+        while grew:
+            more = {p for p, (pp, _) in procs.items() if pp in ours and p not in ours}
+            ours |= more
+            grew = bool(more)
+        return busy, total, sum(procs[p][1] for p in ours if p in procs)
+
+    def start(self):
+        self.t0 = self._sample()
+
+    def others(self):
+        """Cores that other processes kept busy since start()."""
+        b0, t0, o0 = self.t0
+        b1, t1, o1 = self._sample()
+        span = (t1 - t0) / self.ncpu
+        return max(0.0, (b1 - b0) - (o1 - o0)) / span if span > 0 else 0.0
+
+    def wait_quiet(self, limit=0.2, timeout=QUIET_WAIT):
+        """Waits until other processes use under `limit` cores for 2 s (at most `timeout` s)."""
+        deadline = time.time() + timeout
+        while True:
+            self.start()
+            time.sleep(2)
+            busy = self.others()
+            if busy < limit or time.time() > deadline:
+                return busy
 
 
 def agent_doc(name, script):
@@ -290,6 +344,8 @@ def main():
         wait_for("the node connected", lambda: api.call("GET", "/api/v1/nodes/bench")[1]["connection"] == "connected",
                  120, server, server_log)
         wait_for("the agents went live", lambda: api.call("GET", "/api/v1/agents/chatty")[0] == 200, 60, server, server_log)
+        machine = Machine()
+        machine.postmaster = int(open(f"{tmp}/data/postgres/data/postmaster.pid").readline())
 
         # a) Dispatch latency, server and runner alternating run for run.
         seq = [0]
@@ -310,6 +366,8 @@ def main():
             return t, run_id
 
         ours, floor = [], []
+        quiet_a = machine.wait_quiet()
+        machine.start()
         for i in range(WARMUP + RUNS):
             t, run_id = through_server("noop")
             lat = started_ts(server_events(api_port, run_id)) - t
@@ -318,10 +376,12 @@ def main():
             if i >= WARMUP:
                 ours.append(lat)
                 floor.append(base)
+        others_a = machine.others()
 
         # b) Log latency: one client on the server's WebSocket, then the runner's NDJSON.
         def measure(arrivals_of):
-            seen, lat, gaps, last_seq, last_line, finished = 0, [], 0, 0, -1, None
+            """Latencies printed -> arrived and printed -> the runner's event ts; lines; gap markers."""
+            seen, lat, pipe, gaps, last_seq, last_line, finished = 0, [], [], 0, 0, -1, None
             for at, raw in arrivals_of:
                 ev = json.loads(raw)
                 if ev["type"] == "gap":
@@ -334,12 +394,15 @@ def main():
                     assert int(n) == last_line + 1, f"line {n} after {last_line}"
                     last_line = int(n)
                     lat.append(at - float(stamp))
+                    pipe.append(ts_seconds(ev["ts"]) - float(stamp))
                     seen += 1
                 elif ev["type"] == "run.finished":
                     finished = ev["data"]
             assert finished and finished["status"] == "succeeded", finished
-            return lat, seen, gaps
+            return lat, pipe, seen, gaps
 
+        quiet_b = machine.wait_quiet()
+        machine.start()
         _, run_id = through_server("chatty")
         ws = WebSocket("127.0.0.1", api_port, f"/api/v1/runs/{run_id}/stream")
         got = []
@@ -351,12 +414,13 @@ def main():
             if '"type":"run.finished"' in text:
                 break
         ws.close()
-        log_ours, seen_ours, gaps_ours = measure(got)
+        log_ours, pipe_ours, seen_ours, gaps_ours = measure(got)
 
         _, run_id = through_runner("chatty", CHATTY)
         got = []
         runner_events(runner_port, run_id, on_line=lambda at, raw: got.append((at, raw)))
-        log_floor, seen_floor, gaps_floor = measure(got)
+        log_floor, pipe_floor, seen_floor, gaps_floor = measure(got)
+        others_b = machine.others()
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -380,6 +444,9 @@ def main():
           f"{verdict(log_ours, seen_ours == LINES and not gaps_ours)})")
     print(f"  runner NDJSON       p50 {ms(log_floor, 50):6.1f} ms   p99 {ms(log_floor, 99):6.1f} ms   max {ms(log_floor, 100):6.1f} ms"
           f"   {seen_floor:,}/{LINES:,} lines   (baseline: GET /v1/runs/{{id}}/events on the runner)")
+    print(f"  of which printed -> runner's event ts: p99 {ms(pipe_ours, 99):.1f} ms (server run), {ms(pipe_floor, 99):.1f} ms (baseline run)")
+    print(f"other processes on the machine kept {others_a:.2f} cores busy on average during a), {others_b:.2f} during b)"
+          f" (before: {quiet_a:.2f}, {quiet_b:.2f}; {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

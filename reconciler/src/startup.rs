@@ -44,8 +44,12 @@ pub enum StartError {
 
 /// Runs the server until `shutdown` resolves.
 pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    let mut settings = settings;
     let data_dir = settings.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|e| StartError::DataDir { path: data_dir.clone(), source: e })?;
+    // Absolute, so that helpers started elsewhere (PostgreSQL as its own user) find it.
+    let data_dir = std::fs::canonicalize(&data_dir).map_err(|e| StartError::DataDir { path: data_dir, source: e })?;
+    settings.data_dir = data_dir.clone();
     let (options, embedded) = database(&settings, &data_dir).await?;
     let result = run(settings, options, shutdown).await;
     if let Some(pg) = embedded {

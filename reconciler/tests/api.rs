@@ -209,10 +209,10 @@ async fn live_objects_carry_their_revision_and_unknown_ones_are_404() {
     let (status, v) = s.get("/api/v1/nodes").await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["homeserver", "tower", "truenas"]);
-    assert_eq!(v["nodes"][1]["revision"], rev.as_str());
-    assert_eq!(v["nodes"][1]["spec"]["os"], "unraid");
-    assert_eq!(v["nodes"][1]["health"]["health"], "red");
+    assert_eq!(names, ["homeserver", "local", "tower", "truenas"]);
+    assert_eq!(v["nodes"][2]["revision"], rev.as_str());
+    assert_eq!(v["nodes"][2]["spec"]["os"], "unraid");
+    assert_eq!(v["nodes"][2]["health"]["health"], "red");
     let (status, v) = s.get("/api/v1/agents/zfs-health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["file"], "agents/zfs-health.yaml");
@@ -240,11 +240,12 @@ async fn drift_lists_runnerless_nodes_and_a_paused_schedule_until_resumed() {
         kinds,
         [
             ("node.never_connected", "Node/homeserver"),
+            ("node.never_connected", "Node/local"),
             ("node.never_connected", "Node/tower"),
             ("node.never_connected", "Node/truenas")
         ]
     );
-    assert!(drift["items"][1]["fix"].as_str().unwrap().contains("curl -sSL http://car.lan:8000/install"));
+    assert!(drift["items"][2]["fix"].as_str().unwrap().contains("curl -sSL http://car.lan:8000/install"));
 
     let body = serde_json::to_vec(&json!({"reason": "disk swap tonight"})).unwrap();
     let (status, _) = s

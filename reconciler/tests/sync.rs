@@ -25,12 +25,12 @@ async fn a_valid_revision_is_applied_whole() {
     let (store, data) = (store().await, tempfile::tempdir().unwrap());
     let s = syncer(&store, &repo.url(), data.path());
     let Outcome::Applied(changes) = s.sync_once(Trigger::Start).await.unwrap() else { panic!("not applied") };
-    assert_eq!(changes.added.len(), 28);
+    assert_eq!(changes.added.len(), 29);
     let state = store.sync_state().await.unwrap();
     assert_eq!(state.applied_revision.as_deref(), Some(head.as_str()));
     assert_eq!(state.head_author.as_deref(), Some("Test Author <author@example.org>"));
     assert_eq!(state.head_message.as_deref(), Some("initial config"));
-    assert_eq!(live_nodes(&store).await, ["homeserver", "tower", "truenas"]);
+    assert_eq!(live_nodes(&store).await, ["homeserver", "local", "tower", "truenas"]);
     let agent = store.object("Agent", "zfs-health").await.unwrap().unwrap();
     assert_eq!(agent.revision, head);
     assert_eq!(agent.file, "agents/zfs-health.yaml");
@@ -61,7 +61,11 @@ async fn invalid_commit_keeps_last_good_revision_and_reports_file_line() {
         errors[0]["hint"],
         "fields allowed here: \"description\", \"address\", \"token\", \"os\", \"tags\", \"capabilities\", \"agents\""
     );
-    assert_eq!(live_nodes(&store).await, ["homeserver", "tower", "truenas"], "a broken commit changed live state");
+    assert_eq!(
+        live_nodes(&store).await,
+        ["homeserver", "local", "tower", "truenas"],
+        "a broken commit changed live state"
+    );
     let objects = state.objects.as_array().unwrap();
     let extra = objects.iter().find(|o| o["name"] == "extra").unwrap();
     assert_eq!(extra["status"], "Error");
@@ -136,7 +140,7 @@ async fn an_unreadable_source_is_an_error_and_live_state_stays() {
     assert!(err.contains("branch \"nope\" not found") && err.contains("set CONFIG_BRANCH to one of: main"), "{err}");
     let state = store.sync_state().await.unwrap();
     assert!(state.fetch_error.is_some());
-    assert_eq!(live_nodes(&store).await.len(), 3);
+    assert_eq!(live_nodes(&store).await.len(), 4);
 }
 
 #[tokio::test]

@@ -96,6 +96,9 @@ pub struct Runs {
 impl Runs {
     /// Opens the runs folder; runs left unfinished by a previous runner become `lost`.
     pub fn open(data_dir: PathBuf, claude_bin: PathBuf, node: NodeFacts, max_runs: usize) -> Self {
+        // Absolute: runs start processes in their own folders, where a relative path would mean something else.
+        let _ = std::fs::create_dir_all(data_dir.join("runs"));
+        let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
         let mut runs = HashMap::new();
         for entry in std::fs::read_dir(data_dir.join("runs")).into_iter().flatten().flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();

@@ -27,8 +27,13 @@ async fn runner(data: &std::path::Path) -> Runner {
 }
 
 async fn runner_with(data: &std::path::Path, env: &[(&str, &str)]) -> Runner {
+    runner_in(data, env, &std::env::current_dir().unwrap()).await
+}
+
+async fn runner_in(data: &std::path::Path, env: &[(&str, &str)], cwd: &std::path::Path) -> Runner {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_car-runner"))
+        .current_dir(cwd)
         .env("RUNNER_TOKEN", TOKEN)
         .env("RUNNER_PORT", port.to_string())
         .env("RUNNER_DATA_DIR", data)
@@ -275,4 +280,16 @@ async fn a_script_agent_brings_its_files_and_a_full_node_refuses_more_runs() {
     let all = events(&r, "nap-3", 0, "run.finished").await;
     assert!(all.iter().any(|e| e["data"]["line"] == "tags ['lab']"), "{all:#?}");
     assert_eq!(all.last().unwrap()["data"]["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_relative_data_dir_works_for_scripts() {
+    let cwd = tempfile::tempdir().unwrap();
+    let r = runner_in(std::path::Path::new("relative-data"), &[], cwd.path()).await;
+    let files = json!({"scripts/hello.py": "import car_agent\ncar_agent.run(lambda ctx: ctx.log('hello'))\n"});
+    let body = json!({"run_id": "rel-1", "agent": script_agent("hello", "scripts/hello.py"), "files": files});
+    assert_eq!(post_run(&r, body).await.status(), reqwest::StatusCode::ACCEPTED);
+    let all = events(&r, "rel-1", 0, "run.finished").await;
+    assert_eq!(all.last().unwrap()["data"]["status"], "succeeded", "{all:#?}");
+    assert!(cwd.path().join("relative-data/runs/rel-1/events.jsonl").exists());
 }
