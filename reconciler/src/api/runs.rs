@@ -136,14 +136,7 @@ pub async fn log(State(s): State<AppState>, Path(id): Path<String>) -> Result<Re
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "try again"))?
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "log",
-            format!("cannot read the run's log: {e}"),
-            "check DATA_DIR",
-        )
-    })?;
+    .map_err(unreadable)?;
     let name = format!("{}-{}-{}-{}.log", run.agent, run.node, run.created_at.format("%Y%m%d-%H%M%S"), run.id);
     Ok((
         [
@@ -174,14 +167,7 @@ pub async fn stream(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     find(&s, &id).await?;
-    let reader = s.runs.logs.reader(&id, q.after.unwrap_or(0)).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "log",
-            format!("cannot read the run's log: {e}"),
-            "check DATA_DIR",
-        )
-    })?;
+    let reader = s.runs.logs.reader(&id, q.after.unwrap_or(0)).map_err(unreadable)?;
     Ok(ws.on_upgrade(move |socket| pump(socket, reader)))
 }
 
@@ -241,6 +227,10 @@ pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result
         )),
         Err(e) => Err(bad_gateway(e)),
     }
+}
+
+fn unreadable(e: std::io::Error) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "log", format!("cannot read the run's log: {e}"), "check DATA_DIR")
 }
 
 pub fn bad_gateway(e: crate::runner::RunnerError) -> ApiError {
