@@ -169,6 +169,12 @@ async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    // Live events go out as they come: no waiting on delayed ACKs for small writes.
+    let nodelay = |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    };
+    let api_listener = axum::serve::ListenerExt::tap_io(api_listener, nodelay);
+    let ui_listener = axum::serve::ListenerExt::tap_io(ui_listener, nodelay);
     let api = axum::serve(api_listener, api::app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
     let ui = axum::serve(ui_listener, api::ui(state)).with_graceful_shutdown(stopped(stop_rx));
     tokio::spawn(async move {

@@ -66,6 +66,10 @@ fn main() -> ExitCode {
             settings.max_runs,
         );
         let state = Arc::new(RunnerState::new(runs, settings.token.clone(), host));
+        // Events go out as they come: no waiting on delayed ACKs for small writes.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         });

@@ -149,13 +149,16 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// One agent, with its record: runs, success rate, mean and p95 duration
-/// (last 30 days), cost over 7 and 30 days, and its last run on each node.
+/// (last 30 days), cost over 7 and 30 days, and its last run on each node
+/// (computed at most every 30 s; `stats_at` says when).
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path)),
     responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let mut v = view(&one(&s, "Agent", &name).await?);
-    v["stats"] = json!(s.store.agent_stats(&name).await?);
-    v["last_runs"] = json!(s.store.last_runs(&name).await?);
+    let record = s.runs.agent_stats(&name).await?;
+    for k in ["stats", "last_runs", "stats_at"] {
+        v[k] = record[k].clone();
+    }
     Ok(Json(v))
 }
 

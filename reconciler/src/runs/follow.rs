@@ -20,6 +20,8 @@ use crate::store::StoreError;
 
 /// How often the lease is renewed while following.
 const RENEW: Duration = Duration::from_secs(10);
+/// Longest a copied event waits for its fsync while more keep coming.
+const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// Follows `run` until it finishes, unless another replica already does.
 pub async fn follow(runs: Arc<Runs>, run: Run) {
@@ -54,16 +56,27 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
                 away_since = None;
                 wait = Duration::from_millis(200);
                 let mut buf: Vec<u8> = Vec::new();
-                loop {
-                    let chunk = match resp.chunk().await {
-                        Ok(Some(c)) => c,
-                        Ok(None) => break "the runner closed the event stream".to_string(),
-                        Err(e) => break format!("the event stream broke: {e}"),
+                let mut durable = Durable { seq: last, at: Instant::now() };
+                let why = loop {
+                    // Lines written but not yet fsync'd are made durable once the stream goes quiet.
+                    let quiet = if durable.seq < last { SYNC_EVERY } else { Duration::from_secs(3600) };
+                    let chunk = match tokio::time::timeout(quiet, resp.chunk()).await {
+                        Err(_) => {
+                            durable.sync(runs, run, last, true).await?;
+                            continue;
+                        }
+                        Ok(Ok(Some(c))) => c,
+                        Ok(Ok(None)) => break "the runner closed the event stream".to_string(),
+                        Ok(Err(e)) => break format!("the event stream broke: {e}"),
                     };
                     buf.extend_from_slice(&chunk);
+                    // Take what else has arrived too: one write for a burst.
+                    while let Ok(Ok(Some(more))) = tokio::time::timeout(Duration::ZERO, resp.chunk()).await {
+                        buf.extend_from_slice(&more);
+                    }
                     let Some(end) = buf.iter().rposition(|b| *b == b'\n') else { continue };
                     let whole: Vec<u8> = buf.drain(..=end).collect();
-                    if take(runs, run, &whole, &mut last).await? {
+                    if take(runs, run, &whole, &mut last, &mut durable).await? {
                         return Ok(());
                     }
                     if renewed.elapsed() >= RENEW {
@@ -72,7 +85,9 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
                             return Ok(());
                         }
                     }
-                }
+                };
+                durable.sync(runs, run, last, true).await?;
+                why
             }
             Err(e) if e.kind == RunnerErrorKind::Refused(404) => {
                 let error = json!({"kind": "lost", "message": format!("node {}'s runner does not know this run: its data was lost", run.node),
@@ -100,9 +115,33 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
     }
 }
 
-/// Takes whole event lines: new ones go to the log file, then to the
-/// database. True when the run finished.
-async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64) -> Result<bool, StoreError> {
+/// How far the log file is fsync'd, and when it was.
+struct Durable {
+    seq: u64,
+    at: Instant,
+}
+
+impl Durable {
+    /// Fsyncs the log up to `last` (when `now`, or [`SYNC_EVERY`] passed)
+    /// and only then records in the database that the server has it.
+    async fn sync(&mut self, runs: &Runs, run: &Run, last: u64, now: bool) -> Result<(), StoreError> {
+        if last <= self.seq || !(now || self.at.elapsed() >= SYNC_EVERY) {
+            return Ok(());
+        }
+        if let Err(e) = runs.logs.sync(&run.id) {
+            tracing::error!(run_id = %run.id, error = %e, "cannot fsync the run's log; check DATA_DIR");
+            return Ok(());
+        }
+        self.seq = last;
+        self.at = Instant::now();
+        runs.store.set_last_seq(&run.id, last).await
+    }
+}
+
+/// Takes whole event lines: new ones go to the log file (and to viewers)
+/// at once, to the database when durable; events that change the run's
+/// record make it durable at once. True when the run finished.
+async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64, durable: &mut Durable) -> Result<bool, StoreError> {
     let mut fresh = Vec::with_capacity(lines.len());
     let mut events = Vec::new();
     let mut seq = *last;
@@ -125,13 +164,13 @@ async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64) -> Result<bo
     if fresh.is_empty() {
         return Ok(false);
     }
-    if let Err(e) = runs.logs.append(&run.id, &fresh, seq) {
+    if let Err(e) = runs.logs.append(&run.id, &fresh, seq, false) {
         // Not taken: the next connection asks again from the last event on disk.
         tracing::error!(run_id = %run.id, error = %e, "cannot write the run's log; check DATA_DIR's space");
         return Ok(false);
     }
     *last = seq;
-    runs.store.set_last_seq(&run.id, seq).await?;
+    durable.sync(runs, run, seq, !events.is_empty()).await?;
     let mut finished = false;
     for e in &events {
         finished |= apply(runs, run, e, true).await?;

@@ -64,14 +64,23 @@ impl Logs {
         last
     }
 
-    /// Appends whole event lines, makes them durable, wakes readers.
-    pub fn append(&self, run_id: &str, lines: &[u8], last_seq: u64) -> std::io::Result<()> {
+    /// Appends whole event lines and wakes readers; `durable` also fsyncs
+    /// them (else [`Logs::sync`] does, soon: written lines already survive a
+    /// crash of the server, only not one of the machine).
+    pub fn append(&self, run_id: &str, lines: &[u8], last_seq: u64, durable: bool) -> std::io::Result<()> {
         let mut f = OpenOptions::new().create(true).append(true).open(self.path(run_id))?;
         f.write_all(lines)?;
-        f.sync_data()?;
+        if durable {
+            f.sync_data()?;
+        }
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.entry(run_id.to_string()).or_insert_with(|| watch::channel(0).0).send_replace(last_seq);
         Ok(())
+    }
+
+    /// Makes what was appended durable.
+    pub fn sync(&self, run_id: &str) -> std::io::Result<()> {
+        OpenOptions::new().append(true).open(self.path(run_id))?.sync_data()
     }
 
     /// Writes the server's own `run.finished` after the last event, and
@@ -83,7 +92,7 @@ impl Logs {
                 car_schemas::run::RunEvent { seq: last + 1, ts: Utc::now(), kind: kind::RUN_FINISHED.into(), data };
             let mut line = serde_json::to_vec(&event).expect("events serialize");
             line.push(b'\n');
-            self.append(run_id, &line, last + 1)?;
+            self.append(run_id, &line, last + 1, true)?;
         }
         self.closed.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string());
         self.done(run_id);

@@ -54,8 +54,13 @@ pub struct Runs {
     pub notices: broadcast::Sender<Notice>,
     /// Whether model runs may start (budget, rate limits).
     pub gate: gate::Gate,
+    /// Agents' statistics, computed at most every [`STATS_FRESH`] (they scan 30 days of runs).
+    stats: Mutex<std::collections::HashMap<String, (std::time::Instant, Value)>>,
     following: Mutex<HashSet<String>>,
 }
+
+/// How long an agent's statistics are served before they are computed again.
+pub const STATS_FRESH: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -105,6 +110,7 @@ impl Runs {
             lost_grace,
             wake: Notify::new(),
             notices: broadcast::channel(256).0,
+            stats: Mutex::default(),
             following: Mutex::default(),
         }
     }
@@ -176,6 +182,22 @@ impl Runs {
             self.wake.notify_one();
         }
         Ok(run)
+    }
+
+    /// An agent's record (`stats` and `last_runs`), at most [`STATS_FRESH`] old.
+    pub async fn agent_stats(&self, agent: &str) -> Result<Value, StoreError> {
+        if let Some((at, v)) = self.stats.lock().unwrap_or_else(|p| p.into_inner()).get(agent)
+            && at.elapsed() < STATS_FRESH
+        {
+            return Ok(v.clone());
+        }
+        let v = json!({"stats": self.store.agent_stats(agent).await?, "last_runs": self.store.last_runs(agent).await?,
+                       "stats_at": chrono::Utc::now()});
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent.to_string(), (std::time::Instant::now(), v.clone()));
+        Ok(v)
     }
 
     /// Marks `id` as followed here; false when it already is.

@@ -566,7 +566,7 @@ impl Store {
     pub async fn agent_stats(&self, agent: &str) -> Result<AgentStats, StoreError> {
         Ok(sqlx::query_as::<_, AgentStats>(
             "WITH r AS (SELECT status, cost_usd, created_at, \
-                 extract(epoch FROM finished_at - started_at) * 1000 AS ms \
+                 date_part('epoch', finished_at - started_at) * 1000 AS ms \
                FROM runs WHERE agent = $1 AND created_at > now() - interval '30 days') \
              SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
                count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')) AS finished, \
@@ -583,11 +583,19 @@ impl Store {
         .await?)
     }
 
-    /// The agent's newest run on each node.
+    /// The agent's newest run on each node: a skip scan over its nodes
+    /// (`runs_agent_node_newest`), one index probe each, whatever the history's size.
     pub async fn last_runs(&self, agent: &str) -> Result<Vec<LastRun>, StoreError> {
         Ok(sqlx::query_as::<_, LastRun>(
-            "SELECT DISTINCT ON (node) node, id, status, created_at, finished_at FROM runs WHERE agent = $1 \
-             ORDER BY node, created_at DESC",
+            "WITH RECURSIVE nodes AS ( \
+               (SELECT node FROM runs WHERE agent = $1 ORDER BY node LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT r.node FROM runs r WHERE r.agent = $1 AND r.node > n.node ORDER BY r.node LIMIT 1) \
+               FROM nodes n WHERE n.node IS NOT NULL) \
+             SELECT l.node, l.id, l.status, l.created_at, l.finished_at FROM nodes n \
+             CROSS JOIN LATERAL (SELECT node, id, status, created_at, finished_at FROM runs \
+               WHERE agent = $1 AND node = n.node ORDER BY created_at DESC LIMIT 1) l \
+             WHERE n.node IS NOT NULL ORDER BY l.node",
         )
         .bind(agent)
         .fetch_all(self.pool())
