@@ -69,7 +69,7 @@ SQL_RUNS = ("SELECT * FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::
             "AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $4)) "
             "ORDER BY created_at DESC, id DESC LIMIT $5")
 SQL_STATS = ("WITH r AS (SELECT status, cost_usd, created_at, "
-             "extract(epoch FROM finished_at - started_at) * 1000 AS ms "
+             "date_part('epoch', finished_at - started_at) * 1000 AS ms "
              "FROM runs WHERE agent = $1 AND created_at > now() - interval '30 days') "
              "SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, "
              "count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')) AS finished, "
@@ -80,8 +80,15 @@ SQL_STATS = ("WITH r AS (SELECT status, cost_usd, created_at, "
              "(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms))::float8 AS p95_duration_ms, "
              "COALESCE(sum(cost_usd) FILTER (WHERE created_at > now() - interval '7 days'), 0) AS cost_7d_usd, "
              "COALESCE(sum(cost_usd), 0) AS cost_30d_usd FROM r")
-SQL_LAST = ("SELECT DISTINCT ON (node) node, id, status, created_at, finished_at FROM runs WHERE agent = $1 "
-            "ORDER BY node, created_at DESC")
+SQL_LAST = ("WITH RECURSIVE nodes AS ( "
+            "(SELECT node FROM runs WHERE agent = $1 ORDER BY node LIMIT 1) "
+            "UNION ALL "
+            "SELECT (SELECT r.node FROM runs r WHERE r.agent = $1 AND r.node > n.node ORDER BY r.node LIMIT 1) "
+            "FROM nodes n WHERE n.node IS NOT NULL) "
+            "SELECT l.node, l.id, l.status, l.created_at, l.finished_at FROM nodes n "
+            "CROSS JOIN LATERAL (SELECT node, id, status, created_at, finished_at FROM runs "
+            "WHERE agent = $1 AND node = n.node ORDER BY created_at DESC LIMIT 1) l "
+            "WHERE n.node IS NOT NULL ORDER BY l.node")
 
 
 def pick(col, shares):

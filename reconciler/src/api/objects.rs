@@ -150,7 +150,7 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> 
 
 /// One agent, with its record: runs, success rate, mean and p95 duration
 /// (last 30 days), cost over 7 and 30 days, and its last run on each node
-/// (computed at most every 30 s; `stats_at` says when).
+/// (computed in the background every 30 s once asked for; `stats_at` says when).
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path)),
     responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -54,13 +54,21 @@ pub struct Runs {
     pub notices: broadcast::Sender<Notice>,
     /// Whether model runs may start (budget, rate limits).
     pub gate: gate::Gate,
-    /// Agents' statistics, computed at most every [`STATS_FRESH`] (they scan 30 days of runs).
-    stats: Mutex<std::collections::HashMap<String, (std::time::Instant, Value)>>,
+    /// Agents' statistics: they scan 30 days of runs, so they are served
+    /// from here and computed again in the background once [`STATS_FRESH`] old.
+    stats: std::sync::Arc<Mutex<std::collections::HashMap<String, Stats>>>,
     following: Mutex<HashSet<String>>,
 }
 
-/// How long an agent's statistics are served before they are computed again.
+/// How old an agent's statistics may get before they are computed again.
 pub const STATS_FRESH: Duration = Duration::from_secs(30);
+
+/// An agent's record as last computed, and whether it is being computed again.
+struct Stats {
+    at: std::time::Instant,
+    value: Value,
+    refreshing: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -72,6 +80,16 @@ pub enum QueueError {
 
 fn invalid(message: String, hint: &str) -> QueueError {
     QueueError::Invalid { message, hint: hint.into() }
+}
+
+async fn agent_record(store: &Store, agent: &str) -> Result<Value, StoreError> {
+    Ok(json!({"stats": store.agent_stats(agent).await?, "last_runs": store.last_runs(agent).await?,
+              "stats_at": chrono::Utc::now()}))
+}
+
+fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, value: Value) {
+    let fresh = Stats { at: std::time::Instant::now(), value, refreshing: false };
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.to_string(), fresh);
 }
 
 /// Why and how a run is started.
@@ -110,7 +128,7 @@ impl Runs {
             lost_grace,
             wake: Notify::new(),
             notices: broadcast::channel(256).0,
-            stats: Mutex::default(),
+            stats: Default::default(),
             following: Mutex::default(),
         }
     }
@@ -184,20 +202,42 @@ impl Runs {
         Ok(run)
     }
 
-    /// An agent's record (`stats` and `last_runs`), at most [`STATS_FRESH`] old.
+    /// An agent's record (`stats` and `last_runs`): computed on the first
+    /// request, then served at once and computed again in the background
+    /// when it is older than [`STATS_FRESH`], so no request waits for it twice.
     pub async fn agent_stats(&self, agent: &str) -> Result<Value, StoreError> {
-        if let Some((at, v)) = self.stats.lock().unwrap_or_else(|p| p.into_inner()).get(agent)
-            && at.elapsed() < STATS_FRESH
-        {
-            return Ok(v.clone());
+        let cached = {
+            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            stats.get_mut(agent).map(|s| {
+                let stale = s.at.elapsed() >= STATS_FRESH && !s.refreshing;
+                s.refreshing |= stale;
+                (s.value.clone(), stale)
+            })
+        };
+        match cached {
+            Some((value, stale)) => {
+                if stale {
+                    let (store, cache, agent) = (self.store.clone(), self.stats.clone(), agent.to_string());
+                    tokio::spawn(async move {
+                        match agent_record(&store, &agent).await {
+                            Ok(v) => keep(&cache, &agent, v),
+                            Err(e) => {
+                                tracing::warn!(agent = %agent, error = %e, "cannot compute an agent's statistics");
+                                if let Some(s) = cache.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&agent) {
+                                    s.refreshing = false;
+                                }
+                            }
+                        }
+                    });
+                }
+                Ok(value)
+            }
+            None => {
+                let v = agent_record(&self.store, agent).await?;
+                keep(&self.stats, agent, v.clone());
+                Ok(v)
+            }
         }
-        let v = json!({"stats": self.store.agent_stats(agent).await?, "last_runs": self.store.last_runs(agent).await?,
-                       "stats_at": chrono::Utc::now()});
-        self.stats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(agent.to_string(), (std::time::Instant::now(), v.clone()));
-        Ok(v)
     }
 
     /// Marks `id` as followed here; false when it already is.
