@@ -20,6 +20,9 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::watch;
 
+/// How often a reader looks at the file without being woken.
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct Logs {
     dir: PathBuf,
     /// The last seq written, per run being written now.
@@ -159,7 +162,9 @@ impl Reader {
             if last > self.after {
                 continue;
             }
-            if self.live.changed().await.is_err() {
+            // Woken by this server's writer, or every POLL to see lines another replica wrote (shared DATA_DIR).
+            let Ok(changed) = tokio::time::timeout(POLL, self.live.changed()).await else { continue };
+            if changed.is_err() {
                 // Nobody writes it any more: what is on disk is all there is.
                 while let Some(line) = self.read_line() {
                     if let Some((seq, _)) = head(&line).filter(|(seq, _)| *seq > self.after) {
@@ -248,4 +253,37 @@ pub fn render(path: &Path, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(out, "[{time}] #{} {body}", e.seq)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(seq: u64, kind: &str) -> Vec<u8> {
+        let e = car_schemas::run::RunEvent { seq, ts: Utc::now(), kind: kind.into(), data: json!({"line": seq}) };
+        let mut l = serde_json::to_vec(&e).unwrap();
+        l.push(b'\n');
+        l
+    }
+
+    #[tokio::test]
+    async fn a_viewer_on_another_replica_follows_the_shared_file_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, other) = (Logs::open(dir.path().into()).unwrap(), Logs::open(dir.path().into()).unwrap());
+        writer.append("r", &line(1, kind::RUN_STARTED), 1, false).unwrap();
+        let mut reader = other.reader("r", 0).unwrap();
+        assert_eq!(head(&reader.next().await.unwrap()), Some((1, false)));
+        let follow = tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            while let Some(l) = reader.next().await {
+                seqs.push(head(&l).unwrap().0);
+            }
+            seqs
+        });
+        writer.append("r", &[line(2, kind::LOG), line(3, kind::LOG)].concat(), 3, false).unwrap();
+        writer.finish("r", json!({"status": "succeeded"})).unwrap();
+        let seqs = tokio::time::timeout(std::time::Duration::from_secs(5), follow).await.expect("it ended").unwrap();
+        assert_eq!(seqs, [2, 3, 4]);
+    }
 }
