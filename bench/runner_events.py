@@ -17,6 +17,7 @@ Usage: python3 bench/runner_events.py   (builds target/release/car-runner)
 Environment: BENCH_LINES (200000), BENCH_ROUNDS (3, best of), BENCH_IDLE (10 s)
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+from benchlib import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINES = int(os.environ.get("BENCH_LINES", "200000"))
@@ -32,14 +33,6 @@ for i in range({LINES}):
     write("line %06d: pool tank ONLINE, scrub repaired 0B in 00:12:31 with 0 errors\\n" % i)
 """
 EXPECTED_LEN = len("line 000000: pool tank ONLINE, scrub repaired 0B in 00:12:31 with 0 errors")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def producer_env():

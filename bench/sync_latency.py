@@ -13,6 +13,7 @@ Targets: p99 < 300 ms, idle RSS < 40 MiB.
 Usage: python3 bench/sync_latency.py   (builds target/release/car-server)
 """
 import hashlib, hmac, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+from benchlib import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBJECTS, SECRET = 1000, "bench-secret"
@@ -26,14 +27,6 @@ def sh(cmd, cwd=None):
 
 def git(args, cwd):
     return sh(["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.org"] + args, cwd)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def agent(i, rev=0):

@@ -1,0 +1,74 @@
+"""What the benchmarks share: a free local port, and how busy the rest of
+the machine is (the benchmarks wait for it to be quiet before measuring and
+print how busy it was)."""
+import os
+import socket
+import time
+
+# How long a benchmark waits for the machine to be quiet (BENCH_QUIET_WAIT seconds).
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "300"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Machine:
+    """CPU that processes other than this benchmark's use (the machine may be
+    shared): `ours` are this process's descendants and the PostgreSQL
+    cluster's (`postmaster`). Measured from /proc in cores (1.0 = one core busy)."""
+
+    def __init__(self):
+        self.postmaster = None
+        self.ncpu = os.cpu_count()
+
+    def _sample(self):
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy, total = sum(v) - v[3] - v[4], sum(v[:8])
+        procs = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        st = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+        roots = {os.getpid()} | ({self.postmaster} if self.postmaster else set())
+        ours, grew = set(roots), True
+        while grew:
+            more = {p for p, (pp, _) in procs.items() if pp in ours and p not in ours}
+            ours |= more
+            grew = bool(more)
+        return busy, total, sum(procs[p][1] for p in ours if p in procs)
+
+    def start(self):
+        self.t0 = self._sample()
+
+    def others(self):
+        """Cores that other processes kept busy since start()."""
+        b0, t0, o0 = self.t0
+        b1, t1, o1 = self._sample()
+        span = (t1 - t0) / self.ncpu
+        return max(0.0, (b1 - b0) - (o1 - o0)) / span if span > 0 else 0.0
+
+    def wait_quiet(self, limit=0.2, timeout=QUIET_WAIT):
+        """Waits until other processes use under `limit` cores for 2 s (at most `timeout` s)."""
+        deadline = time.time() + timeout
+        while True:
+            self.start()
+            time.sleep(2)
+            busy = self.others()
+            if busy < limit or time.time() > deadline:
+                return busy
+
+
+def agent_doc(name, script):
+    return {"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": name},
+            "spec": {"description": f"benchmark script agent {name}", "script": script, "mode": "read-only",
+                     "timeout": "5m"}}
