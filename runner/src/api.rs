@@ -1,9 +1,12 @@
 //! The runner's HTTP API (port 8100). Every route but the liveness probe
-//! `/livez` needs `Authorization: Bearer <RUNNER_TOKEN>`, compared in
-//! constant time.
+//! `/livez` needs `Authorization: Bearer` with `RUNNER_TOKEN` or one of the
+//! node's keys (see [`crate::keys`]), compared in constant time.
 
 use std::sync::Arc;
 
+use crate::health::{Sampler, detect_capabilities};
+use crate::keys::KeyRing;
+use crate::runs::RunRequestError;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -11,22 +14,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
-
-use crate::health::{Sampler, detect_capabilities};
-use crate::runs::RunRequestError;
 
 pub struct RunnerState {
     pub runs: crate::runs::Runs,
-    pub token: String,
+    pub keys: Arc<KeyRing>,
     pub capabilities: std::collections::BTreeMap<String, String>,
     pub sampler: Sampler,
 }
 
 impl RunnerState {
     /// Looks at the host's programs once (they do not change while it runs).
-    pub fn new(runs: crate::runs::Runs, token: String, host_root: &std::path::Path) -> Self {
-        RunnerState { runs, token, capabilities: detect_capabilities(host_root), sampler: Sampler::default() }
+    pub fn new(runs: crate::runs::Runs, keys: Arc<KeyRing>, host_root: &std::path::Path) -> Self {
+        RunnerState { runs, keys, capabilities: detect_capabilities(host_root), sampler: Sampler::default() }
     }
 }
 
@@ -38,6 +37,7 @@ pub fn app(state: Arc<RunnerState>) -> Router {
         .route("/v1/runs/{id}/events", get(run_events))
         .route("/v1/runs/{id}/approvals/{request_id}", axum::routing::post(answer))
         .route("/v1/runs/{id}/cancel", axum::routing::post(cancel))
+        .route("/v1/keys", axum::routing::put(put_keys))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))
@@ -59,15 +59,39 @@ async fn require_token(State(s): State<Arc<RunnerState>>, req: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(s.token.as_bytes())) {
+    if s.keys.accepts(given) {
         next.run(req).await
     } else {
-        tracing::warn!("refused a request without the runner token");
+        tracing::warn!("refused a request without a token or key this runner accepts");
         error(
             StatusCode::UNAUTHORIZED,
-            "missing or wrong runner token",
-            "send Authorization: Bearer <RUNNER_TOKEN>; the Node's token in git must match it",
+            "missing, wrong or revoked runner token",
+            "send Authorization: Bearer <RUNNER_TOKEN> (the Node's token in git must match it), or the node key \
+             the server issued; a node whose key was revoked must enroll again",
         )
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Keys {
+    keys: Vec<String>,
+}
+
+/// The server replaces the node keys this runner accepts (rotation, revocation).
+async fn put_keys(State(s): State<Arc<RunnerState>>, Json(k): Json<Keys>) -> Response {
+    if s.keys.enrollment().is_none() {
+        return error(StatusCode::CONFLICT, "this runner is not enrolled", "enroll it with `car-runner enroll`");
+    }
+    let count = k.keys.len();
+    match s.keys.set_keys(k.keys) {
+        Ok(()) => {
+            tracing::info!(keys = count, "the server replaced this runner's node keys");
+            Json(json!({"keys": count})).into_response()
+        }
+        Err(e @ crate::keys::KeyError::NotANodeKey(_)) => {
+            error(StatusCode::BAD_REQUEST, &e.to_string(), "send node keys")
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "see the runner's log"),
     }
 }
 
@@ -199,8 +223,9 @@ mod tests {
         std::fs::create_dir_all(host.path().join("usr/sbin")).unwrap();
         std::fs::write(host.path().join("usr/sbin/zpool"), "").unwrap();
         let node = crate::engine::run::NodeFacts { name: "nas".into(), ..Default::default() };
+        let keys = Arc::new(KeyRing::open(host.path(), Some(token.into())).unwrap());
         let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), node, 2);
-        app(Arc::new(RunnerState::new(runs, token.into(), host.path())))
+        app(Arc::new(RunnerState::new(runs, keys, host.path())))
     }
 
     async fn get(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Value) {

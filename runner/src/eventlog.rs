@@ -13,6 +13,10 @@
 //! file is the single source: nothing is served that is not on disk, and it
 //! is served as written, in chunks of whole lines.
 //!
+//! Known secret values (the run's credentials, the runner's keys) are
+//! redacted from each event before it is written: nothing is served that
+//! the disk does not hold, and the disk never holds them.
+//!
 //! A log that reaches its size quota keeps its important events but drops
 //! further `log`/`gather.output` lines after one `log.truncated` marker, so a
 //! chatty run can never fill the node's disk.
@@ -60,6 +64,8 @@ struct Writer {
     status: Status,
     /// Lines being written, reused.
     buf: Vec<u8>,
+    /// Known secret values, redacted from every event before it is written.
+    redactor: car_schemas::redact::Redactor,
 }
 
 impl EventLog {
@@ -90,6 +96,7 @@ impl EventLog {
                 synced_at: Instant::now(),
                 status,
                 buf: Vec::new(),
+                redactor: Default::default(),
             }),
             written,
         })
@@ -97,6 +104,11 @@ impl EventLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Redacts `redactor`'s values from every event written from now on.
+    pub fn redact_with(&self, redactor: car_schemas::redact::Redactor) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).redactor = redactor;
     }
 
     /// The last seq written (0 for an empty log).
@@ -143,8 +155,14 @@ impl EventLog {
             } else {
                 (event_kind, data)
             };
-            let event = RunEvent { seq: w.next_seq, ts: Utc::now(), kind: event_kind.to_string(), data };
+            let mut event = RunEvent { seq: w.next_seq, ts: Utc::now(), kind: event_kind.to_string(), data };
+            let start = w.buf.len();
             serde_json::to_writer(&mut w.buf, &event).expect("events serialize");
+            if w.redactor.mentions(&w.buf[start..]) {
+                w.buf.truncate(start);
+                w.redactor.redact_value(&mut event.data);
+                serde_json::to_writer(&mut w.buf, &event).expect("events serialize");
+            }
             w.buf.push(b'\n');
             w.next_seq += 1;
             finished |= event.kind == kind::RUN_FINISHED;

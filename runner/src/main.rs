@@ -3,13 +3,15 @@
 //! It serves its node's health and runs agents — prompts through the real
 //! `claude` CLI, Python scripts with the `car_agent` helper — with every
 //! tool call decided by the agent's policy. `car-runner agent-helper`
-//! prints that helper module.
+//! prints that helper module; `car-runner enroll` enrolls the node with
+//! its server.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use car_runner::api::{RunnerState, app};
 use car_runner::engine::run::NodeFacts;
+use car_runner::keys::KeyRing;
 use car_runner::settings::Settings;
 
 fn main() -> ExitCode {
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -46,6 +49,49 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.first().map(String::as_str) == Some("enroll") {
+        let name = settings.node_name.clone().unwrap_or_else(|| settings.host_name.clone());
+        return match car_runner::enroll::parse(&args[1..]) {
+            Ok(a) => match runtime.block_on(car_runner::enroll::run(&a, &settings.data_dir, &name)) {
+                Ok(said) => {
+                    println!("{said}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let keys = match KeyRing::open(&settings.data_dir, settings.token.clone()) {
+        Ok(k) => Arc::new(k),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let enrollment = keys.enrollment();
+    if settings.token.is_none() && enrollment.is_none() {
+        eprintln!(
+            "error: RUNNER_TOKEN is not set and this runner is not enrolled (hint: run the install script from the \
+             server, or `car-runner enroll --server URL --token TOKEN`; or set RUNNER_TOKEN to the Node's token in git)"
+        );
+        return ExitCode::from(2);
+    }
+    if keys.is_empty() {
+        tracing::warn!("this runner's node keys were revoked: it refuses every call until it is enrolled again");
+    }
+    let node_name = settings
+        .node_name
+        .clone()
+        .or_else(|| enrollment.as_ref().map(|e| e.node.clone()))
+        .unwrap_or_else(|| settings.host_name.clone());
+    let server = settings.server_url.clone().or_else(|| enrollment.as_ref().map(|e| e.server.clone()));
     runtime.block_on(async move {
         let addr = std::net::SocketAddr::from(([0, 0, 0, 0], settings.port));
         let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -57,15 +103,19 @@ fn main() -> ExitCode {
         };
         let host = std::path::Path::new("/");
         let os = car_runner::health::detect_os(host);
-        let node = NodeFacts { name: settings.node_name.clone(), os: os.kind, os_name: os.name, tags: Vec::new() };
+        let node = NodeFacts { name: node_name.clone(), os: os.kind, os_name: os.name, tags: Vec::new() };
         tracing::info!(%addr, node = %node.name, os = %node.os, max_runs = settings.max_runs, "car-runner listening");
         let runs = car_runner::runs::Runs::open(
             settings.data_dir.clone(),
             settings.claude_bin.clone(),
             node,
             settings.max_runs,
-        );
-        let state = Arc::new(RunnerState::new(runs, settings.token.clone(), host));
+        )
+        .with_keys(keys.clone());
+        if let Some(server) = server {
+            tokio::spawn(car_runner::heartbeat::run(keys.clone(), server, node_name));
+        }
+        let state = Arc::new(RunnerState::new(runs, keys, host));
         // Events go out as they come: no waiting on delayed ACKs for small writes.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);

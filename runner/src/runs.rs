@@ -1,7 +1,7 @@
 //! The runs a runner holds: started from `POST /v1/runs` (idempotent by run
 //! id), each with its own folder under `RUNNER_DATA_DIR/runs/{id}` (event
-//! log, working directory, claude state), followed through its event log,
-//! answered through approvals. A node runs at most `max_runs` at once; more
+//! log, working directory, and the claude CLI's state, which goes when the
+//! run ends), followed through its event log, answered through approvals. A node runs at most `max_runs` at once; more
 //! are refused as busy (the server keeps them queued). At start-up, runs
 //! whose process died with a previous runner are finished as `lost`, never
 //! left running.
@@ -91,6 +91,8 @@ pub struct Runs {
     node: NodeFacts,
     max_runs: usize,
     runs: Mutex<HashMap<String, Arc<RunHandle>>>,
+    /// The runner's own keys, redacted from every run's events.
+    keys: Option<Arc<crate::keys::KeyRing>>,
 }
 
 impl Runs {
@@ -113,7 +115,13 @@ impl Runs {
             }
             runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None, cancel: None }));
         }
-        Runs { data_dir, claude_bin, node, max_runs, runs: Mutex::new(runs) }
+        Runs { data_dir, claude_bin, node, max_runs, runs: Mutex::new(runs), keys: None }
+    }
+
+    /// Redacts these keys from every run's events.
+    pub fn with_keys(mut self, keys: Arc<crate::keys::KeyRing>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     pub fn node(&self) -> &NodeFacts {
@@ -164,6 +172,15 @@ impl Runs {
         let log = Arc::new(
             EventLog::open(&dir.join("events.jsonl"), DEFAULT_QUOTA).map_err(|e| RunRequestError::Io(e.to_string()))?,
         );
+        // The credentials handed over for this run, and the runner's keys, never reach its events.
+        let mut secrets: Vec<(String, String)> = req
+            .env
+            .iter()
+            .filter(|(k, _)| PASSED_ENV.contains(&k.as_str()) && k.as_str() != "ANTHROPIC_BASE_URL")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        secrets.extend(self.keys.iter().flat_map(|k| k.secrets()));
+        log.redact_with(car_schemas::redact::Redactor::new(secrets));
         let (tx, mut rx) = mpsc::channel(8);
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
         let handle = Arc::new(RunHandle {
@@ -173,6 +190,7 @@ impl Runs {
             cancel: Some(cancel_tx),
         });
         runs.insert(req.run_id.clone(), handle.clone());
+        let claude_state = config_dir.clone();
         let launch = Launch {
             bin: self.claude_bin.clone(),
             workdir,
@@ -211,6 +229,11 @@ impl Runs {
                     json!({"status": "failed",
                     "error": {"kind": "engine", "message": e.to_string(), "hint": "see the runner's log"}}),
                 );
+            }
+            // The CLI's own state (transcripts, shell snapshots) repeats the run's output unredacted;
+            // the event log is the record, so it goes.
+            if let Err(e) = std::fs::remove_dir_all(&claude_state) {
+                tracing::warn!(run_id = %run_id, error = %e, "cannot remove the run's claude state");
             }
         });
         Ok((handle, true))

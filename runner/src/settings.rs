@@ -5,18 +5,21 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `RUNNER_TOKEN`: the bearer token the server must send.
-    pub token: String,
+    /// `RUNNER_TOKEN`: a bearer token the server may send (a node declared
+    /// in git with its token); an enrolled node has its keys instead.
+    pub token: Option<String>,
     /// `RUNNER_PORT` (default 8100).
     pub port: u16,
     /// `RUNNER_DATA_DIR` (default `./runner-data`): run logs and work dirs.
     pub data_dir: PathBuf,
     /// `CLAUDE_BIN` (default `claude` on PATH).
     pub claude_bin: PathBuf,
-    /// `SERVER_URL`: where the server is, for heartbeats.
+    /// `SERVER_URL`: where the server is, for heartbeats (default: the one it enrolled with).
     pub server_url: Option<String>,
-    /// `NODE_NAME` (default: the host name).
-    pub node_name: String,
+    /// `NODE_NAME`: the node's name (default: the enrolled name, else the host name).
+    pub node_name: Option<String>,
+    /// The host name, lowercase, for a node nobody named.
+    pub host_name: String,
     /// `RUNNER_MAX_CONCURRENT_RUNS` (default 3): runs at once; more are refused as busy.
     pub max_runs: usize,
 }
@@ -33,11 +36,11 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
-        let token = var("RUNNER_TOKEN").unwrap_or_default();
-        if token.len() < 16 {
+        let token = var("RUNNER_TOKEN");
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
             problems.push(
-                "RUNNER_TOKEN is not set or shorter than 16 characters (hint: use the node's key from the server, \
-                 or `openssl rand -hex 32`, and the same value in the Node's token in git)"
+                "RUNNER_TOKEN is shorter than 16 characters (hint: `openssl rand -hex 32`, and the same value in \
+                 the Node's token in git)"
                     .into(),
             );
         }
@@ -68,8 +71,9 @@ impl Settings {
             port,
             data_dir: var("RUNNER_DATA_DIR").map_or_else(|| PathBuf::from("runner-data"), PathBuf::from),
             claude_bin: var("CLAUDE_BIN").map_or_else(|| PathBuf::from("claude"), PathBuf::from),
-            server_url: var("SERVER_URL"),
-            node_name: var("NODE_NAME").unwrap_or(if hostname.is_empty() { "node".into() } else { hostname }),
+            server_url: var("SERVER_URL").map(|u| u.trim_end_matches('/').to_string()),
+            node_name: var("NODE_NAME"),
+            host_name: if hostname.is_empty() { "node".into() } else { hostname.to_lowercase() },
             max_runs,
         })
     }
@@ -80,10 +84,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_token_and_a_bad_port_are_both_reported() {
-        let e = Settings::from_lookup(|k| (k == "RUNNER_PORT").then(|| "http".to_string())).unwrap_err();
+    fn a_short_token_and_a_bad_port_are_both_reported() {
+        let e = Settings::from_lookup(|k| match k {
+            "RUNNER_PORT" => Some("http".to_string()),
+            "RUNNER_TOKEN" => Some("short".to_string()),
+            _ => None,
+        })
+        .unwrap_err();
         assert_eq!(e.0.len(), 2);
-        assert!(e.0[0].starts_with("RUNNER_TOKEN is not set"));
+        assert!(e.0[0].starts_with("RUNNER_TOKEN is shorter than 16"));
         assert!(e.0[1].starts_with("RUNNER_PORT=\"http\" is not a port"));
     }
 

@@ -9,13 +9,16 @@
 //! - [`kinds`], [`values`] and [`rules`] are the typed documents;
 //! - [`load`] reads a repository from disk, [`validate`] checks it as a whole;
 //! - [`schema`] generates the JSON Schemas editors validate with;
-//! - [`diagnostic`] is what every stage reports, in three output formats.
+//! - [`diagnostic`] is what every stage reports, in three output formats;
+//! - [`run`] is the run event wire model, and [`redact`] takes known secret
+//!   values out of those events before they are stored or shown.
 
 pub mod de;
 pub mod diagnostic;
 pub mod document;
 pub mod kinds;
 pub mod load;
+pub mod redact;
 pub mod rules;
 pub mod run;
 pub mod schema;
