@@ -1,5 +1,6 @@
 //! Talking to a node's `car-runner`: where it is and which token it wants
-//! (from the live Node object and the server's environment), and its API
+//! (from the live Node object, its enrollment, the secret store and the
+//! server's environment), and its API
 //! (`/v1/health`, `/v1/runs`, events, cancel, approvals). Every call is
 //! bounded, so a dead, slow or lying runner costs a timeout, never a stuck
 //! server.
@@ -8,10 +9,11 @@ use std::time::Duration;
 
 use car_schemas::document::Manifest;
 use car_schemas::kinds::NodeSpec;
-use car_schemas::values::SecretRef;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
-use crate::store::Store;
+use crate::secrets::Secrets;
+use crate::store::{Store, StoreError};
 
 /// How long a runner may take to answer a call (not a stream).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,41 +57,63 @@ impl RunnerError {
 }
 
 impl Endpoint {
-    /// The runner of the live node `name`; `env` resolves `{env: NAME}` tokens.
-    pub async fn of(store: &Store, env: &EnvLookup, name: &str) -> Result<Endpoint, RunnerError> {
+    /// The runner of node `name`: where git says it is (or where it said it
+    /// was when it enrolled), called with the token git names, or with the
+    /// node's key when git names none.
+    pub async fn of(store: &Store, secrets: &Secrets, name: &str) -> Result<Endpoint, RunnerError> {
         let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
-        let obj = store
-            .object("Node", name)
-            .await
-            .map_err(|e| config(format!("node {name}: cannot read it from the database: {e}")))?
-            .ok_or_else(|| config(format!("node {name} is not declared in git (hint: add a Node document)")))?;
-        let spec = car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document)
-            .map_err(|e| config(format!("node {name}: its stored document does not parse: {:?}", e.first())))?
-            .spec;
-        Self::from_spec(name, &spec, env)
-    }
-
-    pub fn from_spec(name: &str, spec: &NodeSpec, env: &EnvLookup) -> Result<Endpoint, RunnerError> {
-        let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
-        let address = spec
-            .address
-            .as_ref()
-            .ok_or_else(|| config(format!("node {name} has no address in git: waiting for the node to enroll")))?;
-        let token = match &spec.token {
+        let db = |e: StoreError| config(format!("node {name}: cannot read it from the database: {e}"));
+        let spec = match store.object("Node", name).await.map_err(db)? {
+            Some(obj) => Some(
+                car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document)
+                    .map_err(|e| config(format!("node {name}: its stored document does not parse: {:?}", e.first())))?
+                    .spec,
+            ),
             None => None,
-            Some(SecretRef::Env(var)) => Some(env(var).ok_or_else(|| {
+        };
+        let enrolled = crate::enrollment::enrolled(store, name).await.map_err(db)?;
+        if spec.is_none() && enrolled.is_none() {
+            return Err(config(format!("node {name} is not declared in git (hint: add a Node document)")));
+        }
+        let address = spec
+            .as_ref()
+            .and_then(|s| s.address.as_ref().map(|a| a.as_str().to_string()))
+            .or_else(|| enrolled.as_ref().map(|e| e.address.clone()))
+            .ok_or_else(|| {
                 config(format!(
-                    "node {name}: the token's environment variable {var} is not set on the server (hint: set it)"
+                    "node {name} has no address in git and has not enrolled (hint: run the install script on it, or add its address and token in git)"
                 ))
-            })?),
-            Some(SecretRef::Secret(s)) => {
-                return Err(config(format!(
-                    "node {name}: the token is the stored secret {s:?}, and this server has no secret store yet \
-                     (hint: use {{env: NAME}})"
-                )));
-            }
+            })?;
+        let token = match spec.as_ref().and_then(|s| s.token.as_ref()) {
+            Some(r) => Some(secrets.resolve(r).await.map_err(|e| config(format!("node {name}: its token: {e}")))?),
+            None => match crate::node_keys::current(store, secrets.key(), name).await.map_err(db)? {
+                Some(key) => Some(key),
+                None if enrolled.is_some() => {
+                    return Err(config(format!(
+                        "node {name} has no valid key: it was revoked or never issued (hint: enroll the node again with a new enrollment token)"
+                    )));
+                }
+                None => None,
+            },
         };
         Ok(Endpoint { node: name.to_string(), url: address.trim_end_matches('/').to_string(), token })
+    }
+
+    /// The same runner, called with another token (a key being rotated in or out).
+    pub fn with_token(self, token: String) -> Endpoint {
+        Endpoint { token: Some(token), ..self }
+    }
+
+    /// Whether `presented` is the token git declares for node `name` (a
+    /// runner set up by hand authenticates its heartbeats with it).
+    pub async fn declared_token_matches(store: &Store, secrets: &Secrets, name: &str, presented: &str) -> bool {
+        let Ok(Some(obj)) = store.object("Node", name).await else { return false };
+        let Ok(doc) = car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document) else { return false };
+        let Some(r) = doc.spec.token else { return false };
+        match secrets.resolve(&r).await {
+            Ok(token) => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
+            Err(_) => false,
+        }
     }
 
     fn request(&self, http: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -140,7 +164,7 @@ impl Endpoint {
                 RunnerErrorKind::Refused(401),
                 format!(
                     "node {}: the runner at {} refused the token (hint: the node's token in git must match the \
-                     runner's RUNNER_TOKEN)",
+                     runner's RUNNER_TOKEN; an enrolled node whose key was revoked must enroll again)",
                     self.node, self.url
                 ),
             ),
@@ -175,6 +199,12 @@ impl Endpoint {
     ) -> Result<Value, RunnerError> {
         let path = format!("/v1/runs/{run_id}/approvals/{request_id}");
         self.call(http, reqwest::Method::POST, &path, Some(decision)).await
+    }
+
+    /// `PUT /v1/keys`: the node keys the runner accepts from now on (its
+    /// own `RUNNER_TOKEN`, if it has one, stays).
+    pub async fn put_keys(&self, http: &reqwest::Client, keys: &[String]) -> Result<Value, RunnerError> {
+        self.call(http, reqwest::Method::PUT, "/v1/keys", Some(&serde_json::json!({"keys": keys}))).await
     }
 
     /// The run's events after `after` as they come (NDJSON, until `run.finished`).

@@ -10,6 +10,26 @@ use std::time::Duration;
 
 use car_schemas::values::Duration as ConfigDuration;
 
+/// A setting that is a secret: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `DATABASE_URL`; unset: the server runs its own PostgreSQL under `DATA_DIR/postgres`.
@@ -18,7 +38,19 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub source: SourceSettings,
     /// `GIT_WEBHOOK_SECRET`: the push webhook's shared secret; unset, pushes are refused.
-    pub git_webhook_secret: Option<String>,
+    pub git_webhook_secret: Option<Secret>,
+    /// `ADMIN_USERNAME` and `ADMIN_PASSWORD`: the first admin, made at start when missing.
+    pub admin: Option<(String, Secret)>,
+    /// `SECRET_KEY`: the master key of stored secrets and node keys; unset: `DATA_DIR/secret.key`.
+    pub secret_key: Option<crate::secrets::MasterKey>,
+    /// `SESSION_IDLE_TIMEOUT` (default 12h): dashboard sessions end after this long unused (and after 7 days anyway).
+    pub session_idle: Duration,
+    /// `TRUSTED_PROXIES` (default loopback): addresses or networks whose `X-Forwarded-For` is believed; `none` for none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `RUNNER_IMAGE` (default `car-runner:VERSION`): the image the install script runs where Docker works.
+    pub runner_image: Option<String>,
+    /// `RUNNER_BINARY_DIR` (default: beside car-server): where `car-runner[-ARCH]` binaries for the install script are.
+    pub runner_binary_dir: Option<PathBuf>,
     /// `BIND_ADDRESS` (default 0.0.0.0).
     pub bind: IpAddr,
     /// `API_PORT` (default 8000).
@@ -46,7 +78,7 @@ pub struct SourceSettings {
     /// `CONFIG_POLL_INTERVAL` (default 60s).
     pub poll_interval: Duration,
     /// `CONFIG_REPO_TOKEN`: token for https repositories.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// `CONFIG_SSH_KEY`: private key file for ssh repositories.
     pub ssh_key: Option<PathBuf>,
 }
@@ -93,6 +125,7 @@ impl Settings {
             },
         };
         let poll_interval = duration("CONFIG_POLL_INTERVAL", Duration::from_secs(60), "30s, 5m or 1h");
+        let session_idle = duration("SESSION_IDLE_TIMEOUT", Duration::from_secs(12 * 3600), "30m or 12h");
         let run_lost_grace = duration("RUN_LOST_GRACE", Duration::from_secs(120), "30s or 5m");
         let retention_days = match var("RETENTION_DAYS") {
             None => 90,
@@ -134,6 +167,52 @@ impl Settings {
             problems
                 .push(format!("CONFIG_SSH_KEY={} is not a file (hint: give the path of a private key)", k.display()));
         }
+        let admin = match (var("ADMIN_USERNAME"), get("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
+            (None, None) => None,
+            (Some(user), Some(password)) => {
+                if let Err(why) = crate::auth::password::check_new(&user, &password) {
+                    problems.push(format!("ADMIN_PASSWORD: {why}"));
+                }
+                Some((user.trim().to_string(), Secret::new(password)))
+            }
+            (Some(_), None) => {
+                problems.push("ADMIN_USERNAME is set but ADMIN_PASSWORD is not (hint: set both, or neither to get a one-time setup link)".into());
+                None
+            }
+            (None, Some(_)) => {
+                problems.push(
+                    "ADMIN_PASSWORD is set but ADMIN_USERNAME is not (hint: set both, e.g. ADMIN_USERNAME=admin)"
+                        .into(),
+                );
+                None
+            }
+        };
+        let secret_key =
+            var("SECRET_KEY").and_then(|v| crate::secrets::MasterKey::parse(&v).map_err(|why| problems.push(why)).ok());
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            None => crate::auth::loopback(),
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| {
+                    p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+                        problems.push(format!(
+                            "TRUSTED_PROXIES: {p:?} is not an address or network (hint: e.g. TRUSTED_PROXIES=127.0.0.1,172.16.0.0/12)"
+                        ))
+                    })
+                    .ok()
+                })
+                .collect(),
+        };
+        let public_url = var("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        if let Some(u) = &public_url
+            && !url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+        {
+            problems
+                .push(format!("PUBLIC_URL={u:?} is not an http(s) URL (hint: e.g. PUBLIC_URL=https://car.home.lan)"));
+        }
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
@@ -145,14 +224,20 @@ impl Settings {
                 branch: var("CONFIG_BRANCH").unwrap_or_else(|| "main".into()),
                 path: var("CONFIG_PATH").map(PathBuf::from).filter(|p| p != &PathBuf::from(".")),
                 poll_interval,
-                token: var("CONFIG_REPO_TOKEN"),
+                token: var("CONFIG_REPO_TOKEN").map(Secret::new),
                 ssh_key,
             },
-            git_webhook_secret: var("GIT_WEBHOOK_SECRET"),
+            git_webhook_secret: var("GIT_WEBHOOK_SECRET").map(Secret::new),
+            admin,
+            secret_key,
+            session_idle,
+            trusted_proxies,
+            runner_image: var("RUNNER_IMAGE"),
+            runner_binary_dir: var("RUNNER_BINARY_DIR").map(PathBuf::from),
             bind,
             api_port,
             ui_port,
-            public_url: var("PUBLIC_URL"),
+            public_url,
             run_lost_grace,
             budget,
             retention_days,
@@ -178,6 +263,38 @@ mod tests {
         assert_eq!(s.source.poll_interval, Duration::from_secs(60));
         assert_eq!(s.data_dir, PathBuf::from("data"));
         assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn security_settings_are_checked_and_secrets_never_print() {
+        let e = settings(&[
+            ("CONFIG_REPO", "x"),
+            ("ADMIN_USERNAME", "admin"),
+            ("SECRET_KEY", "short"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy"),
+            ("PUBLIC_URL", "car.lan"),
+        ])
+        .unwrap_err();
+        let text = e.to_string();
+        for part in [
+            "ADMIN_USERNAME is set but ADMIN_PASSWORD is not",
+            "SECRET_KEY is not 32 bytes",
+            "TRUSTED_PROXIES: \"proxy\"",
+            "PUBLIC_URL=\"car.lan\"",
+        ] {
+            assert!(text.contains(part), "{part} not in {text}");
+        }
+        let s = settings(&[
+            ("CONFIG_REPO", "x"),
+            ("ADMIN_USERNAME", "admin"),
+            ("ADMIN_PASSWORD", "a-long-secret-password"),
+            ("GIT_WEBHOOK_SECRET", "hook-secret-value"),
+            ("TRUSTED_PROXIES", "none"),
+        ])
+        .unwrap();
+        assert!(s.trusted_proxies.is_empty());
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("a-long-secret-password") && !shown.contains("hook-secret-value"), "{shown}");
     }
 
     #[test]

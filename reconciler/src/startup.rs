@@ -34,6 +34,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretError),
     #[error("cannot create DATA_DIR {path}: {source} (hint: set DATA_DIR to a writable folder)")]
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source} (hint: set {var} to a free port)")]
@@ -81,6 +83,15 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let store = Store::connect(options, DATABASE_PATIENCE).await?;
+    let key = match settings.secret_key.clone() {
+        Some(k) => k,
+        None => crate::secrets::MasterKey::load_or_create(&settings.data_dir.join("secret.key"))?,
+    };
+    let secrets = Arc::new(
+        crate::secrets::Secrets::open(store.clone(), key, Box::new(|k| std::env::var(k).ok()), own_secrets(&settings))
+            .await?,
+    );
+    crate::auth::bootstrap::first_admin(&store, &settings).await?;
     let source: Arc<dyn source::Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
     tracing::info!(source = %source.describe(), "config source opened");
     let settings = Arc::new(settings);
@@ -94,7 +105,11 @@ async fn run(
     }
     let on_change = {
         let nodes = nodes.clone();
+        let secrets = secrets.clone();
         move |c: &crate::store::Changes| {
+            // A changed config may name other {env} values to redact.
+            let secrets = secrets.clone();
+            tokio::spawn(async move { secrets.refresh().await });
             for (kind, name) in c.added.iter().chain(&c.changed) {
                 if kind == "Node" {
                     nodes.schedule(name.clone());
@@ -118,11 +133,8 @@ async fn run(
     if let Some(dir) = source.watch_dir() {
         tasks.spawn(watch(dir, requests.clone()));
     }
-    let ctx = Arc::new(node::NodeContext {
-        store: store.clone(),
-        http: reqwest::Client::new(),
-        env: Box::new(|k| std::env::var(k).ok()),
-    });
+    let ctx =
+        Arc::new(node::NodeContext { store: store.clone(), http: reqwest::Client::new(), secrets: secrets.clone() });
     tasks.spawn(reconcile::run(nodes.clone(), 4, move |name: String| {
         let ctx = ctx.clone();
         async move { node::reconcile(name, &ctx).await }
@@ -134,7 +146,7 @@ async fn run(
     let runs = Arc::new(crate::runs::Runs::with_budget(
         store.clone(),
         logs,
-        Box::new(|k| std::env::var(k).ok()),
+        secrets.clone(),
         server,
         settings.run_lost_grace,
         settings.budget,
@@ -150,6 +162,13 @@ async fn run(
         settings: settings.clone(),
         source: source.describe(),
         runs: runs.clone(),
+        secrets,
+        auth: Arc::new(crate::auth::AuthSettings {
+            session_idle: settings.session_idle,
+            secure_cookies: settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            origins: settings.public_url.iter().filter_map(|u| origin(u)).collect(),
+        }),
     };
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
@@ -175,8 +194,11 @@ async fn run(
     };
     let api_listener = axum::serve::ListenerExt::tap_io(api_listener, nodelay);
     let ui_listener = axum::serve::ListenerExt::tap_io(ui_listener, nodelay);
-    let api = axum::serve(api_listener, api::app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let ui = axum::serve(ui_listener, api::ui(state)).with_graceful_shutdown(stopped(stop_rx));
+    // The peer's address, for the audit log and login throttling.
+    let api = axum::serve(api_listener, api::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let ui = axum::serve(ui_listener, api::ui(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(stop_rx));
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
@@ -189,6 +211,30 @@ async fn run(
         tracing::warn!(error = %e, "cannot release the runs this server followed");
     }
     a.and(u).map_err(StartError::Serve)
+}
+
+/// The server's own secrets, never to appear in a run's events.
+fn own_secrets(s: &Settings) -> Vec<(String, String)> {
+    let mut own = Vec::new();
+    if let Some(v) = &s.git_webhook_secret {
+        own.push(("GIT_WEBHOOK_SECRET".to_string(), v.expose().to_string()));
+    }
+    if let Some(v) = &s.source.token {
+        own.push(("CONFIG_REPO_TOKEN".to_string(), v.expose().to_string()));
+    }
+    if let Some((_, v)) = &s.admin {
+        own.push(("ADMIN_PASSWORD".to_string(), v.expose().to_string()));
+    }
+    if let Ok(v) = std::env::var("SECRET_KEY") {
+        own.push(("SECRET_KEY".to_string(), v));
+    }
+    own
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(u: &str) -> Option<String> {
+    let u = url::Url::parse(u).ok()?;
+    Some(u.origin().ascii_serialization())
 }
 
 /// This replica's name, kept in `DATA_DIR/server-id` so that after a

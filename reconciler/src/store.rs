@@ -1,6 +1,7 @@
 //! PostgreSQL: the live state, sync history and node observations.
 //!
-//! Every SQL statement of the server lives here. The schema is in
+//! The SQL of these lives here; runs, users and keys, enrollment, secrets
+//! and the audit log keep theirs in their own modules. The schema is in
 //! `migrations/` and is applied at start-up. Queries are checked at run time
 //! (and by the tests against a real PostgreSQL) rather than at compile time,
 //! so building needs no database.
@@ -239,6 +240,8 @@ impl Store {
             diagnostics.as_array().map(|a| a.iter().filter(|d| d["severity"] == "error").collect()).unwrap_or_default();
         insert_history(&mut tx, head, trigger, started_at, "invalid", &Changes::default(), &serde_json::json!(errors))
             .await?;
+        let detail = serde_json::json!({"errors": errors.len(), "author": head.author, "message": head.message});
+        crate::audit::record(&mut *tx, &git(trigger), "sync.rejected", Some(&head.id), detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -322,6 +325,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_history(&mut tx, head, trigger, started_at, "applied", &changes, &serde_json::json!([])).await?;
+        let detail = serde_json::json!({"added": changes.added.len(), "changed": changes.changed.len(),
+            "removed": changes.removed.len(), "author": head.author, "message": head.message});
+        crate::audit::record(&mut *tx, &git(trigger), "sync.applied", Some(&head.id), detail).await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -396,6 +402,7 @@ impl Store {
             .await?)
     }
 
+    /// Overrides a live object's field outside git (a paused schedule), with its audit entry.
     pub async fn set_override(
         &self,
         kind: &str,
@@ -403,29 +410,47 @@ impl Store {
         field: &str,
         value: &Value,
         reason: Option<&str>,
+        by: &crate::audit::Actor,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO live_overrides (kind, name, field, value, reason) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (kind, name, field) DO UPDATE SET value = $4, reason = $5, set_at = now()",
+            "INSERT INTO live_overrides (kind, name, field, value, reason, set_by) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (kind, name, field) DO UPDATE SET value = $4, reason = $5, set_by = $6, set_at = now()",
         )
         .bind(kind)
         .bind(name)
         .bind(field)
         .bind(value)
         .bind(reason)
-        .execute(&self.pool)
+        .bind(by.label())
+        .execute(&mut *tx)
         .await?;
+        let detail = serde_json::json!({"field": field, "value": value, "reason": reason});
+        crate::audit::record(&mut *tx, by, "override.set", Some(&format!("{kind}/{name}")), detail).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Removes an override; false when there was none.
-    pub async fn clear_override(&self, kind: &str, name: &str, field: &str) -> Result<bool, StoreError> {
+    /// Removes an override, with its audit entry; false when there was none.
+    pub async fn clear_override(
+        &self,
+        kind: &str,
+        name: &str,
+        field: &str,
+        by: &crate::audit::Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query("DELETE FROM live_overrides WHERE kind = $1 AND name = $2 AND field = $3")
             .bind(kind)
             .bind(name)
             .bind(field)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if r.rows_affected() > 0 {
+            let detail = serde_json::json!({"field": field});
+            crate::audit::record(&mut *tx, by, "override.cleared", Some(&format!("{kind}/{name}")), detail).await?;
+        }
+        tx.commit().await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -433,6 +458,11 @@ impl Store {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+}
+
+/// Syncs act as `git`, named by what triggered them (poll, webhook, …).
+fn git(trigger: &str) -> crate::audit::Actor {
+    crate::audit::Actor::new("git", trigger, None)
 }
 
 async fn insert_history(

@@ -24,6 +24,8 @@ const SECRET: &str = "test-webhook-secret";
 
 struct Server {
     store: Store,
+    /// An admin API key, sent with every call that brings no Authorization of its own.
+    key: String,
     repo: ConfigRepo,
     app: axum::Router,
     _data: tempfile::TempDir,
@@ -46,6 +48,7 @@ impl Server {
         let requests = SyncRequests::default();
         let syncer = common::syncer(&store, &repo.url(), data.path());
         let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
+        let secrets = common::secrets(&store, Box::new(|_| None)).await;
         let state = AppState {
             store: store.clone(),
             sync: requests,
@@ -55,12 +58,15 @@ impl Server {
             runs: Arc::new(car_server::runs::Runs::new(
                 store.clone(),
                 car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap(),
-                Box::new(|_| None),
+                secrets.clone(),
                 "test-server".into(),
                 Duration::from_secs(60),
             )),
+            secrets,
+            auth: Arc::new(car_server::auth::AuthSettings::default()),
         };
-        let server = Server { store, repo, app: api::app(state), _data: data, _loop: handle };
+        let key = common::admin_key(&store).await;
+        let server = Server { store, key, repo, app: api::app(state), _data: data, _loop: handle };
         server.wait_applied(None).await;
         server
     }
@@ -69,6 +75,9 @@ impl Server {
         let mut req = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
+        }
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            req = req.header("authorization", format!("Bearer {}", self.key));
         }
         let resp = self.app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
         let status = resp.status();
@@ -274,10 +283,10 @@ async fn drift_lists_runnerless_nodes_and_a_paused_schedule_until_resumed() {
 async fn a_heartbeat_of_a_declared_node_asks_for_a_look() {
     let s = Server::start().await;
     let (status, body) = s.call("POST", "/api/v1/nodes/tower/heartbeat", &[], vec![]).await;
-    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": true})));
+    assert_eq!((status, body["queued"].clone()), (StatusCode::ACCEPTED, json!(true)));
     let (status, body) = s.call("POST", "/api/v1/nodes/ghost/heartbeat", &[], vec![]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["error"]["message"], "no Node named \"ghost\" is live");
+    assert_eq!(body["error"]["message"], "no node \"ghost\" is declared or enrolled");
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ const AGENT: &str =
     "apiVersion: car/v1\nkind: Agent\nmetadata: {name: zfs-check}\nspec:\n  prompt: Check pools.\n  requires: [zfs]\n";
 
 /// The server's environment holding one variable.
-fn env_with(name: &'static str, value: &'static str) -> node::EnvLookup {
+fn env_with(name: &'static str, value: &'static str) -> car_server::runner::EnvLookup {
     Box::new(move |k| (k == name).then(|| value.to_string()))
 }
 
@@ -78,7 +78,11 @@ async fn a_healthy_runner_is_recorded_and_checked_again_later() {
         runner("tok-1", json!({"version": "0.1.0", "os": "linux", "capabilities": {"zfs": true, "docker": false}}))
             .await;
     let (store, _d, _r) = setup(&[node_doc("nas", &url, "HEALTHY_NODE_TOKEN", "[zfs-check]")]).await;
-    let ctx = node::NodeContext { store: store.clone(), http: reqwest::Client::new(), env };
+    let ctx = node::NodeContext {
+        secrets: common::secrets(&store, env).await,
+        store: store.clone(),
+        http: reqwest::Client::new(),
+    };
     assert_eq!(node::reconcile("nas".into(), &ctx).await.unwrap(), Action::Requeue(node::HEALTHY_INTERVAL));
     let obs = store.node_observations().await.unwrap();
     assert_eq!(obs[0].version.as_deref(), Some("0.1.0"));
@@ -94,7 +98,11 @@ async fn an_old_runner_without_a_required_capability_is_yellow() {
     let env = env_with("OLD_NODE_TOKEN", "tok-2");
     let url = runner("tok-2", json!({"version": "0.0.9", "capabilities": ["docker"]})).await;
     let (store, _d, _r) = setup(&[node_doc("old", &url, "OLD_NODE_TOKEN", "[zfs-check]")]).await;
-    let ctx = node::NodeContext { store: store.clone(), http: reqwest::Client::new(), env };
+    let ctx = node::NodeContext {
+        secrets: common::secrets(&store, env).await,
+        store: store.clone(),
+        http: reqwest::Client::new(),
+    };
     node::reconcile("old".into(), &ctx).await.unwrap();
     let d = drift_of(&store, "0.1.0").await;
     let kinds: Vec<&str> = d.items.iter().map(|i| i.kind.as_str()).collect();
@@ -117,12 +125,13 @@ async fn a_refused_token_or_a_dead_runner_is_an_error_with_the_reason() {
         node_doc("unset", &url, "NO_SUCH_TOKEN_VARIABLE", "[]"),
     ])
     .await;
-    let ctx = node::NodeContext { store: store.clone(), http: reqwest::Client::new(), env };
+    let ctx = node::NodeContext {
+        secrets: common::secrets(&store, env).await,
+        store: store.clone(),
+        http: reqwest::Client::new(),
+    };
     let e = node::reconcile("wrong".into(), &ctx).await.unwrap_err().to_string();
-    assert!(
-        e.ends_with("refused the token (hint: the node's token in git must match the runner's RUNNER_TOKEN)"),
-        "{e}"
-    );
+    assert!(e.contains("refused the token (hint: the node's token in git must match the runner's RUNNER_TOKEN"), "{e}");
     let e = node::reconcile("dead".into(), &ctx).await.unwrap_err().to_string();
     assert!(e.contains("is unreachable"), "{e}");
     let e = node::reconcile("unset".into(), &ctx).await.unwrap_err().to_string();
@@ -145,7 +154,11 @@ async fn a_runner_that_hangs_costs_at_most_the_probe_timeout() {
         }
     });
     let (store, _d, _r) = setup(&[node_doc("slow", &format!("http://{addr}"), "SLOW_NODE_TOKEN", "[]")]).await;
-    let ctx = node::NodeContext { store: store.clone(), http: reqwest::Client::new(), env };
+    let ctx = node::NodeContext {
+        secrets: common::secrets(&store, env).await,
+        store: store.clone(),
+        http: reqwest::Client::new(),
+    };
     let t = std::time::Instant::now();
     let e = node::reconcile("slow".into(), &ctx).await.unwrap_err().to_string();
     assert!(t.elapsed() < node::PROBE_TIMEOUT + Duration::from_secs(2));
@@ -155,6 +168,22 @@ async fn a_runner_that_hangs_costs_at_most_the_probe_timeout() {
 #[tokio::test]
 async fn a_node_removed_from_git_is_not_probed() {
     let (store, _d, _r) = setup(&[]).await;
-    let ctx = node::NodeContext { store, http: reqwest::Client::new(), env: env_with("X", "y") };
+    let secrets = common::secrets(&store, env_with("X", "y")).await;
+    let ctx = node::NodeContext { store, http: reqwest::Client::new(), secrets };
     assert_eq!(node::reconcile("gone".into(), &ctx).await.unwrap(), Action::AwaitChange);
+}
+
+#[tokio::test]
+async fn a_token_from_the_secret_store_reaches_the_runner() {
+    let url = runner("stored-token-0001", json!({"version": "0.1.0", "capabilities": ["zfs"]})).await;
+    let doc = format!(
+        "apiVersion: car/v1\nkind: Node\nmetadata: {{name: vault}}\nspec:\n  os: linux\n  address: {url}\n  token: {{secret: vault-token}}\n"
+    );
+    let (store, _d, _r) = setup(&[doc]).await;
+    let secrets = common::secrets(&store, Box::new(|_| None)).await;
+    let ctx = node::NodeContext { secrets: secrets.clone(), store: store.clone(), http: reqwest::Client::new() };
+    let e = node::reconcile("vault".into(), &ctx).await.unwrap_err().to_string();
+    assert!(e.contains("no secret named \"vault-token\" is stored"), "{e}");
+    secrets.put("vault-token", "stored-token-0001", &car_server::audit::Actor::system("test")).await.unwrap();
+    assert_eq!(node::reconcile("vault".into(), &ctx).await.unwrap(), Action::Requeue(node::HEALTHY_INTERVAL));
 }

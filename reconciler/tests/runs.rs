@@ -94,10 +94,14 @@ fn config(runner_port: u16) -> tempfile::TempDir {
     car_testkit::config_dir(&[("nodes.yaml", &node), ("agents.yaml", &(agents + chatty)), ("chatty.py", script)])
 }
 
+const ADMIN_PASSWORD: &str = "runs-test-admin-password";
+
 struct Server {
     proc: Proc,
     url: String,
     ws: String,
+    /// An admin API key, for every call.
+    key: String,
 }
 
 struct Setup {
@@ -137,14 +141,17 @@ impl Setup {
             .env("ANTHROPIC_BASE_URL", self.fake.url())
             .env("ANTHROPIC_API_KEY", "sk-runs-test")
             .env("RUST_LOG", "warn")
+            .env("ADMIN_USERNAME", "admin")
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .envs(self.extra.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let url = format!("http://127.0.0.1:{}", self.api_port);
-        let server = Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", self.api_port), url };
-        wait_http(&format!("{}/healthz", server.url)).await;
+        wait_http(&format!("{url}/healthz")).await;
+        let key = common::api_key_from(&url, "admin", ADMIN_PASSWORD).await;
+        let server = Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", self.api_port), url, key };
         // The config is applied and the node answered.
         eventually(&server, "/api/v1/nodes/local", |n| n["connection"] == "connected", 30).await;
         server
@@ -152,11 +159,13 @@ impl Setup {
 }
 
 async fn get(s: &Server, path: &str) -> Value {
-    reqwest::get(format!("{}{path}", s.url)).await.unwrap().json().await.unwrap_or(Value::Null)
+    let resp = reqwest::Client::new().get(format!("{}{path}", s.url)).bearer_auth(&s.key).send().await.unwrap();
+    resp.json().await.unwrap_or(Value::Null)
 }
 
 async fn post(s: &Server, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
-    let resp = reqwest::Client::new().post(format!("{}{path}", s.url)).json(&body).send().await.unwrap();
+    let resp =
+        reqwest::Client::new().post(format!("{}{path}", s.url)).bearer_auth(&s.key).json(&body).send().await.unwrap();
     (resp.status(), resp.json().await.unwrap_or(Value::Null))
 }
 
@@ -183,9 +192,21 @@ async fn status_is(s: &Server, id: &str, status: &str, secs: u64) -> Value {
     eventually(s, &format!("/api/v1/runs/{id}"), |r| r["status"] == status, secs).await
 }
 
+/// A run's event stream (WebSocket), with the server's key.
+async fn stream(
+    s: &Server,
+    id: &str,
+    query: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/api/v1/runs/{id}/stream{query}", s.ws).into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", s.key).parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
 /// Every event of a run over the WebSocket until `run.finished`.
-async fn watch(ws: String, id: String) -> Vec<Value> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/api/v1/runs/{id}/stream")).await.unwrap();
+async fn watch(s: &Server, id: &str) -> Vec<Value> {
+    let mut socket = stream(s, id, "").await;
     let mut events = Vec::new();
     while let Some(msg) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await.expect("events in time") {
         let tokio_tungstenite::tungstenite::Message::Text(text) = msg.unwrap() else { continue };
@@ -229,14 +250,19 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     let server = setup.server().await;
 
     let id = start_run(&server, "lister").await;
-    let (a, b) = tokio::join!(watch(server.ws.clone(), id.clone()), watch(server.ws.clone(), id.clone()));
+    let (a, b) = tokio::join!(watch(&server, &id), watch(&server, &id));
     let run = status_is(&server, &id, "succeeded", 60).await;
     assert_eq!(a, b, "two viewers saw different events");
     assert_eq!(seqs(&a), (1..=a.len() as u64).collect::<Vec<_>>(), "events have gaps");
     assert_eq!(a, log_file(setup.data.path(), &id), "the viewers and the server's log differ");
     assert!(a.iter().any(|e| e["type"] == "assistant.text"));
 
-    let resp = reqwest::get(format!("{}/api/v1/runs/{id}/log", server.url)).await.unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/runs/{id}/log", server.url))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
     let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
     assert!(disposition.contains("lister-local-") && disposition.ends_with(&format!("{id}.log\"")), "{disposition}");
     let text = resp.text().await.unwrap();
@@ -265,8 +291,7 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     assert_eq!(usage["total"]["input_tokens"], run["usage"]["input_tokens"]);
 
     // A viewer that reconnects with `after` gets only what follows.
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}/api/v1/runs/{id}/stream?after=2", server.ws)).await.unwrap();
+    let mut socket = stream(&server, &id, "?after=2").await;
     let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(first))) = socket.next().await else {
         panic!("no event")
     };
@@ -306,7 +331,7 @@ async fn an_approval_passes_through_the_server_and_is_recorded() {
     let a = &run["approvals"][0];
     assert_eq!(
         (a["status"].as_str(), a["decided_by"].as_str(), a["comment"].as_str()),
-        (Some("approved"), Some("api"), Some("go ahead"))
+        (Some("approved"), Some("api_key:test"), Some("go ahead"))
     );
     let (status, _) = post(&server, &path, json!({"decision": "deny"})).await;
     assert_eq!(status, reqwest::StatusCode::CONFLICT, "a decided approval was decided again");
@@ -448,8 +473,7 @@ async fn a_viewer_that_falls_behind_gets_a_gap_marker_and_never_holds_up_the_run
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let id = start_run(&server, "chatty").await;
-    let (mut slow, _) =
-        tokio_tungstenite::connect_async(format!("{}/api/v1/runs/{id}/stream", server.ws)).await.unwrap();
+    let mut slow = stream(&server, &id, "").await;
     // The viewer reads nothing while the run goes: the run finishes all the same.
     let run = status_is(&server, &id, "succeeded", 60).await;
     assert_eq!(run["last_seq"].as_i64().unwrap(), log_file(setup.data.path(), &id).len() as i64);

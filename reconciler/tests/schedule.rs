@@ -31,13 +31,14 @@ async fn setup(schedule: &str) -> (Store, Runs, tempfile::TempDir, tempfile::Tem
     let dir = config(schedule);
     let data = tempfile::tempdir().unwrap();
     common::syncer(&store, dir.path().to_str().unwrap(), data.path()).sync_once(Trigger::Start).await.unwrap();
-    let runs = replica(&store, &data, "a");
+    let runs = replica(&store, &data, "a").await;
     (store, runs, dir, data)
 }
 
-fn replica(store: &Store, data: &tempfile::TempDir, name: &str) -> Runs {
+async fn replica(store: &Store, data: &tempfile::TempDir, name: &str) -> Runs {
     let logs = car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap();
-    Runs::new(store.clone(), logs, Box::new(|_| None), name.into(), Duration::from_secs(60))
+    let secrets = common::secrets(store, Box::new(|_| None)).await;
+    Runs::new(store.clone(), logs, secrets, name.into(), Duration::from_secs(60))
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -125,7 +126,7 @@ async fn overlap_queue_waits_for_the_previous_run() {
 #[tokio::test]
 async fn two_replicas_fire_each_slot_once() {
     let (store, a, _dir, data) = setup(&schedule("  every: 10s\n  overlap: allow\n")).await;
-    let b = replica(&store, &data, "b");
+    let b = replica(&store, &data, "b").await;
     tick(&a, at(0)).await.unwrap();
     for t in [10, 20, 30] {
         let (x, y) = tokio::join!(tick(&a, at(t)), tick(&b, at(t)));
@@ -140,9 +141,13 @@ async fn two_replicas_fire_each_slot_once() {
 async fn a_paused_schedule_does_not_fire_and_does_not_catch_up_when_resumed() {
     let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n")).await;
     tick(&runs, at(0)).await.unwrap();
-    store.set_override("Schedule", "often", "paused", &serde_json::json!(true), Some("maintenance")).await.unwrap();
+    let by = car_server::audit::Actor::system("test");
+    store
+        .set_override("Schedule", "often", "paused", &serde_json::json!(true), Some("maintenance"), &by)
+        .await
+        .unwrap();
     tick(&runs, at(50)).await.unwrap();
-    store.clear_override("Schedule", "often", "paused").await.unwrap();
+    store.clear_override("Schedule", "often", "paused", &by).await.unwrap();
     tick(&runs, at(55)).await.unwrap();
     assert!(runs_of(&store).await.is_empty(), "a paused schedule fired");
     tick(&runs, at(60)).await.unwrap();

@@ -1,15 +1,16 @@
 //! Approvals: tool calls held for a human, and their decisions, which the
 //! server passes to the run's runner and records with who decided.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::runs::bad_gateway;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, JsonBody};
+use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
 
 #[derive(Deserialize, IntoParams)]
@@ -38,8 +39,9 @@ pub struct Decision {
     responses((status = 202, description = "passed to the runner"), (status = 409, description = "no longer pending")))]
 pub async fn decide(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    Json(d): Json<Decision>,
+    JsonBody(d): JsonBody<Decision>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let approve = match d.decision.as_str() {
         "approve" => true,
@@ -66,7 +68,7 @@ pub async fn decide(
             "nothing to decide",
         ));
     }
-    let endpoint = Endpoint::of(store, &s.runs.env, &a.node).await.map_err(bad_gateway)?;
+    let endpoint = Endpoint::of(store, &s.runs.secrets, &a.node).await.map_err(bad_gateway)?;
     let body = json!({"decision": d.decision, "comment": d.comment});
     match endpoint.decide(&s.runs.http, &a.run_id, &a.request_id, &body).await {
         Ok(_) => {}
@@ -80,7 +82,12 @@ pub async fn decide(
         }
         Err(e) => return Err(bad_gateway(e)),
     }
-    store.decide_approval(&a.run_id, &a.request_id, approve, Some("api"), d.comment.as_deref()).await?;
+    let actor = c.actor();
+    store.decide_approval(&a.run_id, &a.request_id, approve, Some(&actor.label()), d.comment.as_deref()).await?;
+    let detail = json!({"decision": d.decision, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
+    crate::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail)
+        .await
+        .map_err(crate::store::StoreError::from)?;
     let a = store.approval(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"approval": a}))))
 }

@@ -1,6 +1,7 @@
 //! API errors: `{"error": {"code", "message", "hint"}}` with a fitting status.
 
 use axum::Json;
+use axum::extract::FromRequest;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -45,5 +46,25 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message, "hint": self.hint}});
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON request body; a malformed one is a 400 in the API's error shape,
+/// saying what is wrong with it.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the request body is not what this endpoint takes: {}", e.body_text()),
+                "send JSON (content-type: application/json) with the fields /openapi.json lists",
+            )),
+        }
     }
 }

@@ -2,24 +2,35 @@
 //! module per resource; `app(state)` builds the router so tests can drive it
 //! without a socket. The OpenAPI document is generated from the handlers.
 
+mod api_keys;
 mod approvals;
+mod audit;
+mod auth;
 mod error;
 mod health;
+mod install;
+mod node_trust;
 mod objects;
 mod runs;
+mod secrets;
 mod sync;
 mod usage;
+mod users;
 mod webhook;
 
 use std::sync::Arc;
 
 use axum::Router;
 use utoipa::OpenApi;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::ApiError;
+pub use error::{ApiError, JsonBody};
 
+use crate::auth::{Access, AuthSettings, Role};
 use crate::reconcile::Queue;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -36,58 +47,197 @@ pub struct AppState {
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,
     pub runs: Arc<crate::runs::Runs>,
+    pub secrets: Arc<crate::secrets::Secrets>,
+    pub auth: Arc<AuthSettings>,
 }
 
 #[derive(OpenApi)]
 #[openapi(info(
     title = "Claude Agent Runner",
-    description = "The car-server API: config sync, live state, drift, runs, approvals, usage."
+    description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
+                   node enrollment, secrets and the audit log. Send an API key as `Authorization: Bearer car_…` \
+                   or log in for the dashboard's session cookie; each operation says the role it needs."
 ))]
 struct ApiDoc;
 
-/// The API router and its OpenAPI document.
-pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API router and its OpenAPI document. Every route sits in exactly
+/// one group below, and the group's [`Access`] is both enforced (by
+/// [`crate::auth::guard`]) and written into the document.
+pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    // Anyone: probes, logging in, and routes with secrets of their own.
+    let public = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(sync::status))
-        .routes(routes!(sync::refresh))
         .routes(routes!(webhook::git))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::setup))
+        .routes(routes!(node_trust::enroll))
+        .routes(routes!(install::script))
+        .routes(routes!(install::binary));
+    // Viewers read.
+    let read = OpenApiRouter::new()
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(sync::status))
         .routes(routes!(objects::nodes))
         .routes(routes!(objects::node))
-        .routes(routes!(objects::heartbeat))
         .routes(routes!(objects::metrics))
         .routes(routes!(objects::agents))
         .routes(routes!(objects::agent))
         .routes(routes!(objects::schedules))
-        .routes(routes!(objects::pause))
-        .routes(routes!(objects::resume))
         .routes(routes!(objects::drift))
-        .routes(routes!(runs::start, runs::list))
+        .routes(routes!(runs::list))
         .routes(routes!(runs::one))
         .routes(routes!(runs::log))
         .routes(routes!(runs::stream))
-        .routes(routes!(runs::cancel))
         .routes(routes!(approvals::list))
-        .routes(routes!(approvals::decide))
-        .routes(routes!(usage::usage))
-        .split_for_parts()
+        .routes(routes!(usage::usage));
+    // Operators also run, approve and steer.
+    let operate = OpenApiRouter::new()
+        .routes(routes!(sync::refresh))
+        .routes(routes!(objects::pause))
+        .routes(routes!(objects::resume))
+        .routes(routes!(runs::start))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(approvals::decide));
+    // Admins also manage who and what is trusted.
+    let admin = OpenApiRouter::new()
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(node_trust::create_token, node_trust::tokens))
+        .routes(routes!(node_trust::revoke_token))
+        .routes(routes!(node_trust::keys))
+        .routes(routes!(node_trust::rotate))
+        .routes(routes!(node_trust::revoke));
+    // A node's runner, for its own node.
+    let node = OpenApiRouter::new().routes(routes!(node_trust::heartbeat));
+
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for (group, access) in [
+        (public, Access::Public),
+        (read, Access::Role(Role::Viewer)),
+        (operate, Access::Role(Role::Operator)),
+        (admin, Access::Role(Role::Admin)),
+        (node, Access::Node),
+    ] {
+        api = api.merge(guarded(group, access, state));
+    }
+    let (router, mut doc) = api.split_for_parts();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("car_…").build()),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+    );
+    components.add_security_scheme(
+        "node_key",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("carn_…").build()),
+    );
+    (router, doc)
 }
 
-/// The whole API with `/openapi.json`, ready to serve.
-pub fn app(state: AppState) -> Router {
-    let (api, doc) = router();
+/// A group of routes behind [`crate::auth::guard`] with `access`, and its
+/// operations documented with that: the security they accept, the role
+/// they need (`x-required-role`), and their 401 and 403 answers.
+fn guarded(group: OpenApiRouter<AppState>, access: Access, state: &AppState) -> OpenApiRouter<AppState> {
+    let layer = axum::middleware::from_fn_with_state(
+        state.clone(),
+        move |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
+            crate::auth::guard(st, access, req, next)
+        },
+    );
+    let mut group = group.route_layer(layer);
+    for item in group.get_openapi_mut().paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            document(op, access);
+        }
+    }
+    group
+}
+
+fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
+    use utoipa::openapi::ResponseBuilder;
+    let (role, schemes) = match access {
+        Access::Public => {
+            op.security = Some(vec![SecurityRequirement::default()]);
+            return;
+        }
+        Access::Role(r) => (r.as_str(), vec!["api_key", "session"]),
+        Access::Node => ("node", vec!["node_key", "api_key", "session"]),
+    };
+    op.security = Some(schemes.into_iter().map(|s| SecurityRequirement::new(s, Vec::<String>::new())).collect());
+    let ext = op.extensions.get_or_insert_with(Default::default);
+    ext.merge(
+        utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-required-role", serde_json::json!(role)).build(),
+    );
+    let needs = match access {
+        Access::Node => "the node's own key (or its token from git), or the operator role".to_string(),
+        _ => format!("the {role} role"),
+    };
+    op.description =
+        Some(format!("{}\n\nNeeds {needs}.", op.description.take().unwrap_or_default()).trim().to_string());
+    op.responses.responses.entry("401".into()).or_insert_with(|| {
+        ResponseBuilder::new().description("not logged in, or an unknown, expired or revoked key").build().into()
+    });
+    op.responses.responses.entry("403".into()).or_insert_with(|| {
+        ResponseBuilder::new()
+            .description("the caller's role does not allow this, or a cross-site request")
+            .build()
+            .into()
+    });
+}
+
+/// Every route of the API and `/openapi.json` (for viewers and up).
+fn routes(state: &AppState) -> Router<AppState> {
+    let (api, doc) = router(state);
     let doc = Arc::new(doc);
-    api.route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
-        .fallback(|| async { ApiError::not_found("no such endpoint", "see /openapi.json for the API") })
-        .with_state(state)
+    let openapi = Router::new()
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
+                crate::auth::guard(st, Access::Role(Role::Viewer), req, next)
+            },
+        ));
+    api.merge(openapi)
 }
 
-/// The dashboard port: the same API under `/api` (same origin) and, until
-/// the dashboard is built, a page that points at it.
+fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint", "see /openapi.json for the API")
+}
+
+/// The whole API, ready to serve.
+pub fn app(state: AppState) -> Router {
+    routes(&state).fallback(|| async { not_found() }).with_state(state)
+}
+
+/// The dashboard port: the same API at the same paths (`/api/v1/…`, so the
+/// dashboard calls it on its own origin, with `/api/openapi.json`) and,
+/// until the dashboard is built, a login page and the first admin's setup page.
 pub fn ui(state: AppState) -> Router {
-    Router::new().route("/", axum::routing::get(health::ui_index)).nest("/api", app(state.clone())).merge(
-        Router::new()
-            .route("/openapi.json", axum::routing::get(|| async { axum::response::Redirect::to("/api/openapi.json") })),
-    )
+    routes(&state)
+        .route("/", axum::routing::get(health::ui_index))
+        .route("/setup", axum::routing::get(health::setup_page))
+        .route("/api/openapi.json", axum::routing::get(|| async { axum::response::Redirect::to("/openapi.json") }))
+        .fallback(|| async { not_found() })
+        .with_state(state)
 }

@@ -1,14 +1,15 @@
 //! Live state: nodes, agents, schedules (with pause and resume, which are
 //! overrides outside git and show as drift), and drift itself.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::auth::Caller;
 use crate::drift::{self, Drift};
 use crate::schedule::slots::Cadence;
 use crate::store::{LiveObject, NodeObservation};
@@ -21,16 +22,21 @@ fn view(o: &LiveObject) -> Value {
     })
 }
 
-/// Live objects, node observations and overrides, read once per request.
+/// Live objects, node observations, enrollments and overrides, read once per request.
 struct Live {
     objects: Vec<LiveObject>,
     observations: Vec<NodeObservation>,
+    enrolled: Vec<crate::enrollment::Enrolled>,
     drift: Drift,
 }
 
 async fn live(s: &AppState) -> Result<Live, ApiError> {
-    let (objects, observations, overrides) =
-        (s.store.objects(None).await?, s.store.node_observations().await?, s.store.overrides().await?);
+    let (objects, observations, overrides, enrolled) = (
+        s.store.objects(None).await?,
+        s.store.node_observations().await?,
+        s.store.overrides().await?,
+        crate::enrollment::all_enrolled(&s.store).await?,
+    );
     let install_hint = match &s.settings.public_url {
         Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
         None => "run the install script from the server's /install".into(),
@@ -42,7 +48,7 @@ async fn live(s: &AppState) -> Result<Live, ApiError> {
         server_version: env!("CARGO_PKG_VERSION"),
         install_hint,
     });
-    Ok(Live { objects, observations, drift })
+    Ok(Live { objects, observations, enrolled, drift })
 }
 
 async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiError> {
@@ -54,21 +60,29 @@ async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiErro
     })
 }
 
-/// Declared nodes with their health.
+/// Declared nodes with their health, then nodes that enrolled but git does
+/// not declare yet (`declared: false`, shown as drift too).
 #[utoipa::path(get, path = "/api/v1/nodes", tag = "live state", responses((status = 200, description = "{nodes: [...]}")))]
 pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let live = live(&s).await?;
-    let list: Vec<Value> = live
+    let mut list: Vec<Value> = live
         .objects
         .iter()
         .filter(|o| o.kind == "Node")
         .map(|o| {
             let mut v = view(o);
+            v["declared"] = json!(true);
             v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == o.name));
             v["connection"] = json!(connection(live.observations.iter().find(|n| n.name == o.name)));
+            v["enrolled"] = json!(live.enrolled.iter().find(|e| e.name == o.name));
             v
         })
         .collect();
+    for e in live.enrolled.iter().filter(|e| !live.objects.iter().any(|o| o.kind == "Node" && o.name == e.name)) {
+        list.push(json!({"kind": "Node", "name": e.name, "declared": false, "enrolled": e,
+            "health": live.drift.nodes.iter().find(|h| h.name == e.name),
+            "connection": connection(live.observations.iter().find(|n| n.name == e.name))}));
+    }
     Ok(Json(json!({"nodes": list})))
 }
 
@@ -79,6 +93,8 @@ pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result
     let o = one(&s, "Node", &name).await?;
     let live = live(&s).await?;
     let mut v = view(&o);
+    v["declared"] = json!(true);
+    v["enrolled"] = json!(live.enrolled.iter().find(|e| e.name == name));
     v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == name));
     let observed = live.observations.iter().find(|n| n.name == name);
     v["connection"] = json!(connection(observed));
@@ -127,18 +143,6 @@ fn connection(observed: Option<&NodeObservation>) -> &'static str {
         Some(t) if chrono::Utc::now() - t <= DISCONNECTED_AFTER => "connected",
         Some(_) => "disconnected",
     }
-}
-
-/// A node's runner says it is there (it started, or its state changed): the server looks at it now.
-#[utoipa::path(post, path = "/api/v1/nodes/{name}/heartbeat", tag = "live state", params(("name" = String, Path)),
-    responses((status = 202, description = "a health check is queued"), (status = 404, description = "not declared")))]
-pub async fn heartbeat(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    one(&s, "Node", &name).await?;
-    s.nodes.schedule(name);
-    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
 }
 
 /// Declared agents.
@@ -198,12 +202,13 @@ pub struct PauseRequest {
     responses((status = 200, description = "paused"), (status = 404, description = "no such schedule")))]
 pub async fn pause(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Path(name): Path<String>,
     body: Option<Json<PauseRequest>>,
 ) -> Result<Json<Value>, ApiError> {
     one(&s, "Schedule", &name).await?;
     let reason = body.and_then(|Json(b)| b.reason);
-    s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref()).await?;
+    s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref(), &c.actor()).await?;
     Ok(Json(json!({"name": name, "paused": true})))
 }
 
@@ -212,9 +217,10 @@ pub async fn pause(
     responses((status = 200, description = "resumed"), (status = 404, description = "not paused")))]
 pub async fn resume(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !s.store.clear_override("Schedule", &name, "paused").await? {
+    if !s.store.clear_override("Schedule", &name, "paused", &c.actor()).await? {
         return Err(ApiError::not_found(
             format!("schedule {name:?} is not paused"),
             "GET /api/v1/schedules shows which are",

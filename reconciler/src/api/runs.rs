@@ -1,16 +1,17 @@
 //! Runs: start one now, list and read them, download a run's log as text,
 //! follow it live over a WebSocket (replay, then live), cancel it.
 
-use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, JsonBody};
+use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
 use crate::runs::{QueueError, Run, Start};
 
@@ -65,8 +66,12 @@ pub struct StartRun {
 /// Starts an agent on a node now (one click in the dashboard).
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
     responses((status = 202, description = "the queued run"), (status = 400, description = "no such agent or node, or the node does not allow it")))]
-pub async fn start(State(s): State<AppState>, Json(b): Json<StartRun>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let start = Start { trigger: "manual".into(), started_by: Some("api".into()), ..Start::default() };
+pub async fn start(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<StartRun>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let start = Start { trigger: "manual".into(), by: Some(c.actor()), ..Start::default() };
     let run = s
         .runs
         .queue(&b.agent, &b.node, start)
@@ -201,8 +206,18 @@ async fn pump(mut socket: WebSocket, mut reader: crate::runs::logs::Reader) {
 /// Stops a run: a queued one at once, a going one through its runner.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path)),
     responses((status = 202, description = "cancelling"), (status = 409, description = "the run already finished")))]
-pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn cancel(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let run = find(&s, &id).await?;
+    if crate::runs::store::OPEN.contains(&run.status.as_str()) {
+        let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
+        crate::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail)
+            .await
+            .map_err(crate::store::StoreError::from)?;
+    }
     if run.status == "queued" {
         let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});
         s.runs.finish_here(&run, "cancelled", error).await?;
@@ -216,7 +231,7 @@ pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result
             "nothing to cancel",
         ));
     }
-    let endpoint = Endpoint::of(&s.runs.store, &s.runs.env, &run.node).await.map_err(bad_gateway)?;
+    let endpoint = Endpoint::of(&s.runs.store, &s.runs.secrets, &run.node).await.map_err(bad_gateway)?;
     match endpoint.cancel(&s.runs.http, &id).await {
         Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({"cancelling": true})))),
         Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(ApiError::new(

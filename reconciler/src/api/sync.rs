@@ -1,13 +1,14 @@
 //! `GET /api/v1/sync` (where the config stands) and `POST /api/v1/sync/refresh`.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::auth::Caller;
 use crate::store::SyncState;
 use crate::sync::Trigger;
 
@@ -89,7 +90,13 @@ pub async fn status(State(s): State<AppState>) -> Result<Json<SyncView>, ApiErro
 
 /// Fetch the config repository now.
 #[utoipa::path(post, path = "/api/v1/sync/refresh", tag = "sync", responses((status = 202, description = "a sync is queued")))]
-pub async fn refresh(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn refresh(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    crate::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({}))
+        .await
+        .map_err(crate::store::StoreError::from)?;
     s.sync.request(Trigger::Refresh);
-    (StatusCode::ACCEPTED, Json(json!({"queued": true})))
+    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
 }

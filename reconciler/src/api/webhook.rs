@@ -22,7 +22,7 @@ pub async fn git(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Some(secret) = s.settings.git_webhook_secret.as_deref() else {
+    let Some(secret) = s.settings.git_webhook_secret.as_ref().map(crate::settings::Secret::expose) else {
         tracing::warn!("refused a git webhook: GIT_WEBHOOK_SECRET is not set");
         return Err(ApiError::unauthorized(
             "push webhooks are off",

@@ -1,5 +1,6 @@
 //! Node reconcile: asks each declared node's runner how it is
-//! (`GET /v1/health`: version, OS, capabilities) and records what it saw.
+//! (`GET /v1/health`: version, OS, capabilities) and records what it saw;
+//! a node mid key rotation gets its old key retired.
 //! Drift is computed from these observations; a dead, slow or lying runner
 //! costs one bounded request and a backoff, never a stuck server.
 
@@ -19,20 +20,19 @@ pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a runner may take to answer.
 pub const PROBE_TIMEOUT: Duration = crate::runner::CALL_TIMEOUT;
 
-pub use crate::runner::EnvLookup;
-
 pub struct NodeContext {
     pub store: Store,
     pub http: reqwest::Client,
-    /// Reads the server's environment (`{env: NAME}` tokens); a function so tests need not touch the real one.
-    pub env: EnvLookup,
+    /// Resolves nodes' tokens and keys.
+    pub secrets: std::sync::Arc<crate::secrets::Secrets>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("node {node}: {message}")]
+    /// `message` names the node.
+    #[error("{message}")]
     Unhealthy { node: String, message: String },
 }
 
@@ -42,13 +42,15 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
     };
     let spec = match car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document) {
         Ok(m) => m.spec,
-        Err(e) => return fail(ctx, &name, format!("stored document does not parse: {:?}", e.first())).await,
+        Err(e) => {
+            return fail(ctx, &name, format!("node {name}: stored document does not parse: {:?}", e.first())).await;
+        }
     };
-    if spec.address.is_none() {
+    if spec.address.is_none() && crate::enrollment::enrolled(&ctx.store, &name).await?.is_none() {
         observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
         return Ok(Action::Requeue(HEALTHY_INTERVAL * 10));
     }
-    let endpoint = match Endpoint::from_spec(&name, &spec, &ctx.env) {
+    let endpoint = match Endpoint::of(&ctx.store, &ctx.secrets, &name).await {
         Ok(e) => e,
         Err(e) => return fail(ctx, &name, e.message).await,
     };
@@ -58,9 +60,16 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
             if let Some(sample) = crate::metrics::Sample::from_health(&health["metrics"]) {
                 ctx.store.record_metrics(&name, Utc::now(), sample).await?;
             }
+            // A rotation whose last step did not reach the runner is finished now.
+            if let Err(e) = crate::node_keys::settle(&ctx.store, &ctx.secrets, &ctx.http, &name).await {
+                tracing::warn!(node = %name, error = %e, "cannot retire the node's previous key yet");
+            }
             Ok(Action::Requeue(HEALTHY_INTERVAL))
         }
-        Ok(_) => fail(ctx, &name, format!("{}/v1/health answered, but not with health JSON", endpoint.url)).await,
+        Ok(_) => {
+            fail(ctx, &name, format!("node {name}: {}/v1/health answered, but not with health JSON", endpoint.url))
+                .await
+        }
         Err(e) => fail(ctx, &name, e.message).await,
     }
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use super::{RUN_ENV, Run, Runs, follow};
+use super::{Run, Runs, follow};
 use crate::runner::{Endpoint, RunnerErrorKind};
 
 /// How often queued runs and orphaned runs are looked for without a wake-up.
@@ -85,7 +85,7 @@ async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::store::StoreError> {
             continue;
         }
         if now < deadline + grace {
-            if let Ok(endpoint) = Endpoint::of(&runs.store, &runs.env, &run.node).await {
+            if let Ok(endpoint) = Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
                 let _ = endpoint.cancel(&runs.http, &run.id).await;
             }
             continue;
@@ -106,15 +106,14 @@ async fn dispatch(runs: Arc<Runs>, run: Run) {
 }
 
 async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::store::StoreError> {
-    let endpoint = match Endpoint::of(&runs.store, &runs.env, &run.node).await {
+    let endpoint = match Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
         Ok(e) => e,
         Err(e) => {
             let error = json!({"kind": "config", "message": e.message, "hint": "fix the node in git, then start the run again"});
             return runs.finish_here(run, "failed", error).await;
         }
     };
-    let env: Map<String, Value> =
-        RUN_ENV.iter().filter_map(|k| (runs.env)(k).map(|v| (k.to_string(), Value::String(v)))).collect();
+    let env = runs.secrets.run_env().await;
     let request = json!({"run_id": run.id, "agent": run.agent_document, "files": run.files, "env": env,
                          "context": run.context});
     match endpoint.start(&runs.http, &request).await {

@@ -2,6 +2,7 @@
 //! the server has (`?after=SEQ`), append the events to the run's log file,
 //! and move the run along in the database: `running`, `awaiting_approval`
 //! (with an approval record), usage, and the outcome at `run.finished`.
+//! Known secret values are redacted from the events before any of that.
 //!
 //! A dropped stream is picked up again where it stopped; a node that stays
 //! away longer than `lost_grace` makes the run `lost`. The lease is renewed
@@ -47,7 +48,7 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
     let mut renewed = Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
-        let stream = match Endpoint::of(&runs.store, &runs.env, &run.node).await {
+        let stream = match Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
             Ok(endpoint) => endpoint.events(&runs.http, &run.id, last).await,
             Err(e) => Err(e),
         };
@@ -142,6 +143,9 @@ impl Durable {
 /// at once, to the database when durable; events that change the run's
 /// record make it durable at once. True when the run finished.
 async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64, durable: &mut Durable) -> Result<bool, StoreError> {
+    // Known secret values never reach the log, the database or a viewer.
+    let redactor = runs.secrets.redactor();
+    let lines = redactor.redact_lines(lines);
     let mut fresh = Vec::with_capacity(lines.len());
     let mut events = Vec::new();
     let mut seq = *last;

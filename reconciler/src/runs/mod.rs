@@ -15,7 +15,7 @@ pub mod retry;
 pub mod store;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use car_schemas::document::Manifest;
@@ -23,13 +23,9 @@ use car_schemas::kinds::{AgentSpec, NodeSpec};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
-use crate::runner::EnvLookup;
+use crate::secrets::Secrets;
 use crate::store::{Store, StoreError};
 pub use store::{Approval, NewRun, Run};
-
-/// Credentials and endpoints the server hands a runner for one run.
-pub const RUN_ENV: &[&str] =
-    &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
 
 /// Something other parts of the server may act on (notifications).
 #[derive(Debug, Clone)]
@@ -43,8 +39,8 @@ pub struct Runs {
     pub store: Store,
     pub logs: logs::Logs,
     pub http: reqwest::Client,
-    /// The server's environment (node tokens, credentials for runs).
-    pub env: EnvLookup,
+    /// Node tokens and keys, credentials for runs, and the redaction of run events.
+    pub secrets: Arc<Secrets>,
     /// This replica, as runs' `follower`.
     pub server: String,
     /// How long a run may go without its node before it is `lost`.
@@ -96,7 +92,9 @@ fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, va
 #[derive(Debug, Clone, Default)]
 pub struct Start {
     pub trigger: String,
-    pub started_by: Option<String>,
+    /// Who or what starts it (a user, an API key, a schedule): recorded as
+    /// the run's `started_by` and in the audit log.
+    pub by: Option<crate::audit::Actor>,
     pub slot: Option<chrono::DateTime<chrono::Utc>>,
     /// Extra context for the agent (a trigger's payload).
     pub context: Value,
@@ -106,14 +104,14 @@ pub struct Start {
 }
 
 impl Runs {
-    pub fn new(store: Store, logs: logs::Logs, env: EnvLookup, server: String, lost_grace: Duration) -> Runs {
-        Self::with_budget(store, logs, env, server, lost_grace, gate::Budget::default())
+    pub fn new(store: Store, logs: logs::Logs, secrets: Arc<Secrets>, server: String, lost_grace: Duration) -> Runs {
+        Self::with_budget(store, logs, secrets, server, lost_grace, gate::Budget::default())
     }
 
     pub fn with_budget(
         store: Store,
         logs: logs::Logs,
-        env: EnvLookup,
+        secrets: Arc<Secrets>,
         server: String,
         lost_grace: Duration,
         budget: gate::Budget,
@@ -123,7 +121,7 @@ impl Runs {
             store,
             logs,
             http: reqwest::Client::new(),
-            env,
+            secrets,
             server,
             lost_grace,
             wake: Notify::new(),
@@ -175,8 +173,9 @@ impl Runs {
             files.insert(script.as_str().to_string(), Value::String(source));
         }
         let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
+        let started_by = start.by.as_ref().map(crate::audit::Actor::label);
         let mut context = json!({"node": {"name": node, "tags": tags}, "trigger": start.trigger,
-                                 "started_by": start.started_by});
+                                 "started_by": started_by});
         if let Value::Object(extra) = start.context {
             context.as_object_mut().expect("an object").extend(extra);
         }
@@ -186,7 +185,8 @@ impl Runs {
                 agent: agent.into(),
                 node: node.into(),
                 trigger: start.trigger,
-                started_by: start.started_by,
+                started_by,
+                by: start.by,
                 slot: start.slot,
                 revision: Some(a.revision),
                 agent_document: a.document,

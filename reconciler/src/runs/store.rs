@@ -57,6 +57,8 @@ pub struct NewRun {
     pub node: String,
     pub trigger: String,
     pub started_by: Option<String>,
+    /// Who started it, for the audit log.
+    pub by: Option<crate::audit::Actor>,
     pub slot: Option<DateTime<Utc>>,
     pub revision: Option<String>,
     pub agent_document: Value,
@@ -148,6 +150,10 @@ impl Store {
         if run.is_some() {
             let reason = format!("{} by {}", r.trigger, r.started_by.as_deref().unwrap_or("someone"));
             transition(&mut tx, &id, "queued", &reason).await?;
+            if let Some(by) = &r.by {
+                let detail = serde_json::json!({"agent": r.agent, "node": r.node, "trigger": r.trigger});
+                crate::audit::record(&mut *tx, by, "run.started", Some(&id), detail).await?;
+            }
         }
         tx.commit().await?;
         Ok(run)

@@ -155,7 +155,7 @@ async fn fire(
     let jitter = chrono::TimeDelta::from_std(cadence.jitter(name, slot)).unwrap_or_default();
     let start = Start {
         trigger: "schedule".into(),
-        started_by: Some(name.to_string()),
+        by: Some(crate::audit::Actor::new("schedule", name, None)),
         slot: Some(slot),
         context: json!({"schedule": name, "slot": slot}),
         not_before: Some(slot + jitter),

@@ -18,7 +18,7 @@ pub struct GitSource {
     url: String,
     branch: String,
     sub_path: Option<PathBuf>,
-    token: Option<String>,
+    token: Option<crate::settings::Secret>,
     ssh_key: Option<PathBuf>,
 }
 
@@ -65,7 +65,7 @@ impl GitSource {
             if allowed.is_user_pass_plaintext()
                 && let Some(token) = &self.token
             {
-                return Cred::userpass_plaintext("x-access-token", token);
+                return Cred::userpass_plaintext("x-access-token", token.expose());
             }
             Err(git2::Error::from_str("no credentials: set CONFIG_REPO_TOKEN (https) or CONFIG_SSH_KEY (ssh)"))
         });

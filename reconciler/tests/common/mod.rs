@@ -42,6 +42,42 @@ pub async fn database() -> PgConnectOptions {
     url.parse().expect("a database URL")
 }
 
+/// The secret store of a test server: a fixed master key, and `env` as its environment.
+pub async fn secrets(store: &Store, env: car_server::runner::EnvLookup) -> Arc<car_server::secrets::Secrets> {
+    let key = car_server::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
+    Arc::new(car_server::secrets::Secrets::open(store.clone(), key, env, Vec::new()).await.expect("the secret store"))
+}
+
+/// An admin API key, made straight in the database.
+pub async fn admin_key(store: &Store) -> String {
+    let by = car_server::audit::Actor::system("test");
+    store.create_api_key("test admin", car_server::auth::Role::Admin, None, &by).await.expect("an API key").1
+}
+
+/// An admin API key from a running server, by logging in as `user` and asking for one.
+pub async fn api_key_from(url: &str, user: &str, password: &str) -> String {
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), reqwest::StatusCode::OK, "login as {user}");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let made: serde_json::Value = http
+        .post(format!("{url}/api/v1/api-keys"))
+        .header("cookie", cookie)
+        .json(&serde_json::json!({"name": "test", "role": "admin"}))
+        .send()
+        .await
+        .expect("an API key")
+        .json()
+        .await
+        .unwrap();
+    made["key"].as_str().expect("the key").to_string()
+}
+
 pub async fn store() -> Store {
     Store::connect(database().await, Duration::from_secs(20)).await.expect("connect to the test database")
 }

@@ -1,0 +1,88 @@
+//! API keys (admins only): made with a name, a role and an optional
+//! expiry, shown once (`car_…`) and stored as a hash; revoked keys are kept
+//! for the record.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::error::JsonBody;
+use super::{ApiError, AppState};
+use crate::auth::{Caller, Role};
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewKey {
+    /// What the key is for, e.g. "home-assistant" or "ci".
+    pub name: String,
+    pub role: Role,
+    /// When it stops working (RFC 3339)...
+    pub expires_at: Option<DateTime<Utc>>,
+    /// ...or how long from now, e.g. "90d". Neither: it does not expire.
+    pub expires_in: Option<String>,
+}
+
+fn invalid(message: String, hint: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint)
+}
+
+/// Makes an API key. The response holds the key itself, once: store it now.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = NewKey,
+    responses((status = 201, description = "{api_key: {...}, key: \"car_…\"}"), (status = 400, description = "a bad name or expiry")))]
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<NewKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid(format!("{:?} is not a key name", b.name), "give it a name of 1 to 100 characters"));
+    }
+    let now = Utc::now();
+    let expires_at = match (b.expires_at, b.expires_in.as_deref()) {
+        (Some(_), Some(_)) => return Err(invalid("both expires_at and expires_in".into(), "send one of them")),
+        (Some(at), None) => Some(at),
+        (None, Some(text)) => {
+            let d: car_schemas::values::Duration = text
+                .parse()
+                .map_err(|_| invalid(format!("expires_in={text:?} is not a duration"), "e.g. 30d or 12h"))?;
+            let later = chrono::TimeDelta::from_std(d.get()).ok().and_then(|d| now.checked_add_signed(d));
+            Some(later.ok_or_else(|| invalid(format!("expires_in={text:?} is too far away"), "e.g. 365d"))?)
+        }
+        (None, None) => None,
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(invalid("the expiry is in the past".into(), "give a time in the future"));
+    }
+    let (key, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"api_key": key, "key": secret,
+        "hint": "this is the only time the key is shown; send it as Authorization: Bearer <key>"})),
+    ))
+}
+
+/// Every API key, newest first (never the keys themselves).
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", responses((status = 200, description = "{api_keys: [...]}")))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"api_keys": s.store.api_keys().await?})))
+}
+
+/// Revokes an API key at once.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", params(("id" = String, Path)),
+    responses((status = 204, description = "revoked"), (status = 404, description = "no such live key")))]
+pub async fn revoke(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if s.store.revoke_api_key(&id, &c.actor()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no live API key {id:?}"), "GET /api/v1/api-keys lists them"))
+    }
+}

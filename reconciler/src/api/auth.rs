@@ -1,0 +1,209 @@
+//! Logging in and out of the dashboard, the first admin's setup link,
+//! who am I, and changing one's own password.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::error::JsonBody;
+use super::{ApiError, AppState};
+use crate::audit::{self, Actor};
+use crate::auth::{self, Caller, ClientIp, Principal, password, throttle};
+
+#[derive(Deserialize, ToSchema)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+fn too_long(what: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the {what} is too long"), "check what was sent")
+}
+
+/// Logs in with a user name and password and sets the session cookie
+/// (HttpOnly, SameSite=Strict, Secure behind https). Repeated failures are
+/// throttled per user and address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, security(()),
+    responses((status = 200, description = "logged in: {user, expires_at}; the cookie is set"),
+    (status = 400, description = "not a login request"),
+    (status = 401, description = "wrong user name or password"),
+    (status = 429, description = "too many failures: wait Retry-After seconds")))]
+pub async fn login(
+    State(s): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<Login>,
+) -> Result<Response, ApiError> {
+    if b.username.len() > 64 {
+        return Err(too_long("user name"));
+    }
+    if b.password.len() > password::MAX_LEN {
+        return Err(too_long("password"));
+    }
+    let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
+    if let Some(wait) = throttle::wait(&s.store, &b.username, ip).await? {
+        audit::record(s.store.pool(), &actor, "auth.login_throttled", None, json!({})).await.map_err(db)?;
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!("too many failed logins; try again in {} s", wait.as_secs()),
+            "check the user name and password; an admin can reset a password",
+        )
+        .into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+        return Ok(r);
+    }
+    let user = s.store.user(&b.username).await?;
+    let matches = password::verify(&b.password, user.as_ref().map(|u| u.password_hash.as_str())).await;
+    let user = match user {
+        Some(u) if matches && !u.disabled => u,
+        other => {
+            let reason = match other {
+                None => "unknown user",
+                Some(u) if u.disabled => "disabled user",
+                Some(_) => "wrong password",
+            };
+            audit::record(s.store.pool(), &actor, "auth.login_failed", None, json!({"reason": reason}))
+                .await
+                .map_err(db)?;
+            tracing::warn!(username = %b.username, ip = ?ip, reason, "failed login");
+            return Err(ApiError::unauthorized(
+                "wrong user name or password",
+                "check both; an admin can reset a password",
+            ));
+        }
+    };
+    session_response(&s, &user, &actor, &headers, StatusCode::OK).await
+}
+
+/// A new session for `user`, as a response that sets its cookie.
+async fn session_response(
+    s: &AppState,
+    user: &auth::store::UserRow,
+    actor: &Actor,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let token = crate::tokens::generate("");
+    let expires_at = chrono::Utc::now() + auth::SESSION_MAX;
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    s.store.create_session(user, &token, expires_at, actor, agent).await?;
+    let cookie = auth::session_set_cookie(&token, s.auth.secure_cookies);
+    let body = json!({"user": auth::store::User::from(user), "expires_at": expires_at,
+                      "idle_timeout_s": s.auth.session_idle.as_secs()});
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie is a header value"));
+    Ok(r)
+}
+
+fn db(e: sqlx::Error) -> ApiError {
+    crate::store::StoreError::from(e).into()
+}
+
+/// Logs out: ends the session and clears its cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "logged out")))]
+pub async fn logout(State(s): State<AppState>, Extension(c): Extension<Caller>) -> Result<Response, ApiError> {
+    if let Some(token) = &c.session {
+        s.store.end_session(token, &c.actor()).await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let cookie = auth::session_clear_cookie(s.auth.secure_cookies);
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie is a header value"));
+    Ok(r)
+}
+
+/// Who is calling: a user or an API key, with its role.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "{kind, name, role}")))]
+pub async fn me(Extension(c): Extension<Caller>) -> Json<serde_json::Value> {
+    Json(match &c.principal {
+        Principal::User { name, role, .. } => json!({"kind": "user", "name": name, "role": role}),
+        Principal::ApiKey { id, name, role } => json!({"kind": "api_key", "id": id, "name": name, "role": role}),
+        Principal::Node { name, .. } => json!({"kind": "node", "name": name}),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Setup {
+    /// The token of the setup link the server printed at start-up.
+    pub token: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// Creates the first admin with the one-time setup link (printed at first
+/// start when ADMIN_USERNAME and ADMIN_PASSWORD are not set), and logs in.
+#[utoipa::path(post, path = "/api/v1/auth/setup", tag = "auth", request_body = Setup, security(()),
+    responses((status = 201, description = "the admin exists and is logged in"),
+    (status = 400, description = "a bad user name or password"),
+    (status = 403, description = "the link is wrong, expired or used, or users exist already")))]
+pub async fn setup(
+    State(s): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<Setup>,
+) -> Result<Response, ApiError> {
+    super::users::check_username(&b.username)?;
+    password::check_new(&b.username, &b.password)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
+    let hash = password::hash(&b.password).await;
+    let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
+    if !s.store.complete_setup(&b.token, &b.username, &hash, &actor).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "setup_refused",
+            "this setup link is wrong, expired or used, or the server has users already",
+            "restart the server for a fresh link (printed in its log), or log in",
+        ));
+    }
+    let user = s.store.user(&b.username).await?.expect("the user just made");
+    session_response(&s, &user, &actor, &headers, StatusCode::CREATED).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the caller's own password; every session of theirs ends and a new one starts here.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 200, description = "changed; a new session cookie is set"),
+    (status = 400, description = "the new password is too weak"),
+    (status = 403, description = "the current password is wrong, or the caller is not a user")))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let Principal::User { name, .. } = &c.principal else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only users have passwords",
+            "log in as the user",
+        ));
+    };
+    let user = s.store.user(name).await?.ok_or_else(|| ApiError::unauthorized("no such user", "log in again"))?;
+    if b.current_password.len() > password::MAX_LEN
+        || !password::verify(&b.current_password, Some(&user.password_hash)).await
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "the current password is wrong",
+            "type it again",
+        ));
+    }
+    password::check_new(name, &b.new_password)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
+    let hash = password::hash(&b.new_password).await;
+    s.store.update_user(name, None, Some(&hash), None, &c.actor()).await?;
+    session_response(&s, &user, &c.actor(), &headers, StatusCode::OK).await
+}

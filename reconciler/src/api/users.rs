@@ -1,0 +1,138 @@
+//! Users (admins only): list, add, change (role, password, disabled), delete.
+//! The last enabled admin cannot be demoted, disabled or deleted.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::error::JsonBody;
+use super::{ApiError, AppState};
+use crate::auth::store::User;
+use crate::auth::{Caller, Role, password};
+
+/// A user name: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
+pub fn check_username(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{name:?} is not a user name"),
+            "use 1 to 64 letters, digits, '.', '_', '@' or '-'",
+        ))
+    }
+}
+
+fn weak(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, "choose another password")
+}
+
+fn last_admin() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "last_admin",
+        "that would leave no enabled admin",
+        "make another user an admin first",
+    )
+}
+
+fn no_user(name: &str) -> ApiError {
+    ApiError::not_found(format!("no user {name:?}"), "GET /api/v1/users lists them")
+}
+
+/// Every user.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "{users: [...]}")))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let users: Vec<User> = s.store.users().await?.iter().map(User::from).collect();
+    Ok(Json(json!({"users": users})))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// Adds a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+    responses((status = 201, description = "the user"), (status = 400, description = "a bad name or password"),
+    (status = 409, description = "the name is taken")))]
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<NewUser>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_username(&b.username)?;
+    password::check_new(&b.username, &b.password).map_err(weak)?;
+    let hash = password::hash(&b.password).await;
+    if !s.store.create_user(&b.username, &hash, b.role, &c.actor()).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "taken",
+            format!("there is a user {:?} already", b.username),
+            "pick another name, or change that user",
+        ));
+    }
+    let user = s.store.user(&b.username).await?.ok_or_else(|| no_user(&b.username))?;
+    Ok((StatusCode::CREATED, Json(json!({"user": User::from(&user)}))))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// A new password; the user's sessions end.
+    pub password: Option<String>,
+    /// Disabled users cannot log in; their sessions end.
+    pub disabled: Option<bool>,
+}
+
+/// Changes a user's role, password or whether they may log in.
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
+    request_body = UserChange,
+    responses((status = 200, description = "the user"), (status = 404, description = "no such user"),
+    (status = 409, description = "it would leave no enabled admin")))]
+pub async fn update(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(username): Path<String>,
+    JsonBody(b): JsonBody<UserChange>,
+) -> Result<Json<Value>, ApiError> {
+    s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    let hash = match &b.password {
+        Some(p) => {
+            password::check_new(&username, p).map_err(weak)?;
+            Some(password::hash(p).await)
+        }
+        None => None,
+    };
+    if !s.store.update_user(&username, b.role, hash.as_deref(), b.disabled, &c.actor()).await? {
+        return Err(last_admin());
+    }
+    let user = s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    Ok(Json(json!({"user": User::from(&user)})))
+}
+
+/// Deletes a user and ends their sessions.
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such user"),
+    (status = 409, description = "it would leave no enabled admin")))]
+pub async fn delete(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    if !s.store.delete_user(&username, &c.actor()).await? {
+        return Err(last_admin());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
