@@ -4,114 +4,20 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use car_server::api::{self, AppState};
-use car_server::reconcile::Queue;
-use car_server::settings::Settings;
-use car_server::store::Store;
-use car_server::sync::SyncRequests;
-use car_testkit::git::ConfigRepo;
+use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-const SECRET: &str = "test-webhook-secret";
+use common::app::{App as Server, SECRET};
 
-struct Server {
-    store: Store,
-    /// An admin API key, sent with every call that brings no Authorization of its own.
-    key: String,
-    repo: ConfigRepo,
-    app: axum::Router,
-    _data: tempfile::TempDir,
-    _loop: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let repo = ConfigRepo::from_dir(&common::example_dir());
-        repo.commit("initial config");
-        let store = common::store().await;
-        let data = tempfile::tempdir().unwrap();
-        let settings = Settings::from_lookup(|k| match k {
-            "CONFIG_REPO" => Some(repo.url()),
-            "GIT_WEBHOOK_SECRET" => Some(SECRET.into()),
-            "PUBLIC_URL" => Some("http://car.lan:8000".into()),
-            _ => None,
-        })
-        .unwrap();
-        let requests = SyncRequests::default();
-        let syncer = common::syncer(&store, &repo.url(), data.path());
-        let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
-        let secrets = common::secrets(&store, Box::new(|_| None)).await;
-        let state = AppState {
-            store: store.clone(),
-            sync: requests,
-            nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
-            settings: Arc::new(settings),
-            source: repo.url(),
-            runs: Arc::new(car_server::runs::Runs::new(
-                store.clone(),
-                car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap(),
-                secrets.clone(),
-                "test-server".into(),
-                Duration::from_secs(60),
-            )),
-            secrets,
-            auth: Arc::new(car_server::auth::AuthSettings::default()),
-        };
-        let key = common::admin_key(&store).await;
-        let server = Server { store, key, repo, app: api::app(state), _data: data, _loop: handle };
-        server.wait_applied(None).await;
-        server
-    }
-
-    async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
-            req = req.header("authorization", format!("Bearer {}", self.key));
-        }
-        let resp = self.app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call("GET", path, &[], Vec::new()).await
-    }
-
-    async fn push(&self, branch: &str, signature: Option<String>) -> (StatusCode, Value) {
-        let body = serde_json::to_vec(&json!({"ref": format!("refs/heads/{branch}"), "after": "x"})).unwrap();
-        let sig = signature.unwrap_or_else(|| sign(&body));
-        let headers =
-            [("x-github-event", "push"), ("x-hub-signature-256", sig.as_str()), ("content-type", "application/json")];
-        self.call("POST", "/api/v1/webhooks/git", &headers, body).await
-    }
-
-    /// Waits until `revision` (or anything, with `None`) is applied.
-    async fn wait_applied(&self, revision: Option<&str>) {
-        for _ in 0..200 {
-            let s = self.store.sync_state().await.unwrap();
-            if s.applied_revision.is_some() && (revision.is_none() || s.applied_revision.as_deref() == revision) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("revision {revision:?} was not applied in 5 s");
-    }
-
-    async fn applied(&self) -> Option<String> {
-        self.store.sync_state().await.unwrap().applied_revision
-    }
+async fn push(s: &Server, branch: &str, signature: Option<String>) -> (StatusCode, Value) {
+    let body = serde_json::to_vec(&json!({"ref": format!("refs/heads/{branch}"), "after": "x"})).unwrap();
+    let sig = signature.unwrap_or_else(|| sign(&body));
+    let headers =
+        [("x-github-event", "push"), ("x-hub-signature-256", sig.as_str()), ("content-type", "application/json")];
+    s.call("POST", "/api/v1/webhooks/git", &headers, body).await
 }
 
 fn sign(body: &[u8]) -> String {
@@ -131,7 +37,7 @@ async fn a_forged_webhook_is_401_and_triggers_nothing_while_a_signed_one_applies
     s.repo.write("nodes/new.yaml", node("new"));
     let head = s.repo.commit("add a node");
 
-    let (status, body) = s.push("main", Some(format!("sha256={}", "0".repeat(64)))).await;
+    let (status, body) = push(&s, "main", Some(format!("sha256={}", "0".repeat(64)))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
     assert_eq!(body["error"]["message"], "webhook refused: X-Hub-Signature-256 does not match GIT_WEBHOOK_SECRET");
@@ -140,7 +46,7 @@ async fn a_forged_webhook_is_401_and_triggers_nothing_while_a_signed_one_applies
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.applied().await, before, "a forged push changed live state");
 
-    let (status, body) = s.push("main", None).await;
+    let (status, body) = push(&s, "main", None).await;
     assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": true})));
     s.wait_applied(Some(&head)).await;
 }
@@ -151,7 +57,7 @@ async fn a_burst_of_pushes_syncs_once_per_distinct_head() {
     s.repo.write("nodes/new.yaml", node("new"));
     let head = s.repo.commit("add a node");
     for _ in 0..5 {
-        assert_eq!(s.push("main", None).await.0, StatusCode::ACCEPTED);
+        assert_eq!(push(&s, "main", None).await.0, StatusCode::ACCEPTED);
     }
     s.wait_applied(Some(&head)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -166,7 +72,7 @@ async fn a_burst_of_pushes_syncs_once_per_distinct_head() {
 async fn a_push_to_another_branch_queues_nothing() {
     let s = Server::start().await;
     s.repo.commit_on("dev", "work in progress");
-    let (status, body) = s.push("dev", None).await;
+    let (status, body) = push(&s, "dev", None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(
         body,
@@ -187,7 +93,7 @@ async fn sync_status_shows_errors_at_file_and_line_and_the_last_good_revision() 
         s.repo.read("schedules/storage-watch.yaml").replace("every: 6h", "every: 6 hours"),
     );
     let bad = s.repo.commit("break a schedule");
-    s.push("main", None).await;
+    push(&s, "main", None).await;
     let mut v = Value::Null;
     for _ in 0..200 {
         v = s.get("/api/v1/sync").await.1;

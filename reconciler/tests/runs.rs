@@ -7,47 +7,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use car_testkit::anthropic::{FakeAnthropic, Scenario};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use common::live::{self, Proc, Server, free_port};
+
 const RUNNER_TOKEN: &str = "runs-test-runner-token-0123456789";
-
-/// A child process killed and reaped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `car-runner`, built beside this test (the workspace's test command builds every binary).
-fn runner_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("car-runner");
-    assert!(bin.exists(), "{} is missing: build the workspace (cargo build) first", bin.display());
-    bin
-}
-
-async fn wait_http(url: &str) {
-    for _ in 0..300 {
-        if reqwest::get(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} did not come up");
-}
 
 struct Runner {
     _proc: Proc,
@@ -55,19 +24,8 @@ struct Runner {
 }
 
 async fn start_runner(port: u16, data: tempfile::TempDir) -> Runner {
-    let child = Command::new(runner_bin())
-        .env("RUNNER_TOKEN", RUNNER_TOKEN)
-        .env("RUNNER_PORT", port.to_string())
-        .env("RUNNER_DATA_DIR", data.path())
-        .env("CLAUDE_BIN", std::env::var("CLAUDE_BIN").expect("CLAUDE_BIN is not set: run `source scripts/claude.sh`"))
-        .env("NODE_NAME", "local")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let runner = Runner { _proc: Proc(child), data };
-    wait_http(&format!("http://127.0.0.1:{port}/livez")).await;
-    runner
+    let proc = live::start_runner(port, data.path(), &[("RUNNER_TOKEN", RUNNER_TOKEN), ("NODE_NAME", "local")]).await;
+    Runner { _proc: proc, data }
 }
 
 fn agent(name: &str, mode: &str, allow: &[&str], approve: &[&str]) -> String {
@@ -94,16 +52,6 @@ fn config(runner_port: u16) -> tempfile::TempDir {
     car_testkit::config_dir(&[("nodes.yaml", &node), ("agents.yaml", &(agents + chatty)), ("chatty.py", script)])
 }
 
-const ADMIN_PASSWORD: &str = "runs-test-admin-password";
-
-struct Server {
-    proc: Proc,
-    url: String,
-    ws: String,
-    /// An admin API key, for every call.
-    key: String,
-}
-
 struct Setup {
     fake: FakeAnthropic,
     db: String,
@@ -126,70 +74,31 @@ impl Setup {
     }
 
     async fn server(&self) -> Server {
-        let ui = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_car-server"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CONFIG_REPO", self.config.path())
-            .env("DATABASE_URL", &self.db)
-            .env("DATA_DIR", self.data.path())
-            .env("API_PORT", self.api_port.to_string())
-            .env("UI_PORT", ui.to_string())
-            .env("BIND_ADDRESS", "127.0.0.1")
-            .env("TEST_RUNNER_TOKEN", RUNNER_TOKEN)
-            .env("ANTHROPIC_BASE_URL", self.fake.url())
-            .env("ANTHROPIC_API_KEY", "sk-runs-test")
-            .env("RUST_LOG", "warn")
-            .env("ADMIN_USERNAME", "admin")
-            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .envs(self.extra.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{}", self.api_port);
-        wait_http(&format!("{url}/healthz")).await;
-        let key = common::api_key_from(&url, "admin", ADMIN_PASSWORD).await;
-        let server = Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", self.api_port), url, key };
+        let mut env = vec![
+            ("TEST_RUNNER_TOKEN".to_string(), RUNNER_TOKEN.to_string()),
+            ("ANTHROPIC_BASE_URL".to_string(), self.fake.url()),
+            ("ANTHROPIC_API_KEY".to_string(), "sk-runs-test".to_string()),
+        ];
+        env.extend(self.extra.iter().cloned());
+        let spec = live::ServerSpec {
+            config: self.config.path(),
+            db: &self.db,
+            data: self.data.path(),
+            api_port: self.api_port,
+            env,
+            log: None,
+        };
+        let server = live::start_server(&spec).await;
         // The config is applied and the node answered.
-        eventually(&server, "/api/v1/nodes/local", |n| n["connection"] == "connected", 30).await;
+        server.eventually("/api/v1/nodes/local", |n| n["connection"] == "connected", 30).await;
         server
     }
 }
 
-async fn get(s: &Server, path: &str) -> Value {
-    let resp = reqwest::Client::new().get(format!("{}{path}", s.url)).bearer_auth(&s.key).send().await.unwrap();
-    resp.json().await.unwrap_or(Value::Null)
-}
-
-async fn post(s: &Server, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
-    let resp =
-        reqwest::Client::new().post(format!("{}{path}", s.url)).bearer_auth(&s.key).json(&body).send().await.unwrap();
-    (resp.status(), resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Polls `path` until `ok` holds; returns the last answer.
-async fn eventually(s: &Server, path: &str, ok: impl Fn(&Value) -> bool, secs: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = get(s, path).await;
-        if ok(&v) {
-            return v;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path} never got there: {v:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn start_run(s: &Server, agent: &str) -> String {
-    let (status, run) = post(s, "/api/v1/runs", json!({"agent": agent, "node": "local"})).await;
+    let (status, run) = s.post("/api/v1/runs", json!({"agent": agent, "node": "local"})).await;
     assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{run}");
     run["id"].as_str().unwrap().to_string()
-}
-
-async fn status_is(s: &Server, id: &str, status: &str, secs: u64) -> Value {
-    eventually(s, &format!("/api/v1/runs/{id}"), |r| r["status"] == status, secs).await
 }
 
 /// A run's event stream (WebSocket), with the server's key.
@@ -251,7 +160,7 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
 
     let id = start_run(&server, "lister").await;
     let (a, b) = tokio::join!(watch(&server, &id), watch(&server, &id));
-    let run = status_is(&server, &id, "succeeded", 60).await;
+    let run = server.status_is(&id, "succeeded", 60).await;
     assert_eq!(a, b, "two viewers saw different events");
     assert_eq!(seqs(&a), (1..=a.len() as u64).collect::<Vec<_>>(), "events have gaps");
     assert_eq!(a, log_file(setup.data.path(), &id), "the viewers and the server's log differ");
@@ -276,17 +185,17 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     assert_eq!(run["summary"], "listed the files: all good");
     assert!(run["usage"]["input_tokens"].as_i64().unwrap() > 0, "{run}");
     assert!(run["cost_usd"].as_f64().unwrap() > 0.0);
-    let list = get(&server, "/api/v1/runs?limit=50&agent=lister").await;
+    let list = server.get("/api/v1/runs?limit=50&agent=lister").await;
     assert_eq!(list["runs"][0]["id"], id.as_str());
-    assert!(get(&server, "/api/v1/runs?agent=toucher").await["runs"].as_array().unwrap().is_empty());
-    let agent = get(&server, "/api/v1/agents/lister").await;
+    assert!(server.get("/api/v1/runs?agent=toucher").await["runs"].as_array().unwrap().is_empty());
+    let agent = server.get("/api/v1/agents/lister").await;
     assert_eq!(agent["stats"]["runs"], 1);
     assert_eq!(agent["stats"]["success_rate"], 1.0);
     assert_eq!(agent["last_runs"][0]["id"], id.as_str());
-    let metrics = get(&server, "/api/v1/nodes/local/metrics?range=1h").await;
+    let metrics = server.get("/api/v1/nodes/local/metrics?range=1h").await;
     assert_eq!(metrics["resolution"], "minute");
     assert!(metrics["points"][0]["memory_percent"].as_f64().unwrap() > 0.0, "{metrics}");
-    let usage = get(&server, "/api/v1/usage?group_by=agent").await;
+    let usage = server.get("/api/v1/usage?group_by=agent").await;
     assert_eq!(usage["groups"][0]["key"], "lister");
     assert_eq!(usage["total"]["input_tokens"], run["usage"]["input_tokens"]);
 
@@ -315,25 +224,25 @@ async fn an_approval_passes_through_the_server_and_is_recorded() {
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let id = start_run(&server, "toucher").await;
-    status_is(&server, &id, "awaiting_approval", 60).await;
-    let pending = get(&server, "/api/v1/approvals?status=pending").await;
+    server.status_is(&id, "awaiting_approval", 60).await;
+    let pending = server.get("/api/v1/approvals?status=pending").await;
     let approval =
         pending["approvals"].as_array().unwrap().iter().find(|a| a["run_id"] == id.as_str()).unwrap().clone();
     assert_eq!(approval["tool"], "Bash");
     assert!(!touched.exists());
     let path = format!("/api/v1/approvals/{}", approval["id"].as_str().unwrap());
-    let (status, _) = post(&server, &path, json!({"decision": "maybe"})).await;
+    let (status, _) = server.post(&path, json!({"decision": "maybe"})).await;
     assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
-    let (status, body) = post(&server, &path, json!({"decision": "approve", "comment": "go ahead"})).await;
+    let (status, body) = server.post(&path, json!({"decision": "approve", "comment": "go ahead"})).await;
     assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
-    let run = status_is(&server, &id, "succeeded", 60).await;
+    let run = server.status_is(&id, "succeeded", 60).await;
     assert!(touched.exists(), "the approved command did not run");
     let a = &run["approvals"][0];
     assert_eq!(
         (a["status"].as_str(), a["decided_by"].as_str(), a["comment"].as_str()),
         (Some("approved"), Some("api_key:test"), Some("go ahead"))
     );
-    let (status, _) = post(&server, &path, json!({"decision": "deny"})).await;
+    let (status, _) = server.post(&path, json!({"decision": "deny"})).await;
     assert_eq!(status, reqwest::StatusCode::CONFLICT, "a decided approval was decided again");
 }
 
@@ -359,13 +268,13 @@ async fn server_stopped_mid_run(signal: nix::sys::signal::Signal) {
     let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let id = start_run(&server, "sleeper").await;
-    status_is(&server, &id, "running", 60).await;
+    server.status_is(&id, "running", 60).await;
     let mut server = server;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.proc.0.id() as i32), signal).unwrap();
     let _ = server.proc.0.wait();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let server = setup.server().await;
-    status_is(&server, &id, "succeeded", 60).await;
+    server.status_is(&id, "succeeded", 60).await;
     let ours = log_file(setup.data.path(), &id);
     let theirs: Vec<Value> = std::fs::read_to_string(runner.data.path().join("runs").join(&id).join("events.jsonl"))
         .unwrap()
@@ -384,9 +293,9 @@ async fn a_run_whose_runner_dies_is_lost_after_the_grace_period() {
     let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let id = start_run(&server, "sleeper").await;
-    status_is(&server, &id, "running", 60).await;
+    server.status_is(&id, "running", 60).await;
     drop(runner);
-    let run = status_is(&server, &id, "lost", 30).await;
+    let run = server.status_is(&id, "lost", 30).await;
     assert_eq!(run["error"]["kind"], "lost", "{run}");
     assert!(run["error"]["message"].as_str().unwrap().contains("node local was away"), "{run}");
     let events = log_file(setup.data.path(), &id);
@@ -400,16 +309,16 @@ async fn runs_are_cancelled_queued_or_going_and_bad_starts_say_why() {
     let setup = Setup::new(runner_port, vec![sleeper(30)]).await;
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
-    let (status, body) = post(&server, "/api/v1/runs", json!({"agent": "nope", "node": "local"})).await;
+    let (status, body) = server.post("/api/v1/runs", json!({"agent": "nope", "node": "local"})).await;
     assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
     assert!(body["error"]["message"].as_str().unwrap().contains("no agent named \"nope\""), "{body}");
     let id = start_run(&server, "sleeper").await;
-    status_is(&server, &id, "running", 60).await;
-    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await;
+    server.status_is(&id, "running", 60).await;
+    let (status, _) = server.post(&format!("/api/v1/runs/{id}/cancel"), json!({})).await;
     assert_eq!(status, reqwest::StatusCode::ACCEPTED);
-    let run = status_is(&server, &id, "cancelled", 30).await;
+    let run = server.status_is(&id, "cancelled", 30).await;
     assert_eq!(run["error"]["kind"], "cancelled");
-    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await;
+    let (status, _) = server.post(&format!("/api/v1/runs/{id}/cancel"), json!({})).await;
     assert_eq!(status, reqwest::StatusCode::CONFLICT);
 }
 
@@ -432,16 +341,16 @@ async fn a_lost_run_is_retried_as_a_linked_run_that_succeeds() {
     let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let first = start_run(&server, "retrier").await;
-    status_is(&server, &first, "running", 60).await;
+    server.status_is(&first, "running", 60).await;
     drop(runner);
-    status_is(&server, &first, "lost", 30).await;
+    server.status_is(&first, "lost", 30).await;
     std::fs::write(&ready, "").unwrap();
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
-    let runs =
-        eventually(&server, "/api/v1/runs?agent=retrier", |l| l["runs"].as_array().is_some_and(|r| r.len() == 2), 30)
-            .await;
+    let runs = server
+        .eventually("/api/v1/runs?agent=retrier", |l| l["runs"].as_array().is_some_and(|r| r.len() == 2), 30)
+        .await;
     let retry = runs["runs"][0]["id"].as_str().unwrap().to_string();
-    let done = status_is(&server, &retry, "succeeded", 60).await;
+    let done = server.status_is(&retry, "succeeded", 60).await;
     assert_eq!(done["attempt"], 2);
     assert_eq!(done["first_run_id"], first.as_str());
     let attempts: Vec<&str> =
@@ -457,13 +366,13 @@ async fn past_the_budget_model_runs_wait_and_say_why() {
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let first = start_run(&server, "lister").await;
-    status_is(&server, &first, "succeeded", 60).await;
+    server.status_is(&first, "succeeded", 60).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let second = start_run(&server, "lister").await;
-    let held = eventually(&server, &format!("/api/v1/runs/{second}"), |r| r["held"].is_string(), 10).await;
+    let held = server.eventually(&format!("/api/v1/runs/{second}"), |r| r["held"].is_string(), 10).await;
     assert!(held["held"].as_str().unwrap().contains("daily budget"), "{held}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(get(&server, &format!("/api/v1/runs/{second}")).await["status"], "queued", "a held run was dispatched");
+    assert_eq!(server.get(&format!("/api/v1/runs/{second}")).await["status"], "queued", "a held run was dispatched");
 }
 
 #[tokio::test]
@@ -475,7 +384,7 @@ async fn a_viewer_that_falls_behind_gets_a_gap_marker_and_never_holds_up_the_run
     let id = start_run(&server, "chatty").await;
     let mut slow = stream(&server, &id, "").await;
     // The viewer reads nothing while the run goes: the run finishes all the same.
-    let run = status_is(&server, &id, "succeeded", 60).await;
+    let run = server.status_is(&id, "succeeded", 60).await;
     assert_eq!(run["last_seq"].as_i64().unwrap(), log_file(setup.data.path(), &id).len() as i64);
     let mut seqs = Vec::new();
     let mut gaps = Vec::new();

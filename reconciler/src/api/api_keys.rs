@@ -30,9 +30,11 @@ fn invalid(message: String, hint: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint)
 }
 
-/// Makes an API key. The response holds the key itself, once: store it now.
+/// Makes an API key. The answer is the key's record with the key itself
+/// (`key`), shown this once: store it now.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = NewKey,
-    responses((status = 201, description = "{api_key: {...}, key: \"car_…\"}"), (status = 400, description = "a bad name or expiry")))]
+    responses((status = 201, description = "the key's record and `key: \"car_…\"`"),
+    (status = 400, description = "a bad name or expiry")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
@@ -58,12 +60,11 @@ pub async fn create(
     if expires_at.is_some_and(|at| at <= now) {
         return Err(invalid("the expiry is in the past".into(), "give a time in the future"));
     }
-    let (key, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"api_key": key, "key": secret,
-        "hint": "this is the only time the key is shown; send it as Authorization: Bearer <key>"})),
-    ))
+    let (record, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
+    let mut made = json!(record);
+    made["key"] = json!(secret);
+    made["hint"] = json!("this is the only time the key is shown; send it as Authorization: Bearer <key>");
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
 /// Every API key, newest first (never the keys themselves).

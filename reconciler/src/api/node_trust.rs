@@ -43,7 +43,7 @@ pub fn server_url(s: &AppState, headers: &HeaderMap) -> String {
 
 /// Makes a one-time enrollment token and the command that installs a runner with it.
 #[utoipa::path(post, path = "/api/v1/enrollment-tokens", tag = "nodes", request_body = NewEnrollmentToken,
-    responses((status = 201, description = "{enrollment_token, token, command}; the token is shown only now"),
+    responses((status = 201, description = "the token's record with `token` (shown only now) and the install `command`"),
     (status = 400, description = "a bad node name or lifetime")))]
 pub async fn create_token(
     State(s): State<AppState>,
@@ -70,7 +70,10 @@ pub async fn create_token(
     let url = server_url(&s, &headers);
     let name = b.node.as_deref().map(|n| format!(" --name {n}")).unwrap_or_default();
     let command = format!("curl -sSL {url}/install | bash -s -- --token {secret}{name}");
-    Ok((StatusCode::CREATED, Json(json!({"enrollment_token": token, "token": secret, "command": command}))))
+    let mut made = json!(token);
+    made["token"] = json!(secret);
+    made["command"] = json!(command);
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
 /// Enrollment tokens, newest first (never the tokens themselves).
@@ -120,6 +123,16 @@ pub async fn enroll(
         }
         Err(EnrollError::Refused { message, hint }) => {
             tracing::warn!(node = %b.name, ip = ?ip, reason = %message, "refused an enrollment");
+            let actor = crate::audit::Actor::new("node", b.name.clone(), ip.map(|i| i.to_string()));
+            crate::audit::record(
+                s.store.pool(),
+                &actor,
+                "node.enroll_refused",
+                Some(&b.name),
+                json!({"reason": message}),
+            )
+            .await
+            .map_err(crate::store::StoreError::from)?;
             Err(ApiError::new(StatusCode::FORBIDDEN, "enrollment_refused", message, hint))
         }
         Err(EnrollError::Store(e)) => Err(e.into()),

@@ -126,7 +126,7 @@ impl Store {
     }
 
     /// Changes a user; a new password or disabling ends their sessions.
-    /// Refused (false) when it would leave no enabled admin.
+    /// Refused (false) when it would take the last enabled admin away.
     pub async fn update_user(
         &self,
         username: &str,
@@ -138,6 +138,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // Serialises changes to admins, so two demotions cannot both pass the check.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('car users'))").execute(&mut *tx).await?;
+        let had_admin = has_admin(&mut tx).await?;
         sqlx::query(
             "UPDATE users SET role = COALESCE($2, role), password_hash = COALESCE($3, password_hash), \
              disabled = COALESCE($4, disabled), updated_at = now() WHERE username = $1",
@@ -148,7 +149,7 @@ impl Store {
         .bind(disabled)
         .execute(&mut *tx)
         .await?;
-        if !has_admin(&mut tx).await? {
+        if had_admin && !has_admin(&mut tx).await? {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -165,12 +166,13 @@ impl Store {
         Ok(true)
     }
 
-    /// Deletes a user and their sessions; false when it would leave no enabled admin.
+    /// Deletes a user and their sessions; false when it would take the last enabled admin away.
     pub async fn delete_user(&self, username: &str, by: &Actor) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('car users'))").execute(&mut *tx).await?;
+        let had_admin = has_admin(&mut tx).await?;
         sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(&mut *tx).await?;
-        if !has_admin(&mut tx).await? {
+        if had_admin && !has_admin(&mut tx).await? {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -242,16 +244,6 @@ impl Store {
             audit::record(&mut *tx, actor, "auth.logout", None, serde_json::json!({})).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Ends every session of a user but the one presented (after a password change).
-    pub async fn end_other_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)")
-            .bind(user_id)
-            .bind(keep.map(tokens::hash))
-            .execute(self.pool())
-            .await?;
         Ok(())
     }
 

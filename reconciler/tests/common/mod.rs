@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod app;
+pub mod live;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +79,26 @@ pub async fn api_key_from(url: &str, user: &str, password: &str) -> String {
         .await
         .unwrap();
     made["key"].as_str().expect("the key").to_string()
+}
+
+/// Every row of every table as text: what a dump of the database would show.
+pub async fn dump(store: &Store) -> String {
+    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    for t in tables {
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT t::text FROM \"{t}\" t")).fetch_all(store.pool()).await.unwrap();
+        out.push_str(&format!("-- {t}\n{}\n", rows.join("\n")));
+    }
+    out
+}
+
+/// The store of a database that exists already.
+pub async fn store_at(url: &str) -> Store {
+    Store::connect(url.parse().expect("a database URL"), Duration::from_secs(20)).await.expect("connect")
 }
 
 pub async fn store() -> Store {
