@@ -17,8 +17,6 @@ use crate::tokens;
 
 /// Default lifetime of an enrollment token.
 pub const DEFAULT_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-/// Longest an enrollment token may live.
-pub const MAX_TTL: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// An enrollment token as the API shows it: never the token.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -45,17 +43,25 @@ pub struct Enrolled {
 
 /// What a node sends to enroll.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The enrollment token (`care_…`).
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// The node's name, as git declares it (or will).
+    #[schema(pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
     /// Where the server reaches its runner, e.g. `http://nas.lan:8100`;
     /// default: the address the request came from, at `port`.
+    #[schema(max_length = 2000, pattern = "^https?://[A-Za-z0-9.:\\[\\]-]+(/[!-~]*)?$")]
     pub address: Option<String>,
     /// The runner's port, for the default address (8100).
+    #[schema(minimum = 1, maximum = 65535)]
+    #[serde(default, deserialize_with = "crate::api::whole")]
     pub port: Option<u16>,
+    #[schema(max_length = 100, pattern = "^[^\\u0000]*$")]
     pub os: Option<String>,
+    #[schema(max_length = 100, pattern = "^[^\\u0000]*$")]
     pub version: Option<String>,
 }
 

@@ -10,6 +10,9 @@ use sqlx::FromRow;
 
 use crate::store::{Store, StoreError};
 
+/// How far back metrics are kept (as hourly points).
+pub const KEPT: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
 /// One point of a chart.
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct Point {

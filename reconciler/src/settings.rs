@@ -170,7 +170,7 @@ impl Settings {
         let admin = match (var("ADMIN_USERNAME"), get("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
             (None, None) => None,
             (Some(user), Some(password)) => {
-                if let Err(why) = crate::auth::password::check_new(&user, &password) {
+                if let Err(why) = crate::auth::password::check_new(&password) {
                     problems.push(format!("ADMIN_PASSWORD: {why}"));
                 }
                 Some((user.trim().to_string(), Secret::new(password)))

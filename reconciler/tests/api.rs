@@ -231,3 +231,50 @@ async fn every_route_is_in_the_openapi_document() {
         assert!(paths.contains(&p), "{p} missing from {paths:?}");
     }
 }
+
+#[tokio::test]
+async fn the_documented_patterns_accept_exactly_what_the_server_accepts() {
+    let s = Server::start().await;
+    let (_, doc) = s.get("/openapi.json").await;
+    let mut patterns = std::collections::BTreeSet::new();
+    collect_patterns(&doc, &mut patterns);
+    let matches = |pattern: &str, text: &str| regex::Regex::new(pattern).unwrap().is_match(text);
+    let name = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+    assert!(patterns.contains(name), "{patterns:?}");
+    for text in ["a", "zfs-health", "a1", "-a", "a-", "A", "a_b", "", &"a".repeat(63), &"a".repeat(64), "ä"] {
+        let server = text.parse::<car_schemas::values::Name>().is_ok();
+        assert_eq!(matches(name, text), server, "{text:?}: the document and the server disagree");
+    }
+    let user = "^[A-Za-z0-9._@-]{1,64}$";
+    assert!(patterns.contains(user));
+    // Every pattern is one of the known ones, written the same everywhere.
+    let known = [
+        name,
+        user,
+        "^(agent|node|day)$",
+        "^([0-9]{1,9}(ms|s|m|h|d))+$",
+        "^[^\\u0000]*$",
+        "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+        "^https?://[A-Za-z0-9.:\\[\\]-]+(/[!-~]*)?$",
+        "^[A-Za-z0-9_]{1,32}$",
+    ];
+    for p in &patterns {
+        assert!(known.contains(&p.as_str()), "an unknown pattern {p:?}: add it here with a check of what it means");
+    }
+    for text in ["30s", "6h", "1h30m", "500ms"] {
+        assert!(matches(known[3], text) && text.parse::<car_schemas::values::Duration>().is_ok(), "{text}");
+    }
+}
+
+fn collect_patterns(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(p)) = map.get("pattern") {
+                out.insert(p.clone());
+            }
+            map.values().for_each(|v| collect_patterns(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_patterns(v, out)),
+        _ => {}
+    }
+}

@@ -310,7 +310,7 @@ async fn runs_are_cancelled_queued_or_going_and_bad_starts_say_why() {
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
     let (status, body) = server.post("/api/v1/runs", json!({"agent": "nope", "node": "local"})).await;
-    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
     assert!(body["error"]["message"].as_str().unwrap().contains("no agent named \"nope\""), "{body}");
     let id = start_run(&server, "sleeper").await;
     server.status_is(&id, "running", 60).await;

@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -16,14 +16,16 @@ use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// What the key is for, e.g. "home-assistant" or "ci".
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub name: String,
     pub role: Role,
-    /// When it stops working (RFC 3339)...
-    pub expires_at: Option<DateTime<Utc>>,
-    /// ...or how long from now, e.g. "90d". Neither: it does not expire.
-    pub expires_in: Option<String>,
+    /// Days until it stops working; leave out for a key that does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "crate::api::whole")]
+    pub expires_in_days: Option<u32>,
 }
 
 fn invalid(message: String, hint: &str) -> ApiError {
@@ -40,26 +42,16 @@ pub async fn create(
     Extension(c): Extension<Caller>,
     JsonBody(b): JsonBody<NewKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    super::error::storable("name", &b.name)?;
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid(format!("{:?} is not a key name", b.name), "give it a name of 1 to 100 characters"));
     }
-    let now = Utc::now();
-    let expires_at = match (b.expires_at, b.expires_in.as_deref()) {
-        (Some(_), Some(_)) => return Err(invalid("both expires_at and expires_in".into(), "send one of them")),
-        (Some(at), None) => Some(at),
-        (None, Some(text)) => {
-            let d: car_schemas::values::Duration = text
-                .parse()
-                .map_err(|_| invalid(format!("expires_in={text:?} is not a duration"), "e.g. 30d or 12h"))?;
-            let later = chrono::TimeDelta::from_std(d.get()).ok().and_then(|d| now.checked_add_signed(d));
-            Some(later.ok_or_else(|| invalid(format!("expires_in={text:?} is too far away"), "e.g. 365d"))?)
-        }
-        (None, None) => None,
+    let expires_at = match b.expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(Utc::now() + chrono::TimeDelta::days(i64::from(days))),
+        Some(days) => return Err(invalid(format!("expires_in_days={days} is not from 1 to 3650"), "e.g. 90")),
     };
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(invalid("the expiry is in the past".into(), "give a time in the future"));
-    }
     let (record, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
     let mut made = json!(record);
     made["key"] = json!(secret);

@@ -1,19 +1,21 @@
 //! Approvals: tool calls held for a human, and their decisions, which the
 //! server passes to the run's runner and records with who decided.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error::QueryParams;
 use super::runs::bad_gateway;
 use super::{ApiError, AppState, JsonBody};
 use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// pending, approved, denied or expired.
     status: Option<String>,
@@ -22,39 +24,41 @@ pub struct ListQuery {
 /// Approvals, newest first.
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ListQuery),
     responses((status = 200, description = "{approvals: [...]}")))]
-pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
     let approvals = s.runs.store.approvals(q.status.as_deref(), None).await?;
     Ok(Json(json!({"approvals": approvals})))
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// approve or deny.
-    decision: String,
+    decision: Verdict,
+    #[schema(pattern = "^[^\\u0000]*$")]
     comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Approve,
+    Deny,
 }
 
 /// Approves or denies a held tool call.
 #[utoipa::path(post, path = "/api/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path)), request_body = Decision,
-    responses((status = 202, description = "passed to the runner"), (status = 409, description = "no longer pending")))]
+    responses((status = 202, description = "passed to the runner"), (status = 404, description = "no such approval"),
+    (status = 409, description = "no longer pending"),
+    (status = 502, description = "the run's runner cannot be reached or refused; the error says why")))]
 pub async fn decide(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
     JsonBody(d): JsonBody<Decision>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let approve = match d.decision.as_str() {
-        "approve" => true,
-        "deny" => false,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("unknown decision {other:?}"),
-                "send {\"decision\": \"approve\"} or {\"decision\": \"deny\"}",
-            ));
-        }
-    };
+    let approve = d.decision == Verdict::Approve;
+    if let Some(c) = &d.comment {
+        super::error::storable("comment", c)?;
+    }
     let store = &s.runs.store;
     let a = store
         .approval(&id)

@@ -1,16 +1,18 @@
 //! The audit log (admins only), newest first, with filters.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
+use super::error::QueryParams;
 use super::{ApiError, AppState};
 use crate::audit;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// A user, key, node, schedule or trigger name.
     actor: Option<String>,
@@ -31,7 +33,7 @@ pub struct AuditQuery {
 /// Who did what, when and from where: logins, keys, runs started, approvals, settings, syncs.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "{entries: [...], next: id or null}")))]
-pub async fn list(State(s): State<AppState>, Query(q): Query<AuditQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<AuditQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let filter = audit::Filter {
         actor: q.actor,

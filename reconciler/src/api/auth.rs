@@ -16,8 +16,11 @@ use crate::audit::{self, Actor};
 use crate::auth::{self, Caller, ClientIp, Principal, password, throttle};
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(max_length = 64, pattern = "^[^\\u0000]*$")]
     pub username: String,
+    #[schema(max_length = 1024)]
     pub password: String,
 }
 
@@ -39,10 +42,11 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(b): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
-    if b.username.len() > 64 {
+    if b.username.chars().count() > 64 {
         return Err(too_long("user name"));
     }
-    if b.password.len() > password::MAX_LEN {
+    super::error::storable("the user name", &b.username)?;
+    if b.password.chars().count() > password::MAX_LEN {
         return Err(too_long("password"));
     }
     let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
@@ -129,10 +133,14 @@ pub async fn me(Extension(c): Extension<Caller>) -> Json<serde_json::Value> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Setup {
     /// The token of the setup link the server printed at start-up.
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
@@ -149,7 +157,7 @@ pub async fn setup(
     JsonBody(b): JsonBody<Setup>,
 ) -> Result<Response, ApiError> {
     super::users::check_username(&b.username)?;
-    password::check_new(&b.username, &b.password)
+    password::check_new(&b.password)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
     let hash = password::hash(&b.password).await;
     let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
@@ -166,8 +174,11 @@ pub async fn setup(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[schema(max_length = 1024)]
     pub current_password: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -201,7 +212,7 @@ pub async fn change_password(
             "type it again",
         ));
     }
-    password::check_new(name, &b.new_password)
+    password::check_new(&b.new_password)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
     let hash = password::hash(&b.new_password).await;
     s.store.update_user(name, None, Some(&hash), None, &c.actor()).await?;

@@ -1,7 +1,7 @@
 //! API errors: `{"error": {"code", "message", "hint"}}` with a fitting status.
 
 use axum::Json;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -49,22 +49,87 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON request body; a malformed one is a 400 in the API's error shape,
-/// saying what is wrong with it.
+/// A whole JSON number that fits `T`: JSON Schema's `integer`, so `90` and
+/// `90.0` alike (serde's integers take only the first).
+pub fn whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error;
+    let Some(n) = <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? else { return Ok(None) };
+    let whole =
+        n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e19).map(|f| f as u64));
+    let value = whole.ok_or_else(|| D::Error::custom(format!("{n} is not a whole number from 0 up")))?;
+    T::try_from(value).map(Some).map_err(|_| D::Error::custom(format!("{n} is too large")))
+}
+
+/// A JSON request body, which must be an object (serde would also take a
+/// struct from an array); a malformed one is a 400 in the API's error
+/// shape, saying what is wrong with it.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
+        let invalid = |why: String| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the request body is not what this endpoint takes: {why}"),
+                "send a JSON object (content-type: application/json) with the fields /openapi.json lists",
+            )
+        };
+        let value = match <Json<serde_json::Value> as FromRequest<S>>::from_request(req, state).await {
+            Ok(Json(v @ serde_json::Value::Object(_))) => v,
+            Ok(Json(_)) => return Err(invalid("it is not a JSON object".into())),
+            Err(e) => return Err(invalid(e.body_text())),
+        };
+        serde_json::from_value(value).map(JsonBody).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// An optional JSON body: none without a `content-type`, else as [`JsonBody`].
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> OptionalFromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, ApiError> {
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <JsonBody<T> as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
+/// Query parameters; a malformed one is a 400 in the API's error shape.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(QueryParams(v)),
             Err(e) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
-                format!("the request body is not what this endpoint takes: {}", e.body_text()),
-                "send JSON (content-type: application/json) with the fields /openapi.json lists",
+                format!("a query parameter is wrong: {}", e.body_text()),
+                "see /openapi.json for this endpoint's parameters",
             )),
         }
     }
+}
+
+/// Text bound for PostgreSQL, which cannot store NUL (`\u0000`): an error naming the field otherwise.
+pub fn storable(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{field} holds a NUL character (\\u0000), which cannot be stored"),
+            format!("send {field} without NUL"),
+        ));
+    }
+    Ok(())
 }

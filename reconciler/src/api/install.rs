@@ -4,13 +4,14 @@
 //! is not used. Both are public: they hold nothing secret; enrolling needs
 //! the one-time token.
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower::ServiceExt;
 use utoipa::IntoParams;
 
+use super::error::QueryParams;
 use super::{ApiError, AppState};
 
 /// The script, with `@SERVER_URL@`, `@CLAUDE_VERSION@`, `@RUNNER_VERSION@`,
@@ -41,8 +42,10 @@ pub async fn script(State(s): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BinaryQuery {
     /// The node's `uname -m` (x86_64, aarch64); default: the server's.
+    #[param(pattern = "^[A-Za-z0-9_]{1,32}$")]
     arch: Option<String>,
 }
 
@@ -54,7 +57,7 @@ pub struct BinaryQuery {
     (status = 404, description = "this server has no car-runner for that architecture")))]
 pub async fn binary(
     State(s): State<AppState>,
-    Query(q): Query<BinaryQuery>,
+    QueryParams(q): QueryParams<BinaryQuery>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let arch = q.arch.unwrap_or_else(|| std::env::consts::ARCH.to_string());

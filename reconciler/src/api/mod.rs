@@ -28,7 +28,7 @@ use utoipa::openapi::security::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, JsonBody};
+pub use error::{ApiError, JsonBody, whole};
 
 use crate::auth::{Access, AuthSettings, Role};
 use crate::reconcile::Queue;
@@ -176,6 +176,21 @@ fn guarded(group: OpenApiRouter<AppState>, access: Access, state: &AppState) -> 
 
 fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
     use utoipa::openapi::ResponseBuilder;
+    use utoipa::openapi::path::ParameterIn;
+    let mut answer = |code: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(code.into())
+            .or_insert_with(|| ResponseBuilder::new().description(description).build().into());
+    };
+    // Every error is {"error": {code, message, hint}}; these can come from any operation with inputs.
+    let params = op.parameters.as_deref().unwrap_or_default();
+    if op.request_body.is_some() || !params.is_empty() {
+        answer("400", "a malformed or invalid request: the error says what and how to fix it");
+    }
+    if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
+        answer("404", "nothing by that name or id");
+    }
     let (role, schemes) = match access {
         Access::Public => {
             op.security = Some(vec![SecurityRequirement::default()]);
@@ -184,6 +199,8 @@ fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
         Access::Role(r) => (r.as_str(), vec!["api_key", "session"]),
         Access::Node => ("node", vec!["node_key", "api_key", "session"]),
     };
+    answer("401", "not logged in, or an unknown, expired or revoked key");
+    answer("403", "the caller's role does not allow this, or a cross-site request");
     op.security = Some(schemes.into_iter().map(|s| SecurityRequirement::new(s, Vec::<String>::new())).collect());
     let ext = op.extensions.get_or_insert_with(Default::default);
     ext.merge(
@@ -195,15 +212,6 @@ fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
     };
     op.description =
         Some(format!("{}\n\nNeeds {needs}.", op.description.take().unwrap_or_default()).trim().to_string());
-    op.responses.responses.entry("401".into()).or_insert_with(|| {
-        ResponseBuilder::new().description("not logged in, or an unknown, expired or revoked key").build().into()
-    });
-    op.responses.responses.entry("403".into()).or_insert_with(|| {
-        ResponseBuilder::new()
-            .description("the caller's role does not allow this, or a cross-site request")
-            .build()
-            .into()
-    });
 }
 
 /// Every route of the API and `/openapi.json` (for viewers and up).

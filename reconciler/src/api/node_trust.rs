@@ -17,11 +17,15 @@ use crate::enrollment::{self, EnrollError, EnrollRequest};
 use crate::node_keys::{self, RotateError};
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewEnrollmentToken {
     /// The node it is for (its name in git); leave out to let the node pick its name.
+    #[schema(pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub node: Option<String>,
-    /// How long it stays valid, e.g. "1h" (default) up to "7d".
-    pub expires_in: Option<String>,
+    /// Minutes it stays valid: 60 unless said, at most 10080 (7 days).
+    #[schema(minimum = 1, maximum = 10080)]
+    #[serde(default, deserialize_with = "crate::api::whole")]
+    pub expires_in_minutes: Option<u32>,
 }
 
 fn invalid(message: String, hint: &str) -> ApiError {
@@ -55,16 +59,10 @@ pub async fn create_token(
         n.parse::<car_schemas::values::Name>()
             .map_err(|_| invalid(format!("{n:?} is not a node name"), "use lowercase letters, digits and '-'"))?;
     }
-    let ttl = match &b.expires_in {
+    let ttl = match b.expires_in_minutes {
         None => enrollment::DEFAULT_TTL,
-        Some(t) => {
-            let d: car_schemas::values::Duration =
-                t.parse().map_err(|_| invalid(format!("expires_in={t:?} is not a duration"), "e.g. 1h or 2d"))?;
-            chrono::TimeDelta::from_std(d.get())
-                .ok()
-                .filter(|d| *d <= enrollment::MAX_TTL && *d >= chrono::TimeDelta::minutes(1))
-                .ok_or_else(|| invalid(format!("expires_in={t:?} is not between 1m and 7d"), "e.g. 1h"))?
-        }
+        Some(m @ 1..=10080) => chrono::TimeDelta::minutes(i64::from(m)),
+        Some(m) => return Err(invalid(format!("expires_in_minutes={m} is not from 1 to 10080"), "e.g. 60")),
     };
     let (token, secret) = enrollment::create_token(&s.store, b.node.as_deref(), ttl, &c.actor()).await?;
     let url = server_url(&s, &headers);
@@ -113,8 +111,14 @@ pub async fn enroll(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     JsonBody(b): JsonBody<EnrollRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if b.token.len() > 200 || b.name.len() > 63 || b.address.as_ref().is_some_and(|a| a.len() > 2000) {
+    let long = |t: &Option<String>, n: usize| t.as_ref().is_some_and(|t| t.chars().count() > n);
+    if b.token.len() > 200 || b.name.len() > 63 || long(&b.address, 2000) || long(&b.os, 100) || long(&b.version, 100) {
         return Err(invalid("the request is too long".into(), "check what was sent"));
+    }
+    for (field, text) in [("os", &b.os), ("version", &b.version)] {
+        if let Some(t) = text {
+            super::error::storable(field, t)?;
+        }
     }
     match enrollment::enroll(&s.store, &s.secrets, &b, ip).await {
         Ok((node, key)) => {
@@ -149,7 +153,7 @@ async fn known_node(s: &AppState, name: &str) -> Result<(), ApiError> {
 }
 
 /// A node's keys and its enrollment.
-#[utoipa::path(get, path = "/api/v1/nodes/{name}/keys", tag = "nodes", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/nodes/{name}/keys", tag = "nodes", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "{enrolled, keys: [...]}"), (status = 404, description = "no such node")))]
 pub async fn keys(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     known_node(&s, &name).await?;
@@ -159,7 +163,7 @@ pub async fn keys(State(s): State<AppState>, Path(name): Path<String>) -> Result
 
 /// Gives a node a new key without downtime: the runner takes the new key
 /// while the old one still works, then drops the old one.
-#[utoipa::path(post, path = "/api/v1/nodes/{name}/keys/rotate", tag = "nodes", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/nodes/{name}/keys/rotate", tag = "nodes", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "{key}: the new current key's record"),
     (status = 404, description = "no such node"), (status = 409, description = "the node has no key"),
     (status = 502, description = "the runner did not take the new key; nothing changed")))]
@@ -181,7 +185,7 @@ pub async fn rotate(
 
 /// Revokes every key of a node: the server refuses them at once and the
 /// runner is told to forget them. The node must enroll again.
-#[utoipa::path(post, path = "/api/v1/nodes/{name}/keys/revoke", tag = "nodes", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/nodes/{name}/keys/revoke", tag = "nodes", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "{revoked: number of keys}"), (status = 404, description = "no such node")))]
 pub async fn revoke(
     State(s): State<AppState>,
@@ -197,7 +201,7 @@ pub async fn revoke(
 /// A node's runner says it is there (it started, or its state changed):
 /// the server looks at it now. The answer lists the ids of the node keys
 /// that still count, so the runner drops any other.
-#[utoipa::path(post, path = "/api/v1/nodes/{name}/heartbeat", tag = "nodes", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/nodes/{name}/heartbeat", tag = "nodes", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     security(("node_key" = [])),
     responses((status = 202, description = "{queued, keys: [ids]}"), (status = 404, description = "not declared or enrolled")))]
 pub async fn heartbeat(

@@ -1,13 +1,14 @@
 //! Live state: nodes, agents, schedules (with pause and resume, which are
 //! overrides outside git and show as drift), and drift itself.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::error::QueryParams;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::drift::{self, Drift};
@@ -87,7 +88,7 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 /// One node: its spec, what its runner reported, its health and drift.
-#[utoipa::path(get, path = "/api/v1/nodes/{name}", tag = "live state", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/nodes/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "the node"), (status = 404, description = "not live")))]
 pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let o = one(&s, "Node", &name).await?;
@@ -104,18 +105,20 @@ pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
-    /// How far back: e.g. 1h, 6h, 2d, 30d (default 6h). Up to 2d comes per minute, beyond per hour.
+    /// How far back: e.g. 1h, 6h, 2d, 30d (default 6h, at most the 90d kept). Up to 2d comes per minute, beyond per hour.
+    #[param(pattern = "^([0-9]{1,9}(ms|s|m|h|d))+$")]
     range: Option<String>,
 }
 
 /// A node's metrics history for charts: CPU, memory, load and the fullest disk.
-#[utoipa::path(get, path = "/api/v1/nodes/{name}/metrics", tag = "live state", params(("name" = String, Path), MetricsQuery),
+#[utoipa::path(get, path = "/api/v1/nodes/{name}/metrics", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"), MetricsQuery),
     responses((status = 200, description = "{resolution, points: [...]}"), (status = 404, description = "not live")))]
 pub async fn metrics(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<MetricsQuery>,
+    QueryParams(q): QueryParams<MetricsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     one(&s, "Node", &name).await?;
     let text = q.range.unwrap_or_else(|| "6h".into());
@@ -127,7 +130,9 @@ pub async fn metrics(
             "e.g. range=6h or 30d",
         )
     })?;
-    let from = chrono::Utc::now() - chrono::TimeDelta::from_std(range.get()).unwrap_or_default();
+    // Nothing older is kept, and a range past it would leave the calendar.
+    let back = chrono::TimeDelta::from_std(range.get()).unwrap_or(crate::metrics::KEPT).min(crate::metrics::KEPT);
+    let from = chrono::Utc::now() - back;
     let (resolution, points) = s.store.metrics(&name, from).await?;
     Ok(Json(json!({"node": name, "resolution": resolution, "points": points})))
 }
@@ -155,7 +160,7 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> 
 /// One agent, with its record: runs, success rate, mean and p95 duration
 /// (last 30 days), cost over 7 and 30 days, and its last run on each node
 /// (computed in the background every 30 s once asked for; `stats_at` says when).
-#[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let mut v = view(&one(&s, "Agent", &name).await?);
@@ -191,29 +196,34 @@ pub async fn schedules(State(s): State<AppState>) -> Result<Json<Value>, ApiErro
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PauseRequest {
     /// Why, for the drift report.
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub reason: Option<String>,
 }
 
 /// Pause a schedule outside git (reported as drift until resumed).
-#[utoipa::path(post, path = "/api/v1/schedules/{name}/pause", tag = "live state", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/schedules/{name}/pause", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     request_body(content = PauseRequest, description = "optional reason"),
     responses((status = 200, description = "paused"), (status = 404, description = "no such schedule")))]
 pub async fn pause(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
-    body: Option<Json<PauseRequest>>,
+    body: Option<super::JsonBody<PauseRequest>>,
 ) -> Result<Json<Value>, ApiError> {
     one(&s, "Schedule", &name).await?;
-    let reason = body.and_then(|Json(b)| b.reason);
+    let reason = body.and_then(|super::JsonBody(b)| b.reason);
+    if let Some(r) = &reason {
+        super::error::storable("reason", r)?;
+    }
     s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref(), &c.actor()).await?;
     Ok(Json(json!({"name": name, "paused": true})))
 }
 
 /// Resume a paused schedule.
-#[utoipa::path(post, path = "/api/v1/schedules/{name}/resume", tag = "live state", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/schedules/{name}/resume", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "resumed"), (status = 404, description = "not paused")))]
 pub async fn resume(
     State(s): State<AppState>,

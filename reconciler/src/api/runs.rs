@@ -2,7 +2,7 @@
 //! follow it live over a WebSocket (replay, then live), cancel it.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody};
 use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
@@ -21,7 +22,8 @@ const MAX_LAG: u64 = 5000;
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
-            QueueError::Invalid { message, hint } => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint),
+            QueueError::NotFound { message, hint } => ApiError::not_found(message, hint),
+            QueueError::Invalid { message, hint } => ApiError::new(StatusCode::CONFLICT, "not_allowed", message, hint),
             QueueError::Store(e) => e.into(),
         }
     }
@@ -56,16 +58,20 @@ async fn find(s: &AppState, id: &str) -> Result<Run, ApiError> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartRun {
     /// The agent's name, as declared in git.
+    #[schema(pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     agent: String,
     /// The node's name, as declared in git.
+    #[schema(pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     node: String,
 }
 
 /// Starts an agent on a node now (one click in the dashboard).
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
-    responses((status = 202, description = "the queued run"), (status = 400, description = "no such agent or node, or the node does not allow it")))]
+    responses((status = 202, description = "the queued run"), (status = 404, description = "no such agent or node"),
+    (status = 409, description = "the node does not allow the agent, or its script is not in the applied revision")))]
 pub async fn start(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
@@ -81,6 +87,7 @@ pub async fn start(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// At most this many (default 50, at most 500).
     limit: Option<i64>,
@@ -95,7 +102,7 @@ pub struct ListQuery {
 /// Runs, newest first, with cursor paging.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
     responses((status = 200, description = "{runs: [...], next: cursor or null}")))]
-pub async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let filter =
         crate::runs::store::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
@@ -154,6 +161,7 @@ pub async fn log(State(s): State<AppState>, Path(id): Path<String>) -> Result<Re
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Only events after this seq (a reconnecting viewer).
     after: Option<u64>,
@@ -168,7 +176,7 @@ pub struct StreamQuery {
 pub async fn stream(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<StreamQuery>,
+    QueryParams(q): QueryParams<StreamQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     find(&s, &id).await?;
@@ -205,7 +213,9 @@ async fn pump(mut socket: WebSocket, mut reader: crate::runs::logs::Reader) {
 
 /// Stops a run: a queued one at once, a going one through its runner.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path)),
-    responses((status = 202, description = "cancelling"), (status = 409, description = "the run already finished")))]
+    responses((status = 202, description = "cancelling"), (status = 404, description = "no such run"),
+    (status = 409, description = "the run already finished"),
+    (status = 502, description = "the run's runner cannot be reached or refused; the error says why")))]
 pub async fn cancel(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,

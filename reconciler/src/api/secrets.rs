@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::secrets::SecretError;
 
-/// Largest secret value accepted.
+/// Longest secret value accepted, in characters.
 const MAX_VALUE: usize = 64 * 1024;
 
 impl From<SecretError> for ApiError {
@@ -44,12 +44,14 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SecretValue {
+    #[schema(min_length = 1, max_length = 65536)]
     pub value: String,
 }
 
 /// Stores a secret (encrypted with the server's SECRET_KEY) or replaces its value.
-#[utoipa::path(put, path = "/api/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     request_body = SecretValue,
     responses((status = 201, description = "stored"), (status = 200, description = "replaced"),
     (status = 400, description = "a bad name or value")))]
@@ -60,11 +62,11 @@ pub async fn put(
     JsonBody(b): JsonBody<SecretValue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_name(&name)?;
-    if b.value.is_empty() || b.value.len() > MAX_VALUE {
+    if b.value.is_empty() || b.value.chars().count() > MAX_VALUE {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
-            "the value is empty or larger than 64 KiB",
+            "the value is empty or longer than 65536 characters",
             "send the secret's value",
         ));
     }
@@ -74,7 +76,7 @@ pub async fn put(
 }
 
 /// Deletes a secret.
-#[utoipa::path(delete, path = "/api/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such secret")))]
 pub async fn delete(
     State(s): State<AppState>,

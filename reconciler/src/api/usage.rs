@@ -1,22 +1,25 @@
 //! Token usage and cost, from what runs recorded.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
+use super::error::QueryParams;
 use super::{ApiError, AppState};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// From this time (RFC 3339; default 30 days ago).
     from: Option<DateTime<Utc>>,
     /// Until this time (default now).
     to: Option<DateTime<Utc>>,
     /// agent, node or day (default day).
+    #[param(pattern = "^(agent|node|day)$")]
     group_by: Option<String>,
 }
 
@@ -24,7 +27,10 @@ pub struct UsageQuery {
 /// deleted by retention still count (their days are kept as totals).
 #[utoipa::path(get, path = "/api/v1/usage", tag = "usage", params(UsageQuery),
     responses((status = 200, description = "{from, to, group_by, groups: [...], total}")))]
-pub async fn usage(State(s): State<AppState>, Query(q): Query<UsageQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn usage(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<UsageQuery>,
+) -> Result<Json<Value>, ApiError> {
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or(to - chrono::TimeDelta::days(30));
     let group_by = q.group_by.unwrap_or_else(|| "day".into());

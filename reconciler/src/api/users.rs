@@ -56,8 +56,11 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     pub role: Role,
 }
@@ -72,7 +75,7 @@ pub async fn create(
     JsonBody(b): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_username(&b.username)?;
-    password::check_new(&b.username, &b.password).map_err(weak)?;
+    password::check_new(&b.password).map_err(weak)?;
     let hash = password::hash(&b.password).await;
     if !s.store.create_user(&b.username, &hash, b.role, &c.actor()).await? {
         return Err(ApiError::new(
@@ -87,16 +90,18 @@ pub async fn create(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserChange {
     pub role: Option<Role>,
     /// A new password; the user's sessions end.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// Disabled users cannot log in; their sessions end.
     pub disabled: Option<bool>,
 }
 
 /// Changes a user's role, password or whether they may log in.
-#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path, pattern = "^[A-Za-z0-9._@-]{1,64}$")),
     request_body = UserChange,
     responses((status = 200, description = "the user"), (status = 404, description = "no such user"),
     (status = 409, description = "it would leave no enabled admin")))]
@@ -109,7 +114,7 @@ pub async fn update(
     s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
     let hash = match &b.password {
         Some(p) => {
-            password::check_new(&username, p).map_err(weak)?;
+            password::check_new(p).map_err(weak)?;
             Some(password::hash(p).await)
         }
         None => None,
@@ -122,7 +127,7 @@ pub async fn update(
 }
 
 /// Deletes a user and ends their sessions.
-#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path, pattern = "^[A-Za-z0-9._@-]{1,64}$")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such user"),
     (status = 409, description = "it would leave no enabled admin")))]
 pub async fn delete(

@@ -166,6 +166,17 @@ pub fn loopback() -> Vec<IpNet> {
 
 /// The middleware of every group of routes; see the module's text.
 pub async fn guard(State(s): State<AppState>, access: Access, mut req: Request, next: Next) -> Response {
+    // PostgreSQL text cannot hold NUL, so no name, id or filter may carry one.
+    let uri = req.uri().to_string();
+    if uri.contains("%00") || uri.contains('\0') {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the path or query holds a NUL character",
+            "send names and filters without NUL (%00)",
+        )
+        .into_response();
+    }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = client_ip(peer, req.headers(), &s.auth.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip));

@@ -68,6 +68,10 @@ struct Stats {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// No such agent or node is live.
+    #[error("{message}")]
+    NotFound { message: String, hint: String },
+    /// The config does not let it run (the node does not allow the agent, a script is missing).
     #[error("{message}")]
     Invalid { message: String, hint: String },
     #[error(transparent)]
@@ -134,16 +138,14 @@ impl Runs {
     /// Queues `agent` on `node` as git declares them now; `None` when a
     /// schedule's slot was already queued (by another replica).
     pub async fn queue(&self, agent: &str, node: &str, start: Start) -> Result<Option<Run>, QueueError> {
-        let a = self
-            .store
-            .object("Agent", agent)
-            .await?
-            .ok_or_else(|| invalid(format!("no agent named {agent:?} is live"), "GET /api/v1/agents lists them"))?;
-        let n = self
-            .store
-            .object("Node", node)
-            .await?
-            .ok_or_else(|| invalid(format!("no node named {node:?} is live"), "GET /api/v1/nodes lists them"))?;
+        let a = self.store.object("Agent", agent).await?.ok_or_else(|| QueueError::NotFound {
+            message: format!("no agent named {agent:?} is live"),
+            hint: "GET /api/v1/agents lists them".into(),
+        })?;
+        let n = self.store.object("Node", node).await?.ok_or_else(|| QueueError::NotFound {
+            message: format!("no node named {node:?} is live"),
+            hint: "GET /api/v1/nodes lists them".into(),
+        })?;
         let spec = car_schemas::de::from_json::<Manifest<AgentSpec>>(&a.document)
             .map_err(|_| invalid(format!("agent {agent}'s stored document does not parse"), "sync the config again"))?
             .spec;

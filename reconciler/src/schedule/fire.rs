@@ -165,7 +165,7 @@ async fn fire(
         Ok(Some(run)) => tracing::info!(schedule = %name, %slot, agent, node, run_id = %run.id, "schedule fired"),
         Ok(None) => {} // another replica fired it
         Err(QueueError::Store(e)) => return Err(e),
-        Err(QueueError::Invalid { message, .. }) => {
+        Err(QueueError::Invalid { message, .. } | QueueError::NotFound { message, .. }) => {
             runs.store.skip_slot(name, slot, agent, node, &message).await?;
         }
     }
