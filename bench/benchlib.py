@@ -1,9 +1,13 @@
-"""What the benchmarks share: a free local port, and how busy the rest of
-the machine is (the benchmarks wait for it to be quiet before measuring and
-print how busy it was)."""
+"""What the benchmarks share: a free local port, the server's first admin
+and an API key for it, and how busy the rest of the machine is (the
+benchmarks wait for it to be quiet before measuring and print how busy it
+was)."""
+import json
 import os
 import socket
 import time
+import urllib.error
+import urllib.request
 
 # How long a benchmark waits for the machine to be quiet (BENCH_QUIET_WAIT seconds).
 QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "300"))
@@ -15,6 +19,33 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+# The first admin of a benchmark's server (ADMIN_USERNAME, ADMIN_PASSWORD).
+ADMIN_ENV = {"ADMIN_USERNAME": "bench-admin", "ADMIN_PASSWORD": "bench-admin-password"}
+
+
+def api_key(base, timeout=120):
+    """An admin API key from the server at `base`: log in as the admin, ask
+    for a key. Waits for the server to come up."""
+    body = json.dumps({"username": ADMIN_ENV["ADMIN_USERNAME"], "password": ADMIN_ENV["ADMIN_PASSWORD"]}).encode()
+    deadline = time.time() + timeout
+    while True:
+        try:
+            req = urllib.request.Request(base + "/api/v1/auth/login", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                cookie = r.headers["Set-Cookie"].split(";")[0]
+            break
+        except (urllib.error.URLError, OSError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    req = urllib.request.Request(base + "/api/v1/api-keys", method="POST",
+                                 data=json.dumps({"name": "bench", "role": "admin"}).encode(),
+                                 headers={"Content-Type": "application/json", "Cookie": cookie})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.load(r)["key"]
 
 
 class Machine:

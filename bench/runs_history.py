@@ -43,7 +43,7 @@ Environment: BENCH_ROWS (1000000), BENCH_REQUESTS (200), BENCH_EXPLAIN=1, BENCH_
 BENCH_KEEP=1 (keep the temp dir and its database), CARGO_TARGET_DIR
 """
 import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
-from benchlib import Machine, free_port
+from benchlib import ADMIN_ENV, Machine, api_key, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
@@ -195,7 +195,7 @@ def main():
 
     api = free_port()
     env = dict(os.environ, CONFIG_REPO=config, DATA_DIR=f"{tmp}/data", API_PORT=str(api), UI_PORT=str(free_port()),
-               BIND_ADDRESS="127.0.0.1", RUST_LOG="warn,car_server::startup=info")
+               BIND_ADDRESS="127.0.0.1", RUST_LOG="warn,car_server::startup=info", **ADMIN_ENV)
     env.pop("DATABASE_URL", None)
     log = f"{tmp}/server.log"
     server = subprocess.Popen([os.path.join(target, "release", "car-server"), "serve"], env=env,
@@ -203,14 +203,17 @@ def main():
     psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", f"{tmp}/data/postgres/socket", "-p", "5432",
             "-U", "car", "-d", "car"]
     conn = None
+    key = None
 
     def get(path):
-        nonlocal conn
+        nonlocal conn, key
+        if key is None:
+            key = api_key(f"http://127.0.0.1:{api}", timeout=1800)
         if conn is None:
             conn = http.client.HTTPConnection("127.0.0.1", api, timeout=60)
             conn.connect()
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
         resp = conn.getresponse()
         return resp.status, resp.read()
 

@@ -36,7 +36,7 @@ BENCH_LOG_SECONDS (5), BENCH_QUIET_WAIT (300), CARGO_TARGET_DIR
 """
 import base64, hashlib, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
-from benchlib import Machine, free_port
+from benchlib import ADMIN_ENV, Machine, api_key, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -89,12 +89,13 @@ class WebSocket:
 
     GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, host, port, path):
+    def __init__(self, host, port, path, token):
         self.sock = socket.create_connection((host, port), timeout=60)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"Authorization: Bearer {token}\r\n\r\n").encode())
         self.buf, self.at = b"", 0.0
         while b"\r\n\r\n" not in self.buf:
             self._fill()
@@ -193,9 +194,9 @@ class Api:
                     raise
 
 
-def server_events(port, run_id):
+def server_events(port, token, run_id):
     """Every event of a run from the server's WebSocket, until `run.finished`."""
-    ws = WebSocket("127.0.0.1", port, f"/api/v1/runs/{run_id}/stream")
+    ws = WebSocket("127.0.0.1", port, f"/api/v1/runs/{run_id}/stream", token)
     events = []
     try:
         while True:
@@ -278,11 +279,11 @@ def main():
                                        RUNNER_DATA_DIR=f"{tmp}/runner-data", NODE_NAME="bench", RUST_LOG="warn"),
                               stdout=subprocess.DEVNULL, stderr=open(runner_log, "w"))
     env = dict(os.environ, CONFIG_REPO=config, DATA_DIR=f"{tmp}/data", API_PORT=str(api_port),
-               UI_PORT=str(free_port()), BIND_ADDRESS="127.0.0.1", BENCH_RUNNER_TOKEN=TOKEN, RUST_LOG="warn")
+               UI_PORT=str(free_port()), BIND_ADDRESS="127.0.0.1", BENCH_RUNNER_TOKEN=TOKEN, RUST_LOG="warn", **ADMIN_ENV)
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen([os.path.join(target, "release", "car-server"), "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(server_log, "w"))
-    api, direct = Api(api_port), Api(runner_port, TOKEN)
+    api, direct = Api(api_port, api_key(f"http://127.0.0.1:{api_port}")), Api(runner_port, TOKEN)
     try:
         wait_for("the node connected", lambda: api.call("GET", "/api/v1/nodes/bench")[1]["connection"] == "connected",
                  120, server, server_log)
@@ -313,7 +314,7 @@ def main():
         machine.start()
         for i in range(WARMUP + RUNS):
             t, run_id = through_server("noop")
-            lat = started_ts(server_events(api_port, run_id)) - t
+            lat = started_ts(server_events(api_port, api.token, run_id)) - t
             t, run_id = through_runner("noop", NOOP)
             base = started_ts(runner_events(runner_port, run_id)) - t
             if i >= WARMUP:
@@ -354,7 +355,7 @@ def main():
         commits_before = commits()
         machine.start()
         _, run_id = through_server("chatty")
-        ws = WebSocket("127.0.0.1", api_port, f"/api/v1/runs/{run_id}/stream")
+        ws = WebSocket("127.0.0.1", api_port, f"/api/v1/runs/{run_id}/stream", api.token)
         got = []
         while True:
             text = ws.recv()

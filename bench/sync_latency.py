@@ -13,7 +13,7 @@ Targets: p99 < 300 ms, idle RSS < 40 MiB.
 Usage: python3 bench/sync_latency.py   (builds target/release/car-server)
 """
 import hashlib, hmac, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
-from benchlib import free_port
+from benchlib import ADMIN_ENV, api_key, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBJECTS, SECRET = 1000, "bench-secret"
@@ -61,13 +61,15 @@ def main():
 
     api = free_port()
     env = dict(os.environ, CONFIG_REPO="file://" + bare, CONFIG_POLL_INTERVAL="1h", GIT_WEBHOOK_SECRET=SECRET,
-               API_PORT=str(api), UI_PORT=str(free_port()), DATA_DIR=f"{tmp}/data", RUST_LOG="warn")
+               API_PORT=str(api), UI_PORT=str(free_port()), DATA_DIR=f"{tmp}/data", RUST_LOG="warn", **ADMIN_ENV)
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen([car, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
     base = f"http://127.0.0.1:{api}"
+    key = api_key(base)
 
     def sync():
-        with urllib.request.urlopen(base + "/api/v1/sync", timeout=5) as r:
+        req = urllib.request.Request(base + "/api/v1/sync", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
             return json.load(r)
 
     def applied(sha):

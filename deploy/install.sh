@@ -92,6 +92,8 @@ done
 
 # ---- 1. what is needed --------------------------------------------------
 say "checking this machine"
+((BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 4))) ||
+    die "this needs bash 4.4 or newer, this is $BASH_VERSION" "upgrade bash, or run it on a newer system"
 for tool in curl tar uname mktemp; do
     command -v "$tool" >/dev/null || die "$tool is not installed" "install it with the system's package manager"
 done
@@ -174,6 +176,9 @@ esac
 prefix="${prefix:-/opt/car-runner}"
 data_dir="${data_dir:-/var/lib/car-runner}"
 run_dir="${run_dir:-$prefix}"
+if [ "$mode" = binary ] && [ "$service" != systemd ] && [ "$service" != none ]; then
+    command -v setsid >/dev/null || die "setsid is not installed (it starts the runner in the background)" "install util-linux"
+fi
 if [ "$(id -u)" != 0 ]; then
     case "$mode:$service" in
     binary:background | binary:none) ;;

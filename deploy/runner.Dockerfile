@@ -1,13 +1,18 @@
 # The node runner image: car-runner, the pinned claude CLI, python3 for
 # script agents, and the tools the built-in agents read with.
 #
-#   docker build -f deploy/runner.Dockerfile -t car-runner .
-#   docker run -d --name car-runner -p 8100:8100 \
-#     -e RUNNER_TOKEN=... -e NODE_NAME=tower \
+#   docker build -f deploy/runner.Dockerfile -t car-runner:0.1.0 .
+#
+# The install script (`curl -sSL SERVER/install | bash -s -- --token ...`)
+# runs it where Docker works: it enrolls the node into the data volume, then
+#
+#   docker run -d --name car-runner --restart unless-stopped \
+#     --network host --pid host --privileged \      # the host's network, pools, disks and services
 #     -v /var/lib/car-runner:/data \
-#     -v /var/run/docker.sock:/var/run/docker.sock \   # for the Docker agent
-#     --pid=host --privileged \                        # to see the host's pools, disks and services
-#     car-runner
+#     -v /var/run/docker.sock:/var/run/docker.sock \ # for the Docker agent
+#     -e SERVER_URL=http://car.lan:8000 -e NODE_NAME=tower car-runner:0.1.0
+#
+# By hand instead, without enrolling: -e RUNNER_TOKEN=... (the Node's token in git).
 #
 # The claude version comes from claude-code.version, the one place it is
 # pinned (CI and the install script read the same file). The npm package

@@ -95,6 +95,17 @@ async fn server(config: &Path, db: &str, data: &Path) -> live::Server {
     live::start_server(&spec).await
 }
 
+/// The script's arguments for a binary install started in the background (no systemd here).
+fn binary_args(token: &str, name: &str, prefix: &Path, data: &Path, port: u16) -> Vec<String> {
+    let address = format!("http://127.0.0.1:{port}");
+    let (prefix, data) = (prefix.to_str().unwrap(), data.to_str().unwrap());
+    ["--token", token, "--name", name, "--mode", "binary", "--service", "background", "--prefix", prefix]
+        .into_iter()
+        .chain(["--data-dir", data, "--port", &port.to_string(), "--address", &address])
+        .map(String::from)
+        .collect()
+}
+
 async fn enrollment_token(server: &live::Server, node: &str) -> String {
     let (status, made) = server.post("/api/v1/enrollment-tokens", json!({"node": node})).await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{made}");
@@ -109,27 +120,8 @@ async fn the_install_script_installs_enrolls_and_starts_a_runner_and_is_safe_to_
     let registry = npm_registry(&work.path().join("npm")).await;
     let token = enrollment_token(&server, "homeserver").await;
     let (prefix, node_data, port) = (work.path().join("opt"), work.path().join("data"), free_port());
-    let port_s = port.to_string();
-    let address = format!("http://127.0.0.1:{port}");
-    let (p, d) = (prefix.to_str().unwrap(), node_data.to_str().unwrap());
-    let args = [
-        "--token",
-        &token,
-        "--name",
-        "homeserver",
-        "--mode",
-        "binary",
-        "--service",
-        "background",
-        "--prefix",
-        p,
-        "--data-dir",
-        d,
-        "--port",
-        &port_s,
-        "--address",
-        &address,
-    ];
+    let args = binary_args(&token, "homeserver", &prefix, &node_data, port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = [("NPM_REGISTRY", registry.as_str())];
     let out = install(&server.url, &args, &env, None).await;
     let _started = Started(node_data.join("car-runner.pid"));
@@ -170,29 +162,9 @@ async fn the_install_script_installs_enrolls_and_starts_a_runner_and_is_safe_to_
 
     // A bad token on a fresh node stops the script with the server's reason.
     let fresh = work.path().join("fresh");
-    let f = fresh.to_str().unwrap();
-    let bad = install(
-        &server.url,
-        &[
-            "--token",
-            "care_not-a-token",
-            "--name",
-            "other",
-            "--mode",
-            "binary",
-            "--service",
-            "background",
-            "--prefix",
-            f,
-            "--data-dir",
-            f,
-            "--port",
-            "1",
-        ],
-        &env,
-        None,
-    )
-    .await;
+    let bad_args = binary_args("care_not-a-token", "other", &fresh, &fresh, 1);
+    let bad_args: Vec<&str> = bad_args.iter().map(String::as_str).collect();
+    let bad = install(&server.url, &bad_args, &env, None).await;
     assert!(!bad.status.success());
     assert!(said(&bad).contains("the server refused to enroll node other: unknown enrollment token"), "{}", said(&bad));
 }
