@@ -305,18 +305,18 @@ impl Secrets {
                 known.push((var.to_string(), v));
             }
         }
-        match self.store.objects(None).await {
-            Ok(objects) => {
-                let mut vars = Vec::new();
-                for o in &objects {
-                    env_refs(&o.document, &mut vars);
-                }
-                vars.sort();
-                vars.dedup();
-                known.extend(vars.into_iter().filter_map(|v| self.env(&v).map(|value| (v, value))));
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read the live config for redaction"),
-        }
+        // Found by PostgreSQL, so no document is loaded here (a repository may hold thousands).
+        let vars: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT v #>> '{}' FROM objects, jsonb_path_query(document, '$.**.env') AS v \
+             WHERE jsonb_typeof(v) = 'string'",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the config's {{env}} references for redaction");
+            Vec::new()
+        });
+        known.extend(vars.into_iter().filter_map(|v| self.env(&v).map(|value| (v, value))));
         let names: Vec<String> =
             sqlx::query_scalar("SELECT name FROM secrets").fetch_all(self.store.pool()).await.unwrap_or_default();
         for name in names {
@@ -331,22 +331,6 @@ impl Secrets {
         }
         let redactor = Arc::new(Redactor::new(known));
         *self.redactor.write().unwrap_or_else(|p| p.into_inner()) = redactor;
-    }
-}
-
-/// Every `{env: NAME}` in a document.
-fn env_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            if map.len() == 1
-                && let Some(Value::String(name)) = map.get("env")
-            {
-                out.push(name.clone());
-            }
-            map.values().for_each(|v| env_refs(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| env_refs(v, out)),
-        _ => {}
     }
 }
 
@@ -382,15 +366,5 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let again = MasterKey::load_or_create(&path).unwrap();
         assert_eq!(first.derive("x", "1"), again.derive("x", "1"));
-    }
-
-    #[test]
-    fn env_references_are_found_anywhere_in_a_document() {
-        let doc = serde_json::json!({"spec": {"token": {"env": "A"}, "headers": [{"value": {"env": "B"}}],
-            "other": {"env": "C", "more": 1}}});
-        let mut vars = Vec::new();
-        env_refs(&doc, &mut vars);
-        vars.sort();
-        assert_eq!(vars, ["A", "B"]);
     }
 }

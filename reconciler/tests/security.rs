@@ -549,3 +549,21 @@ async fn secrets_are_stored_encrypted_listed_without_values_and_need_their_key()
     assert_eq!(audit["entries"].as_array().unwrap().len(), 3);
     assert!(!audit.to_string().contains("gotify-app-token"));
 }
+
+#[tokio::test]
+async fn the_values_of_the_env_references_in_the_config_are_redacted_and_no_others() {
+    let app = App::start().await;
+    let env: car_server::runner::EnvLookup = Box::new(|k| match k {
+        "TOWER_RUNNER_TOKEN" => Some("tower-token-value-123".into()),
+        "GOTIFY_TOKEN" => Some("gotify-token-value-456".into()),
+        "UNRELATED_VARIABLE" => Some("not-a-secret-at-all".into()),
+        _ => None,
+    });
+    let key = car_server::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
+    let secrets = car_server::secrets::Secrets::open(app.store.clone(), key, env, Vec::new()).await.unwrap();
+    let text = "tower-token-value-123 gotify-token-value-456 not-a-secret-at-all";
+    assert_eq!(
+        secrets.redactor().redact_str(text),
+        "[redacted TOWER_RUNNER_TOKEN] [redacted GOTIFY_TOKEN] not-a-secret-at-all"
+    );
+}
