@@ -71,15 +71,6 @@ impl Redactor {
         Redactor { raw: Some(build(&values)), json: Some(build(&spellings)), labels, json_labels }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_none()
-    }
-
-    /// How many values it redacts.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
     /// Whether `bytes` hold a known value (raw or JSON-escaped).
     pub fn mentions(&self, bytes: &[u8]) -> bool {
         self.json.as_ref().is_some_and(|ac| ac.is_match(bytes))
@@ -179,7 +170,7 @@ mod tests {
     #[test]
     fn short_values_are_not_redacted_and_not_counted() {
         let r = redactor();
-        assert_eq!(r.len(), 2);
+        assert_eq!(format!("{r:?}"), "Redactor(2 secrets)");
         assert_eq!(r.redact_str("abc abc"), "abc abc");
     }
 
@@ -197,8 +188,8 @@ mod tests {
     #[test]
     fn an_empty_redactor_redacts_nothing() {
         let r = Redactor::new(Vec::new());
-        assert!(r.is_empty());
         assert!(!r.mentions(b"anything"));
+        assert!(matches!(r.redact_line(b"{\"a\":\"anything\"}"), Cow::Borrowed(_)));
     }
 
     #[test]

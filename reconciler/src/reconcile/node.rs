@@ -31,9 +31,9 @@ pub struct NodeContext {
 pub enum NodeError {
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// `message` names the node.
-    #[error("{message}")]
-    Unhealthy { node: String, message: String },
+    /// Why the node is unhealthy; the message names it.
+    #[error("{0}")]
+    Unhealthy(String),
 }
 
 pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeError> {
@@ -76,7 +76,7 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
 
 async fn fail(ctx: &NodeContext, name: &str, message: String) -> Result<Action, NodeError> {
     observe(ctx, name, None, Some(message.clone())).await?;
-    Err(NodeError::Unhealthy { node: name.into(), message })
+    Err(NodeError::Unhealthy(message))
 }
 
 async fn observe(
