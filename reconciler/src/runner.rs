@@ -44,6 +44,8 @@ pub enum RunnerErrorKind {
     Config,
     /// The runner did not answer (down, unreachable, too slow).
     Unreachable,
+    /// Git names no address and the node has not enrolled yet.
+    Unenrolled,
     /// The runner answered 429: it runs all it may; try again later.
     Busy,
     /// The runner refused the request (bad token, bad request, no such run).
@@ -56,45 +58,66 @@ impl RunnerError {
     }
 }
 
+/// Node `name`'s spec as the live config declares it, if it does.
+async fn declared(store: &Store, name: &str) -> Result<Option<NodeSpec>, RunnerError> {
+    let Some(obj) = store.object("Node", name).await.map_err(|e| unreadable(name, e))? else { return Ok(None) };
+    car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document).map(|m| Some(m.spec)).map_err(|e| {
+        RunnerError::new(
+            RunnerErrorKind::Config,
+            format!("node {name}: its stored document does not parse: {:?}", e.first()),
+        )
+    })
+}
+
+fn unreadable(name: &str, e: StoreError) -> RunnerError {
+    RunnerError::new(RunnerErrorKind::Config, format!("node {name}: cannot read it from the database: {e}"))
+}
+
 impl Endpoint {
     /// The runner of node `name`: where git says it is (or where it said it
     /// was when it enrolled), called with the token git names, or with the
     /// node's key when git names none.
     pub async fn of(store: &Store, secrets: &Secrets, name: &str) -> Result<Endpoint, RunnerError> {
+        let spec = declared(store, name).await?;
+        Self::of_spec(store, secrets, name, spec.as_ref()).await
+    }
+
+    /// [`Endpoint::of`] for a caller that has read the node's spec from git already (`None`: not declared).
+    pub async fn of_spec(
+        store: &Store,
+        secrets: &Secrets,
+        name: &str,
+        spec: Option<&NodeSpec>,
+    ) -> Result<Endpoint, RunnerError> {
         let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
-        let db = |e: StoreError| config(format!("node {name}: cannot read it from the database: {e}"));
-        let spec = match store.object("Node", name).await.map_err(db)? {
-            Some(obj) => Some(
-                car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document)
-                    .map_err(|e| config(format!("node {name}: its stored document does not parse: {:?}", e.first())))?
-                    .spec,
-            ),
-            None => None,
-        };
-        let enrolled = crate::enrollment::enrolled(store, name).await.map_err(db)?;
+        let enrolled = crate::enrollment::enrolled(store, name).await.map_err(|e| unreadable(name, e))?;
         if spec.is_none() && enrolled.is_none() {
             return Err(config(format!("node {name} is not declared in git (hint: add a Node document)")));
         }
         let address = spec
-            .as_ref()
             .and_then(|s| s.address.as_ref().map(|a| a.as_str().to_string()))
             .or_else(|| enrolled.as_ref().map(|e| e.address.clone()))
             .ok_or_else(|| {
-                config(format!(
-                    "node {name} has no address in git and has not enrolled (hint: run the install script on it, or add its address and token in git)"
-                ))
+                RunnerError::new(
+                    RunnerErrorKind::Unenrolled,
+                    format!(
+                        "node {name} has no address in git and has not enrolled (hint: run the install script on it, or add its address and token in git)"
+                    ),
+                )
             })?;
-        let token = match spec.as_ref().and_then(|s| s.token.as_ref()) {
+        let token = match spec.and_then(|s| s.token.as_ref()) {
             Some(r) => Some(secrets.resolve(r).await.map_err(|e| config(format!("node {name}: its token: {e}")))?),
-            None => match crate::node_keys::current(store, secrets.key(), name).await.map_err(db)? {
-                Some(key) => Some(key),
-                None if enrolled.is_some() => {
-                    return Err(config(format!(
-                        "node {name} has no valid key: it was revoked or never issued (hint: enroll the node again with a new enrollment token)"
-                    )));
+            None => {
+                match crate::node_keys::current(store, secrets.key(), name).await.map_err(|e| unreadable(name, e))? {
+                    Some(key) => Some(key),
+                    None if enrolled.is_some() => {
+                        return Err(config(format!(
+                            "node {name} has no valid key: it was revoked or never issued (hint: enroll the node again with a new enrollment token)"
+                        )));
+                    }
+                    None => None,
                 }
-                None => None,
-            },
+            }
         };
         Ok(Endpoint { node: name.to_string(), url: address.trim_end_matches('/').to_string(), token })
     }
@@ -107,9 +130,8 @@ impl Endpoint {
     /// Whether `presented` is the token git declares for node `name` (a
     /// runner set up by hand authenticates its heartbeats with it).
     pub async fn declared_token_matches(store: &Store, secrets: &Secrets, name: &str, presented: &str) -> bool {
-        let Ok(Some(obj)) = store.object("Node", name).await else { return false };
-        let Ok(doc) = car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document) else { return false };
-        let Some(r) = doc.spec.token else { return false };
+        let Ok(Some(spec)) = declared(store, name).await else { return false };
+        let Some(r) = spec.token else { return false };
         match secrets.resolve(&r).await {
             Ok(token) => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
             Err(_) => false,

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::Action;
-use crate::runner::Endpoint;
+use crate::runner::{Endpoint, RunnerErrorKind};
 use crate::store::{NodeObservation, Store, StoreError};
 
 /// How often a healthy node is looked at again.
@@ -46,12 +46,12 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
             return fail(ctx, &name, format!("node {name}: stored document does not parse: {:?}", e.first())).await;
         }
     };
-    if spec.address.is_none() && crate::enrollment::enrolled(&ctx.store, &name).await?.is_none() {
-        observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
-        return Ok(Action::Requeue(HEALTHY_INTERVAL * 10));
-    }
-    let endpoint = match Endpoint::of(&ctx.store, &ctx.secrets, &name).await {
+    let endpoint = match Endpoint::of_spec(&ctx.store, &ctx.secrets, &name, Some(&spec)).await {
         Ok(e) => e,
+        Err(e) if e.kind == RunnerErrorKind::Unenrolled => {
+            observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
+            return Ok(Action::Requeue(HEALTHY_INTERVAL * 10));
+        }
         Err(e) => return fail(ctx, &name, e.message).await,
     };
     match endpoint.health(&ctx.http).await {
