@@ -224,10 +224,30 @@ impl Secrets {
             .bind(name)
             .fetch_optional(self.store.pool())
             .await?;
-        let Some(sealed) = sealed else { return Ok(None) };
-        let plain =
-            self.key.decrypt(name.as_bytes(), &sealed).ok_or_else(|| SecretError::Undecryptable(name.into()))?;
-        String::from_utf8(plain).map(Some).map_err(|_| SecretError::Undecryptable(name.into()))
+        sealed.map(|s| self.unseal(name, &s)).transpose()
+    }
+
+    /// The stored secrets of these names that exist (all with `None`), in one query;
+    /// one that does not decrypt is left out and logged.
+    async fn stored(&self, names: Option<&[String]>) -> Result<Vec<(String, String)>, SecretError> {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT name, ciphertext FROM secrets WHERE $1::text[] IS NULL OR name = ANY($1)")
+                .bind(names)
+                .fetch_all(self.store.pool())
+                .await?;
+        let opened = rows.into_iter().filter_map(|(name, sealed)| match self.unseal(&name, &sealed) {
+            Ok(value) => Some((name, value)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored secret cannot be read");
+                None
+            }
+        });
+        Ok(opened.collect())
+    }
+
+    fn unseal(&self, name: &str, sealed: &[u8]) -> Result<String, SecretError> {
+        let plain = self.key.decrypt(name.as_bytes(), sealed).ok_or_else(|| SecretError::Undecryptable(name.into()))?;
+        String::from_utf8(plain).map_err(|_| SecretError::Undecryptable(name.into()))
     }
 
     /// Stores (or replaces) a secret, with its audit entry; true when it is new.
@@ -271,19 +291,22 @@ impl Secrets {
         .await?)
     }
 
-    /// The model credentials for one run.
+    /// The model credentials for one run (at most one query, for those the environment lacks).
     pub async fn run_env(&self) -> serde_json::Map<String, Value> {
-        let mut env = serde_json::Map::new();
+        let stored_name = |var: &str| var.to_lowercase().replace('_', "-");
+        let mut env: serde_json::Map<String, Value> =
+            RUN_ENV.iter().filter_map(|var| self.env(var).map(|v| (var.to_string(), Value::String(v)))).collect();
+        let missing: Vec<String> = RUN_ENV.iter().filter(|v| !env.contains_key(**v)).map(|v| stored_name(v)).collect();
+        if missing.is_empty() {
+            return env;
+        }
+        let stored = self.stored(Some(&missing)).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the model credentials from the secret store");
+            Vec::new()
+        });
         for var in RUN_ENV {
-            let value = match self.env(var) {
-                Some(v) => Some(v),
-                None => self.get(&var.to_lowercase().replace('_', "-")).await.unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "cannot read a model credential from the secret store");
-                    None
-                }),
-            };
-            if let Some(v) = value {
-                env.insert(var.to_string(), Value::String(v));
+            if let Some((_, v)) = stored.iter().find(|(name, _)| *name == stored_name(var)) {
+                env.insert(var.to_string(), Value::String(v.clone()));
             }
         }
         env
@@ -317,13 +340,11 @@ impl Secrets {
             Vec::new()
         });
         known.extend(vars.into_iter().filter_map(|v| self.env(&v).map(|value| (v, value))));
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM secrets").fetch_all(self.store.pool()).await.unwrap_or_default();
-        for name in names {
-            if let Ok(Some(v)) = self.get(&name).await {
-                known.push((format!("secret {name}"), v));
-            }
-        }
+        let stored = self.stored(None).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the stored secrets for redaction");
+            Vec::new()
+        });
+        known.extend(stored.into_iter().map(|(name, v)| (format!("secret {name}"), v)));
         let keys: Vec<(String, String)> =
             sqlx::query_as("SELECT id, node FROM node_keys").fetch_all(self.store.pool()).await.unwrap_or_default();
         for (id, node) in keys {
