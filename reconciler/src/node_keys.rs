@@ -99,25 +99,24 @@ pub async fn replace_all(
 /// The key a request presents, whatever its state (noting its use when valid).
 pub async fn verify(store: &Store, key: &MasterKey, secret: &str) -> Result<Option<NodeKey>, StoreError> {
     let Some(id) = id_of(secret) else { return Ok(None) };
-    let row: Option<(Vec<u8>, NodeKey)> =
-        sqlx::query_as::<
-            _,
-            (Vec<u8>, String, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-        >("SELECT key_hash, id, node, state, created_at, last_used_at, revoked_at FROM node_keys WHERE id = $1")
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        key_hash: Vec<u8>,
+        #[sqlx(flatten)]
+        key: NodeKey,
+    }
+    let row = sqlx::query_as::<_, Stored>(&format!("SELECT key_hash, {COLUMNS} FROM node_keys WHERE id = $1"))
         .bind(id)
         .fetch_optional(store.pool())
-        .await?
-        .map(|(hash, id, node, state, created_at, last_used_at, revoked_at)| {
-            (hash, NodeKey { id, node, state, created_at, last_used_at, revoked_at })
-        });
-    let Some((hash, found)) = row else { return Ok(None) };
+        .await?;
+    let Some(Stored { key_hash: hash, key: found }) = row else { return Ok(None) };
     // The hash, and the derivation: a key from another master key never passes.
     let genuine = bool::from(hash.ct_eq(&tokens::hash(secret)))
         && bool::from(derive(key, id).as_bytes().ct_eq(secret.as_bytes()));
     if !genuine {
         return Ok(None);
     }
-    if found.state != "revoked" {
+    if found.state != "revoked" && crate::auth::store::stale(found.last_used_at) {
         sqlx::query(
             "UPDATE node_keys SET last_used_at = now() WHERE id = $1 \
              AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",

@@ -67,6 +67,7 @@ pub struct SessionUser {
     pub username: String,
     pub role: String,
     pub expires_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// How an API key a request presents stands.
@@ -77,6 +78,16 @@ pub struct PresentedKey {
     pub role: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// How stale a "last used" time may get before a request writes it again:
+/// most requests then cost one read, no write.
+pub const USE_NOTED_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// Whether a row last noted in use at `at` should be noted again.
+pub fn stale(at: Option<DateTime<Utc>>) -> bool {
+    at.is_none_or(|t| t < Utc::now() - USE_NOTED_EVERY)
 }
 
 const USER_COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, last_login_at";
@@ -213,7 +224,8 @@ impl Store {
     pub async fn session(&self, token: &str, idle: chrono::TimeDelta) -> Result<Option<SessionUser>, StoreError> {
         let hash = tokens::hash(token);
         let found = sqlx::query_as::<_, SessionUser>(
-            "SELECT s.user_id, u.username, u.role, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT s.user_id, u.username, u.role, s.expires_at, s.last_seen_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2::interval \
              AND NOT u.disabled",
         )
@@ -221,7 +233,7 @@ impl Store {
         .bind(format!("{} seconds", idle.num_seconds()))
         .fetch_optional(self.pool())
         .await?;
-        if found.is_some() {
+        if found.as_ref().is_some_and(|s| stale(Some(s.last_seen_at))) {
             sqlx::query(
                 "UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1 \
                  AND last_seen_at < now() - interval '1 minute'",
@@ -306,12 +318,13 @@ impl Store {
     pub async fn presented_key(&self, secret: &str) -> Result<Option<PresentedKey>, StoreError> {
         let hash = tokens::hash(secret);
         let key = sqlx::query_as::<_, PresentedKey>(
-            "SELECT id, name, role, expires_at, revoked_at FROM api_keys WHERE token_hash = $1",
+            "SELECT id, name, role, expires_at, revoked_at, last_used_at FROM api_keys WHERE token_hash = $1",
         )
         .bind(&hash)
         .fetch_optional(self.pool())
         .await?;
-        if key.as_ref().is_some_and(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > Utc::now())) {
+        let live = |k: &PresentedKey| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > Utc::now());
+        if key.as_ref().is_some_and(|k| live(k) && stale(k.last_used_at)) {
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = now() WHERE token_hash = $1 \
                  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
