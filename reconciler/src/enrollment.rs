@@ -84,6 +84,7 @@ fn refused(message: String, hint: &str) -> EnrollError {
 }
 
 const COLUMNS: &str = "id, node, created_by, created_at, expires_at, used_at, used_by, revoked_at";
+const ENROLLED_COLUMNS: &str = "name, address, os, version, enrolled_at";
 
 pub async fn create_token(
     store: &Store,
@@ -138,20 +139,16 @@ pub async fn revoke_token(store: &Store, id: &str, actor: &Actor) -> Result<bool
 }
 
 pub async fn enrolled(store: &Store, name: &str) -> Result<Option<Enrolled>, StoreError> {
-    Ok(sqlx::query_as::<_, Enrolled>(
-        "SELECT name, address, os, version, enrolled_at FROM node_enrollments WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(store.pool())
-    .await?)
+    Ok(sqlx::query_as::<_, Enrolled>(&format!("SELECT {ENROLLED_COLUMNS} FROM node_enrollments WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(store.pool())
+        .await?)
 }
 
 pub async fn all_enrolled(store: &Store) -> Result<Vec<Enrolled>, StoreError> {
-    Ok(sqlx::query_as::<_, Enrolled>(
-        "SELECT name, address, os, version, enrolled_at FROM node_enrollments ORDER BY name",
-    )
-    .fetch_all(store.pool())
-    .await?)
+    Ok(sqlx::query_as::<_, Enrolled>(&format!("SELECT {ENROLLED_COLUMNS} FROM node_enrollments ORDER BY name"))
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// Spends the token and enrolls the node; returns the node as recorded and its key.
@@ -215,11 +212,11 @@ pub async fn enroll(
         .bind(name.as_str())
         .execute(&mut *tx)
         .await?;
-    let enrolled = sqlx::query_as::<_, Enrolled>(
+    let enrolled = sqlx::query_as::<_, Enrolled>(&format!(
         "INSERT INTO node_enrollments (name, address, os, version, token_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (name) DO UPDATE SET address = $2, os = $3, version = $4, token_id = $5, enrolled_at = now() \
-         RETURNING name, address, os, version, enrolled_at",
-    )
+         RETURNING {ENROLLED_COLUMNS}"
+    ))
     .bind(name.as_str())
     .bind(&address)
     .bind(&req.os)

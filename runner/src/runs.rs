@@ -1,10 +1,10 @@
 //! The runs a runner holds: started from `POST /v1/runs` (idempotent by run
 //! id), each with its own folder under `RUNNER_DATA_DIR/runs/{id}` (event
 //! log, working directory, and the claude CLI's state, which goes when the
-//! run ends), followed through its event log, answered through approvals. A node runs at most `max_runs` at once; more
-//! are refused as busy (the server keeps them queued). At start-up, runs
-//! whose process died with a previous runner are finished as `lost`, never
-//! left running.
+//! run ends), followed through its event log, answered through approvals.
+//! A node runs at most `max_runs` at once; more are refused as busy (the
+//! server keeps them queued). At start-up, runs whose process died with a
+//! previous runner are finished as `lost`, never left running.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};

@@ -89,9 +89,7 @@ pub async fn decide(
     let actor = c.actor();
     store.decide_approval(&a.run_id, &a.request_id, approve, Some(&actor.label()), d.comment.as_deref()).await?;
     let detail = json!({"decision": d.decision, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
-    crate::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail)
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    crate::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail).await?;
     let a = store.approval(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"approval": a}))))
 }

@@ -44,7 +44,7 @@ pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<AuditQu
         before: q.before,
         limit,
     };
-    let entries = audit::list(s.store.pool(), &filter).await.map_err(crate::store::StoreError::from)?;
+    let entries = audit::list(s.store.pool(), &filter).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id)).flatten();
     Ok(Json(json!({"entries": entries, "next": next})))
 }

@@ -51,7 +51,7 @@ pub async fn login(
     }
     let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
     if let Some(wait) = throttle::wait(&s.store, &b.username, ip).await? {
-        audit::record(s.store.pool(), &actor, "auth.login_throttled", None, json!({})).await.map_err(db)?;
+        audit::record(s.store.pool(), &actor, "auth.login_throttled", None, json!({})).await?;
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",
@@ -72,9 +72,7 @@ pub async fn login(
                 Some(u) if u.disabled => "disabled user",
                 Some(_) => "wrong password",
             };
-            audit::record(s.store.pool(), &actor, "auth.login_failed", None, json!({"reason": reason}))
-                .await
-                .map_err(db)?;
+            audit::record(s.store.pool(), &actor, "auth.login_failed", None, json!({"reason": reason})).await?;
             tracing::warn!(username = %b.username, ip = ?ip, reason, "failed login");
             return Err(ApiError::unauthorized(
                 "wrong user name or password",
@@ -97,16 +95,11 @@ async fn session_response(
     let expires_at = chrono::Utc::now() + auth::SESSION_MAX;
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     s.store.create_session(user, &token, expires_at, actor, agent).await?;
-    let cookie = auth::session_set_cookie(&token, s.auth.secure_cookies);
     let body = json!({"user": auth::store::User::from(user), "expires_at": expires_at,
                       "idle_timeout_s": s.auth.session_idle.as_secs()});
     let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie is a header value"));
+    r.headers_mut().insert(header::SET_COOKIE, auth::session_set_cookie(Some(&token), s.auth.secure_cookies));
     Ok(r)
-}
-
-fn db(e: sqlx::Error) -> ApiError {
-    crate::store::StoreError::from(e).into()
 }
 
 /// Logs out: ends the session and clears its cookie.
@@ -117,8 +110,7 @@ pub async fn logout(State(s): State<AppState>, Extension(c): Extension<Caller>) 
         s.store.end_session(token, &c.actor()).await?;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    let cookie = auth::session_clear_cookie(s.auth.secure_cookies);
-    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie is a header value"));
+    r.headers_mut().insert(header::SET_COOKIE, auth::session_set_cookie(None, s.auth.secure_cookies));
     Ok(r)
 }
 

@@ -42,6 +42,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A query run straight on the pool (the audit log) fails like any store call.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message, "hint": self.hint}});

@@ -135,8 +135,7 @@ pub async fn enroll(
                 Some(&b.name),
                 json!({"reason": message}),
             )
-            .await
-            .map_err(crate::store::StoreError::from)?;
+            .await?;
             Err(ApiError::new(StatusCode::FORBIDDEN, "enrollment_refused", message, hint))
         }
         Err(EnrollError::Store(e)) => Err(e.into()),

@@ -224,9 +224,7 @@ pub async fn cancel(
     let run = find(&s, &id).await?;
     if crate::runs::store::OPEN.contains(&run.status.as_str()) {
         let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
-        crate::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail)
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        crate::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail).await?;
     }
     if run.status == "queued" {
         let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});

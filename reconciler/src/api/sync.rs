@@ -94,9 +94,7 @@ pub async fn refresh(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    crate::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({}))
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    crate::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({})).await?;
     s.sync.request(Trigger::Refresh);
     Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
 }

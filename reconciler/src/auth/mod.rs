@@ -372,28 +372,18 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `Set-Cookie` for a new session (HttpOnly, SameSite=Strict, Secure behind https).
-pub fn session_set_cookie(token: &str, secure: bool) -> String {
-    cookie::Cookie::build((SESSION_COOKIE, token.to_string()))
+/// `Set-Cookie` for a new session's token (HttpOnly, SameSite=Strict,
+/// Secure behind https), or, with `None`, one that removes the cookie.
+pub fn session_set_cookie(token: Option<&str>, secure: bool) -> axum::http::HeaderValue {
+    let age = if token.is_some() { SESSION_MAX.num_seconds() } else { 0 };
+    let cookie = cookie::Cookie::build((SESSION_COOKIE, token.unwrap_or_default().to_string()))
         .http_only(true)
         .same_site(cookie::SameSite::Strict)
         .secure(secure)
         .path("/")
-        .max_age(cookie::time::Duration::seconds(SESSION_MAX.num_seconds()))
-        .build()
-        .to_string()
-}
-
-/// `Set-Cookie` that removes the session cookie.
-pub fn session_clear_cookie(secure: bool) -> String {
-    cookie::Cookie::build((SESSION_COOKIE, ""))
-        .http_only(true)
-        .same_site(cookie::SameSite::Strict)
-        .secure(secure)
-        .path("/")
-        .max_age(cookie::time::Duration::ZERO)
-        .build()
-        .to_string()
+        .max_age(cookie::time::Duration::seconds(age))
+        .build();
+    axum::http::HeaderValue::from_str(&cookie.to_string()).expect("a cookie is a header value")
 }
 
 #[cfg(test)]
@@ -462,11 +452,13 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_http_only_and_strict() {
-        let c = session_set_cookie("tok", true);
+        let text = |v: axum::http::HeaderValue| v.to_str().unwrap().to_string();
+        let c = text(session_set_cookie(Some("tok"), true));
         for part in ["car_session=tok", "HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
             assert!(c.contains(part), "{c}");
         }
-        assert!(!session_set_cookie("tok", false).contains("Secure"));
+        assert!(!text(session_set_cookie(Some("tok"), false)).contains("Secure"));
+        assert!(text(session_set_cookie(None, false)).contains("Max-Age=0"));
         let h = headers(&[("cookie", "theme=dark; car_session=abc123")]);
         assert_eq!(session_cookie(&h).as_deref(), Some("abc123"));
     }
