@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use car_schemas::document::Manifest;
+use car_schemas::kinds::node::Sandbox;
 use car_schemas::kinds::{AgentSpec, NodeSpec};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,7 +17,8 @@ use crate::store::{LiveObject, NodeObservation, Override};
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DriftItem {
     /// What kind of difference: `node.never_connected`, `node.unreachable`,
-    /// `node.undeclared`, `node.missing_capability`, `runner.outdated`, `override`.
+    /// `node.undeclared`, `node.missing_capability`, `node.no_sandbox`,
+    /// `node.sandbox_unenforced`, `runner.outdated`, `override`.
     pub kind: String,
     /// The object concerned, as `Kind/name`.
     pub object: String,
@@ -133,6 +135,40 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                     format!("update car-runner on {name} (re-run the install script)"),
                 );
                 mark(Health::Yellow, msg);
+            }
+            match (&o.sandbox, spec.sandbox) {
+                (None, Sandbox::Enforced) => {
+                    let msg = format!("node {name}'s kernel has no Landlock, so it refuses read-only agents");
+                    push(
+                        "node.no_sandbox",
+                        msg.clone(),
+                        format!(
+                            "run a kernel with Landlock on {name} (Linux 5.13 or newer, `landlock` in its lsm= boot \
+                             option), or accept the risk with `sandbox: unenforced` in its spec"
+                        ),
+                    );
+                    mark(Health::Yellow, msg);
+                }
+                (None, Sandbox::Unenforced) => {
+                    let msg = format!(
+                        "node {name} runs read-only agents without the kernel's jail (`sandbox: unenforced`): \
+                         its kernel has no Landlock"
+                    );
+                    push(
+                        "node.sandbox_unenforced",
+                        msg.clone(),
+                        format!("run a kernel with Landlock on {name}, then remove `sandbox: unenforced`"),
+                    );
+                    mark(Health::Yellow, msg);
+                }
+                (Some(jail), Sandbox::Unenforced) => push(
+                    "node.sandbox_unenforced",
+                    format!(
+                        "node {name} says `sandbox: unenforced`, but its runner has {jail} and jails read-only agents anyway"
+                    ),
+                    "remove `sandbox: unenforced` from its spec".into(),
+                ),
+                (Some(_), Sandbox::Enforced) => {}
             }
             let caps: BTreeSet<&str> =
                 o.capabilities.as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();

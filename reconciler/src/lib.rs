@@ -9,6 +9,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod can_i;
 pub mod drift;
 pub mod enrollment;
 pub mod metrics;

@@ -1,8 +1,8 @@
 //! `car-server`: the management server of Claude Agent Runner.
 //!
 //! Subcommands: `serve` (the server), `plan` (what the next sync would do),
-//! `validate` (check a config repository) and `schema` (write the JSON
-//! Schemas editors use).
+//! `validate` (check a config repository), `can-i` (an agent's policy, dry
+//! run) and `schema` (write the JSON Schemas editors use).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,33 @@ enum Command {
         #[arg(long)]
         revision: Option<String>,
     },
+    /// What an agent's policy would do with a tool call, without running it: the decision, the
+    /// rule that decided, and what the analysis saw. Exit 0 allowed, 1 denied, 3 held for approval,
+    /// 2 could not run.
+    #[command(
+        name = "can-i",
+        after_help = "examples:\n  car-server can-i zfs-health -- 'zpool status -x'\n  car-server can-i --config example-config-repo security-scanner --tool Read -- /etc/shadow"
+    )]
+    CanI {
+        /// The agent's name, as declared in git.
+        agent: String,
+        /// A config folder (default: CONFIG_REPO at its head, as the server syncs it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The tool the model would call: Bash, Read, Write, Edit, Grep, Glob, WebFetch, …
+        #[arg(long, default_value = "Bash")]
+        tool: String,
+        /// The folder the call runs in, for relative paths (default: the run's working folder).
+        #[arg(long)]
+        cwd: Option<String>,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The command (Bash), path (Read, Write, Edit), pattern (Grep, Glob) or URL (WebFetch); or the
+        /// tool's input as a JSON object.
+        #[arg(last = true)]
+        call: Vec<String>,
+    },
     /// Write the JSON Schemas of the config language into a folder.
     Schema {
         /// Where to write them (created if missing).
@@ -67,6 +94,9 @@ fn main() -> ExitCode {
         Command::Schema { out } => car_server::schema::run(&out),
         Command::Serve => serve(),
         Command::Plan { dir, revision } => car_server::plan::run(dir, revision),
+        Command::CanI { agent, config, tool, cwd, json, call } => {
+            car_server::can_i::run(car_server::can_i::Question { agent, config, tool, cwd, json, words: call })
+        }
     }
 }
 

@@ -7,10 +7,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use car_schemas::LoadOptions;
 use car_schemas::diagnostic::{Format, render};
 use serde_json::Value;
 
@@ -130,22 +128,13 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
             _ => std::env::var(k).ok(),
         })
         .map_err(|e| e.to_string())?;
-        let loaded = match &dir {
-            Some(d) => car_schemas::check(d, &LoadOptions::default()).map_err(|e| e.to_string())?,
-            None => {
-                let source: Arc<dyn crate::source::Source> =
-                    Arc::from(crate::source::open(&settings.source, &settings.data_dir).map_err(|e| e.to_string())?);
-                tokio::task::spawn_blocking(move || {
-                    let rev = match &revision {
-                        Some(r) => source.revision(r)?,
-                        None => source.head()?,
-                    };
-                    source.load(&rev, &LoadOptions::default())
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-            }
+        let loaded = {
+            let (dir, settings) = (dir.clone(), settings.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::source::load_for_cli(dir.as_deref(), revision.as_deref(), &settings)
+            })
+            .await
+            .map_err(|e| e.to_string())??
         };
         if loaded.diagnostics.iter().any(|d| d.is_error()) {
             let root = dir.clone().unwrap_or_default();

@@ -138,6 +138,8 @@ pub struct NodeObservation {
     pub last_seen: Option<DateTime<Utc>>,
     pub last_checked: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// How the runner jails read-only agents (`landlock v7`); `None`: it cannot.
+    pub sandbox: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -378,11 +380,12 @@ impl Store {
     pub async fn observe_node(&self, o: &NodeObservation) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO node_observations (name, reachable, version, os, capabilities, last_seen, last_checked, \
-             last_error) VALUES ($1, $2, $3, $4, $5, $6, now(), $7) \
+             last_error, sandbox) VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8) \
              ON CONFLICT (name) DO UPDATE SET reachable = $2, \
              version = COALESCE($3, node_observations.version), os = COALESCE($4, node_observations.os), \
              capabilities = CASE WHEN $2 THEN $5 ELSE node_observations.capabilities END, \
-             last_seen = COALESCE($6, node_observations.last_seen), last_checked = now(), last_error = $7",
+             last_seen = COALESCE($6, node_observations.last_seen), last_checked = now(), last_error = $7, \
+             sandbox = CASE WHEN $2 THEN $8 ELSE node_observations.sandbox END",
         )
         .bind(&o.name)
         .bind(o.reachable)
@@ -391,6 +394,7 @@ impl Store {
         .bind(&o.capabilities)
         .bind(o.last_seen)
         .bind(&o.last_error)
+        .bind(&o.sandbox)
         .execute(&self.pool)
         .await?;
         Ok(())

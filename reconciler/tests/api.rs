@@ -257,6 +257,8 @@ async fn the_documented_patterns_accept_exactly_what_the_server_accepts() {
         "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
         "^https?://[A-Za-z0-9.:\\[\\]-]+(/[!-~]*)?$",
         "^[A-Za-z0-9_]{1,32}$",
+        "^[A-Za-z][A-Za-z0-9_-]{0,127}$",
+        "^/[^\\u0000]{0,4095}$",
     ];
     for p in &patterns {
         assert!(known.contains(&p.as_str()), "an unknown pattern {p:?}: add it here with a check of what it means");
@@ -264,6 +266,71 @@ async fn the_documented_patterns_accept_exactly_what_the_server_accepts() {
     for text in ["30s", "6h", "1h30m", "500ms"] {
         assert!(matches(known[3], text) && text.parse::<car_schemas::values::Duration>().is_ok(), "{text}");
     }
+    // A can-i question's tool and folder: the server answers 200 exactly where the document says it may.
+    let ask = |body: Value| {
+        let s = &s;
+        async move {
+            s.call(
+                "POST",
+                "/api/v1/agents/zfs-health/can-i",
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await
+            .0
+        }
+    };
+    for tool in ["Bash", "mcp__gotify__send", "Read", "", "1Bash", "Ba sh", "Bash;", &"B".repeat(128), &"B".repeat(129)]
+    {
+        let accepted = ask(json!({"tool": tool, "input": {"command": "ls"}})).await == StatusCode::OK;
+        assert_eq!(matches(known[8], tool), accepted, "tool {tool:?}: the document and the server disagree");
+    }
+    for cwd in
+        ["/", "/srv/app", "srv", "", "/a\u{0}b", &format!("/{}", "a".repeat(4095)), &format!("/{}", "a".repeat(4096))]
+    {
+        let accepted = ask(json!({"input": {"command": "ls"}, "cwd": cwd})).await == StatusCode::OK;
+        assert_eq!(matches(known[9], cwd), accepted, "cwd {cwd:?}: the document and the server disagree");
+    }
+}
+
+#[tokio::test]
+async fn can_i_answers_what_an_agents_policy_would_do_without_running_anything() {
+    let s = Server::start().await;
+    let ask = |body: Value| {
+        let s = &s;
+        async move {
+            s.call(
+                "POST",
+                "/api/v1/agents/zfs-health/can-i",
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    let (status, body) = ask(json!({"input": {"command": "zpool status -x && zpool events -c"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "deny");
+    assert_eq!(body["rule"], "default: read-only agent");
+    assert_eq!(body["parts"][0]["decision"], "allow");
+    assert_eq!(body["parts"][0]["rule"], "Bash(zpool status *)");
+    assert_eq!(body["parts"][1]["words"], json!(["zpool", "events", "-c"]));
+    assert_eq!(body["parts"][1]["only_reads"], false);
+    let (_, body) = ask(json!({"tool": "Read", "input": {"file_path": "/etc/hostname"}})).await;
+    assert_eq!((body["decision"].as_str(), body["parts"].as_array().map(Vec::len)), (Some("allow"), Some(0)));
+    let (status, body) = ask(json!({"tool": "Bash", "input": "ls"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = ask(json!({"input": {}})).await;
+    assert_eq!((status, body["rule"].as_str()), (StatusCode::OK, Some("built-in: malformed input")));
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/agents/nope/can-i",
+            &[("content-type", "application/json")],
+            b"{\"input\": {\"command\": \"ls\"}}".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 fn collect_patterns(v: &Value, out: &mut std::collections::BTreeSet<String>) {

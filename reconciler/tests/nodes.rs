@@ -74,9 +74,12 @@ async fn drift_of(store: &Store, version: &str) -> drift::Drift {
 #[tokio::test]
 async fn a_healthy_runner_is_recorded_and_checked_again_later() {
     let env = env_with("HEALTHY_NODE_TOKEN", "tok-1");
-    let url =
-        runner("tok-1", json!({"version": "0.1.0", "os": "linux", "capabilities": {"zfs": true, "docker": false}}))
-            .await;
+    let url = runner(
+        "tok-1",
+        json!({"version": "0.1.0", "os": "linux", "capabilities": {"zfs": true, "docker": false},
+                               "sandbox": "landlock v7"}),
+    )
+    .await;
     let (store, _d, _r) = setup(&[node_doc("nas", &url, "HEALTHY_NODE_TOKEN", "[zfs-check]")]).await;
     let ctx = node::NodeContext {
         secrets: common::secrets(&store, env).await,
@@ -87,6 +90,7 @@ async fn a_healthy_runner_is_recorded_and_checked_again_later() {
     let obs = store.node_observations().await.unwrap();
     assert_eq!(obs[0].version.as_deref(), Some("0.1.0"));
     assert_eq!(obs[0].capabilities, json!(["zfs"]));
+    assert_eq!(obs[0].sandbox.as_deref(), Some("landlock v7"));
     assert!(obs[0].reachable && obs[0].last_seen.is_some());
     let d = drift_of(&store, "0.1.0").await;
     assert!(d.items.is_empty(), "{:?}", d.items);
@@ -96,7 +100,7 @@ async fn a_healthy_runner_is_recorded_and_checked_again_later() {
 #[tokio::test]
 async fn an_old_runner_without_a_required_capability_is_yellow() {
     let env = env_with("OLD_NODE_TOKEN", "tok-2");
-    let url = runner("tok-2", json!({"version": "0.0.9", "capabilities": ["docker"]})).await;
+    let url = runner("tok-2", json!({"version": "0.0.9", "capabilities": ["docker"], "sandbox": "landlock v5"})).await;
     let (store, _d, _r) = setup(&[node_doc("old", &url, "OLD_NODE_TOKEN", "[zfs-check]")]).await;
     let ctx = node::NodeContext {
         secrets: common::secrets(&store, env).await,
@@ -171,6 +175,52 @@ async fn a_node_removed_from_git_is_not_probed() {
     let secrets = common::secrets(&store, env_with("X", "y")).await;
     let ctx = node::NodeContext { store, http: reqwest::Client::new(), secrets };
     assert_eq!(node::reconcile("gone".into(), &ctx).await.unwrap(), Action::AwaitChange);
+}
+
+#[tokio::test]
+async fn a_node_without_landlock_is_yellow_unless_git_accepts_the_risk_which_shows_too() {
+    let env = env_with("PLAIN_NODE_TOKEN", "tok-5");
+    let bare = runner("tok-5", json!({"version": "0.1.0", "capabilities": ["zfs"], "sandbox": null})).await;
+    let jailed = runner("tok-5", json!({"version": "0.1.0", "capabilities": ["zfs"], "sandbox": "landlock v7"})).await;
+    let unenforced = |name: &str, url: &str| {
+        format!("{}  sandbox: unenforced\n", node_doc(name, url, "PLAIN_NODE_TOKEN", "[zfs-check]"))
+    };
+    let (store, _d, _r) = setup(&[
+        node_doc("old-kernel", &bare, "PLAIN_NODE_TOKEN", "[zfs-check]"),
+        unenforced("accepted", &bare),
+        unenforced("needless", &jailed),
+    ])
+    .await;
+    let ctx = node::NodeContext {
+        secrets: common::secrets(&store, env).await,
+        store: store.clone(),
+        http: reqwest::Client::new(),
+    };
+    for n in ["old-kernel", "accepted", "needless"] {
+        node::reconcile(n.into(), &ctx).await.unwrap();
+    }
+    let d = drift_of(&store, "0.1.0").await;
+    let items: Vec<(&str, &str)> = d.items.iter().map(|i| (i.object.as_str(), i.kind.as_str())).collect();
+    assert_eq!(
+        items,
+        [
+            ("Node/accepted", "node.sandbox_unenforced"),
+            ("Node/needless", "node.sandbox_unenforced"),
+            ("Node/old-kernel", "node.no_sandbox"),
+        ]
+    );
+    let item = |object: &str| d.items.iter().find(|i| i.object == object).unwrap();
+    assert_eq!(
+        item("Node/old-kernel").message,
+        "node old-kernel's kernel has no Landlock, so it refuses read-only agents"
+    );
+    assert!(item("Node/old-kernel").fix.contains("`sandbox: unenforced`"), "{:?}", item("Node/old-kernel"));
+    assert!(item("Node/needless").message.contains("its runner has landlock v7"), "{:?}", item("Node/needless"));
+    let health = |name: &str| d.nodes.iter().find(|n| n.name == name).unwrap().health;
+    assert_eq!(
+        (health("old-kernel"), health("accepted"), health("needless")),
+        (Health::Yellow, Health::Yellow, Health::Green)
+    );
 }
 
 #[tokio::test]

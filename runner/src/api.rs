@@ -23,9 +23,14 @@ pub struct RunnerState {
 }
 
 impl RunnerState {
-    /// Looks at the host's programs once (they do not change while it runs).
+    /// Looks at the host's programs once (they do not change while it runs);
+    /// the kernel's Landlock is the `sandbox` capability (`landlock v7`).
     pub fn new(runs: crate::runs::Runs, keys: Arc<KeyRing>, host_root: &std::path::Path) -> Self {
-        RunnerState { runs, keys, capabilities: detect_capabilities(host_root), sampler: Sampler::default() }
+        let mut capabilities = detect_capabilities(host_root);
+        if let Some(sandbox) = runs.sandbox().describe() {
+            capabilities.insert("sandbox".into(), sandbox);
+        }
+        RunnerState { runs, keys, capabilities, sampler: Sampler::default() }
     }
 }
 
@@ -108,6 +113,9 @@ async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<crate::run
         }
         Err(e @ RunRequestError::Io(_)) => {
             error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), "see the runner's log")
+        }
+        Err(e @ RunRequestError::NoSandbox { .. }) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), "see the message")
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string(), "fix the run request"),
     }
@@ -207,6 +215,7 @@ async fn health(State(s): State<Arc<RunnerState>>) -> Json<Value> {
         "os": node.os,
         "os_name": node.os_name,
         "capabilities": s.capabilities,
+        "sandbox": s.runs.sandbox().describe(),
         "metrics": metrics,
         "runs": {"active": active, "limit": limit},
     }))
@@ -224,7 +233,8 @@ mod tests {
         std::fs::write(host.path().join("usr/sbin/zpool"), "").unwrap();
         let node = crate::engine::run::NodeFacts { name: "nas".into(), ..Default::default() };
         let keys = Arc::new(KeyRing::open(host.path(), Some(token.into())).unwrap());
-        let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), node, 2);
+        let runs = crate::runs::Runs::open(host.path().join("data"), "claude".into(), node, 2)
+            .with_sandbox(crate::sandbox::Support::Landlock(7));
         app(Arc::new(RunnerState::new(runs, keys, host.path())))
     }
 
@@ -249,6 +259,8 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["node"], "nas");
         assert_eq!(body["capabilities"]["zfs"], "/usr/sbin/zpool");
+        assert_eq!(body["capabilities"]["sandbox"], "landlock v7");
+        assert_eq!(body["sandbox"], "landlock v7");
         assert!(body["metrics"]["memory_total_bytes"].as_u64().unwrap() > 0);
     }
 

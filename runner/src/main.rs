@@ -4,7 +4,7 @@
 //! `claude` CLI, Python scripts with the `car_agent` helper — with every
 //! tool call decided by the agent's policy. `car-runner agent-helper`
 //! prints that helper module; `car-runner enroll` enrolls the node with
-//! its server.
+//! its server; `car-runner can-i` asks an agent's policy about a call.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ fn main() -> ExitCode {
             print!("{}", car_runner::engine::script::HELPER);
             return ExitCode::SUCCESS;
         }
+        // The policy's dry run, on this node.
+        Some("can-i") => return car_runner::can_i::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {}
     }
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,7 +1,11 @@
 //! The runs a runner holds: started from `POST /v1/runs` (idempotent by run
 //! id), each with its own folder under `RUNNER_DATA_DIR/runs/{id}` (event
-//! log, working directory, and the claude CLI's state, which goes when the
-//! run ends), followed through its event log, answered through approvals.
+//! log, working directory, temp folder, and the claude CLI's state; the last
+//! two go when the run ends), followed through its event log, answered
+//! through approvals. A read-only agent runs in a Landlock jail that may
+//! write only its working directory, temp folder and CLI state; on a kernel
+//! without Landlock it is refused, unless its node accepts the risk
+//! (`sandbox: unenforced` in git, passed in the run's context).
 //! A node runs at most `max_runs` at once; more are refused as busy (the
 //! server keeps them queued). At start-up, runs whose process died with a
 //! previous runner are finished as `lost`, never left running.
@@ -12,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
+use car_schemas::kinds::agent::Mode;
 use car_schemas::run::kind;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,6 +26,7 @@ use crate::engine::approvals::Answer;
 use crate::engine::claude::Launch;
 use crate::engine::run::{Body, Job, NodeFacts, run_agent};
 use crate::eventlog::{DEFAULT_QUOTA, EventLog, SYNC_INTERVAL};
+use crate::sandbox::{Jail, Support};
 
 /// Credentials and endpoints a run may pass to claude; nothing else is.
 const PASSED_ENV: &[&str] =
@@ -53,6 +59,12 @@ pub enum RunRequestError {
     Busy(usize),
     #[error("cannot prepare the run's folder: {0} (hint: check RUNNER_DATA_DIR)")]
     Io(String),
+    #[error(
+        "node {node} cannot hold read-only agent {agent} to reading: its kernel has no Landlock (hint: run a kernel \
+         with Landlock, Linux 5.13 or newer with `landlock` in its lsm= list, or accept the risk with `sandbox: \
+         unenforced` in the Node's spec in git)"
+    )]
+    NoSandbox { node: String, agent: String },
 }
 
 pub struct RunHandle {
@@ -93,6 +105,8 @@ pub struct Runs {
     runs: Mutex<HashMap<String, Arc<RunHandle>>>,
     /// The runner's own keys, redacted from every run's events.
     keys: Option<Arc<crate::keys::KeyRing>>,
+    /// What the kernel offers to jail read-only agents.
+    sandbox: Support,
 }
 
 impl Runs {
@@ -115,7 +129,17 @@ impl Runs {
             }
             runs.insert(id.clone(), Arc::new(RunHandle { id, log: Arc::new(log), answers: None, cancel: None }));
         }
-        Runs { data_dir, claude_bin, node, max_runs, runs: Mutex::new(runs), keys: None }
+        Runs { data_dir, claude_bin, node, max_runs, runs: Mutex::new(runs), keys: None, sandbox: Support::detect() }
+    }
+
+    /// Jails read-only agents with this (instead of what the kernel offers): for tests.
+    pub fn with_sandbox(mut self, sandbox: Support) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    pub fn sandbox(&self) -> Support {
+        self.sandbox
     }
 
     /// Redacts these keys from every run's events.
@@ -154,6 +178,11 @@ impl Runs {
         })?;
         let name = manifest.metadata.name.to_string();
         let spec = manifest.spec;
+        let read_only = spec.mode == Mode::ReadOnly;
+        let unenforced = req.context["node"]["sandbox"] == "unenforced";
+        if read_only && !self.sandbox.available() && !unenforced {
+            return Err(RunRequestError::NoSandbox { node: self.node.name.clone(), agent: name });
+        }
         if active(&runs) >= self.max_runs {
             return Err(RunRequestError::Busy(self.max_runs));
         }
@@ -166,9 +195,18 @@ impl Runs {
                 return Err(RunRequestError::BadAgent(format!("agent {name} has neither prompt nor script")));
             }
         };
-        let (workdir, config_dir) = (dir.join("work"), dir.join("claude"));
-        std::fs::create_dir_all(&workdir).map_err(io)?;
-        std::fs::create_dir_all(&config_dir).map_err(io)?;
+        let (workdir, config_dir, tmp_dir) = (dir.join("work"), dir.join("claude"), dir.join("tmp"));
+        for d in [&workdir, &config_dir, &tmp_dir] {
+            std::fs::create_dir_all(d).map_err(io)?;
+        }
+        // Not the run's folder itself: its event log is the record, out of the agent's reach.
+        let jail = (read_only && self.sandbox.available())
+            .then(|| Jail::new(vec![workdir.clone(), config_dir.clone(), tmp_dir.clone()]));
+        let sandbox = match (&jail, read_only) {
+            (Some(_), _) => self.sandbox.describe(),
+            (None, true) => Some("unenforced".to_string()),
+            (None, false) => None,
+        };
         let log = Arc::new(
             EventLog::open(&dir.join("events.jsonl"), DEFAULT_QUOTA).map_err(|e| RunRequestError::Io(e.to_string()))?,
         );
@@ -190,7 +228,7 @@ impl Runs {
             cancel: Some(cancel_tx),
         });
         runs.insert(req.run_id.clone(), handle.clone());
-        let claude_state = config_dir.clone();
+        let leftovers = [config_dir.clone(), tmp_dir.clone()];
         let launch = Launch {
             bin: self.claude_bin.clone(),
             workdir,
@@ -199,6 +237,8 @@ impl Runs {
             model: spec.model.clone(),
             max_turns: spec.budget.as_ref().and_then(|b| b.turns.as_ref()).map(|t| t.value),
             max_budget_usd: spec.budget.as_ref().and_then(|b| b.usd.as_ref()).map(|u| u.value),
+            tmp_dir,
+            jail,
             ..Launch::default()
         };
         let mut node = self.node.clone();
@@ -208,7 +248,7 @@ impl Runs {
             .unwrap_or_default();
         let (run_id, context) = (req.run_id, req.context);
         tokio::spawn(async move {
-            let job = Job { run_id: &run_id, agent_name: &name, spec: &spec, body, launch, node, context };
+            let job = Job { run_id: &run_id, agent_name: &name, spec: &spec, body, launch, node, context, sandbox };
             // Events wait at most SYNC_INTERVAL for their fsync, even when the run goes quiet.
             let sync = async {
                 loop {
@@ -230,10 +270,12 @@ impl Runs {
                     "error": {"kind": "engine", "message": e.to_string(), "hint": "see the runner's log"}}),
                 );
             }
-            // The CLI's own state (transcripts, shell snapshots) repeats the run's output unredacted;
-            // the event log is the record, so it goes.
-            if let Err(e) = std::fs::remove_dir_all(&claude_state) {
-                tracing::warn!(run_id = %run_id, error = %e, "cannot remove the run's claude state");
+            // The CLI's own state (transcripts, shell snapshots) repeats the run's output unredacted,
+            // and the temp folder holds the tools' leftovers; the event log is the record, so they go.
+            for dir in &leftovers {
+                if let Err(e) = std::fs::remove_dir_all(dir) {
+                    tracing::warn!(run_id = %run_id, dir = %dir.display(), error = %e, "cannot remove a run's folder");
+                }
             }
         });
         Ok((handle, true))

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use car_policy::{Decision, Policy};
 use car_runner::engine::claude::{Launch, Message, Session};
-use car_runner::policy::{Decision, Policy};
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
 use car_testkit::anthropic::{FakeAnthropic, Scenario};
@@ -37,6 +37,7 @@ async fn run(
         env: vec![("ANTHROPIC_BASE_URL".into(), fake.url()), ("ANTHROPIC_API_KEY".into(), "sk-test".into())],
         tools: policy.offered_tools(),
         max_turns: Some(10),
+        tmp_dir: config.path().to_path_buf(),
         ..Launch::default()
     };
     let mut session = Session::start(&launch, &format!("[[scenario:{scenario}]] Do the task.")).await.unwrap();

@@ -61,6 +61,7 @@ fn start_in_context(
             .chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .collect(),
         max_turns: Some(10),
+        tmp_dir: config.path().to_path_buf(),
         ..Launch::default()
     };
     let (tx, mut rx) = mpsc::channel(4);
@@ -74,7 +75,7 @@ fn start_in_context(
             os_name: "Unraid 7.0.1".into(),
             tags: vec!["storage".into(), "media".into()],
         };
-        let job = Job { run_id: "r", agent_name: "t", spec: &spec, body, launch, node, context };
+        let job = Job { run_id: "r", agent_name: "t", spec: &spec, body, launch, node, context, sandbox: None };
         run_agent(job, &task_log, &mut rx, cancel_rx).await.expect("the run")
     });
     Run { log, answers: tx, task, _dirs: (data, config) }

@@ -54,17 +54,57 @@ impl ToolRule {
         }
     }
 
-    /// For a `Bash(...)` rule: does the command it admits change the machine?
-    /// `None` when the rule is not a shell rule.
-    pub fn shell_writes(&self) -> Option<bool> {
+    /// For a `Bash(...)` rule: what the command it names does, judged on
+    /// the words it names literally (a `*` may stand for anything; the runner
+    /// admits only reading arguments there). `None` when the rule is not a
+    /// shell rule.
+    pub fn shell_effect(&self) -> Option<ShellEffect> {
         if self.tool != SHELL_TOOL {
             return None;
         }
-        Some(match &self.pattern {
-            None => true,
-            Some(p) => command_writes(p),
-        })
+        let Some(pattern) = &self.pattern else { return Some(ShellEffect::Anything) };
+        let pattern = pattern.strip_suffix(":*").unwrap_or(pattern);
+        if pattern.chars().all(|c| c == '*' || c == ' ') {
+            return Some(ShellEffect::Anything);
+        }
+        // Each wildcard becomes a neutral placeholder, so that options before
+        // it keep their value. What is found about a word the wildcard is in
+        // is not the rule's doing, unless the word is an option it names
+        // (`--vacuum-size=*`).
+        const PLACEHOLDER: &str = "car-wildcard";
+        let script = car_shell::analyse(&pattern.replace('*', PLACEHOLDER));
+        for part in &script.parts {
+            let car_shell::Part::Command(cmd) = part else {
+                return Some(ShellEffect::Writes(format!("`{}` is not a plain command", part.text())));
+            };
+            let c = car_shell::classify(cmd);
+            let named = |w: &Option<usize>| {
+                w.and_then(|i| cmd.words.get(i))
+                    .is_some_and(|w| !w.text.contains(PLACEHOLDER) || w.text.starts_with('-'))
+            };
+            if let Some(culprit) = c.culprits.iter().find(|k| named(&k.word)) {
+                return Some(if c.known || c.program.is_none() {
+                    ShellEffect::Writes(culprit.why.clone())
+                } else {
+                    ShellEffect::Unknown(c.program.unwrap_or_default())
+                });
+            }
+        }
+        Some(ShellEffect::Reads)
     }
+}
+
+/// What a shell rule names, as far as the words it names tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellEffect {
+    /// A command that only reads (a `*` in it admits only reading arguments).
+    Reads,
+    /// A command that changes the machine, and why.
+    Writes(String),
+    /// A program nobody described to the runner: it never counts as a read.
+    Unknown(String),
+    /// Every command (`Bash`, `Bash(*)`).
+    Anything,
 }
 
 impl FromStr for ToolRule {
@@ -126,111 +166,6 @@ impl JsonSchema for ToolRule {
     }
 }
 
-/// Commands that change the machine whatever their arguments.
-const WRITING_COMMANDS: &[&str] = &[
-    "rm", "rmdir", "mv", "dd", "shred", "truncate", "mkfs", "fdisk", "sfdisk", "parted", "wipefs", "chmod", "chown",
-    "chgrp", "kill", "killall", "pkill", "reboot", "shutdown", "poweroff", "halt", "useradd", "userdel", "usermod",
-    "passwd", "mount", "umount", "swapoff", "tee", "install", "ln", "touch", "mkdir", "cp", "rsync", "crontab", "sh",
-    "bash", "zsh", "eval", "sudo", "su", "env", "xargs", "python", "python3", "perl", "ruby", "node",
-];
-
-/// Commands with subcommands, and the subcommands that only read.
-const READ_SUBCOMMANDS: &[(&str, &[&str])] = &[
-    (
-        "docker",
-        &[
-            "ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port",
-            "history", "diff",
-        ],
-    ),
-    (
-        "podman",
-        &[
-            "ps", "images", "inspect", "logs", "stats", "info", "version", "top", "events", "df", "ls", "port",
-            "history", "diff",
-        ],
-    ),
-    (
-        "systemctl",
-        &[
-            "status",
-            "show",
-            "list-units",
-            "list-timers",
-            "list-unit-files",
-            "is-active",
-            "is-enabled",
-            "is-failed",
-            "cat",
-            "--failed",
-        ],
-    ),
-    ("zpool", &["status", "list", "iostat", "get", "history", "events"]),
-    ("zfs", &["list", "get", "diff"]),
-    ("apt", &["list", "show", "policy", "search"]),
-    ("apt-get", &["check"]),
-    ("git", &["status", "log", "diff", "show", "branch", "remote", "rev-parse"]),
-    ("restic", &["snapshots", "stats", "check", "ls", "cat", "find", "diff", "version"]),
-    ("borg", &["list", "info", "check", "diff", "--version"]),
-];
-
-/// Flags that make an otherwise reading command write.
-const WRITING_FLAGS: &[(&str, &[&str])] = &[
-    ("find", &["-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprintf", "-fls"]),
-    ("journalctl", &["--vacuum-size", "--vacuum-time", "--vacuum-files", "--rotate", "--flush", "--relinquish-var"]),
-    ("sort", &["-o", "--output"]),
-    ("curl", &["-o", "-O", "--output", "--remote-name", "-T", "--upload-file", "-X", "--request", "-d", "--data"]),
-    ("smartctl", &["-s", "--smart", "-t", "--test", "-X", "--abort", "-o", "--offlineauto", "-S", "--saveauto"]),
-    ("ss", &["-K", "--kill"]),
-];
-
-/// Does a shell command (or command pattern) change the machine, as far as
-/// we know? This flags rules that contradict a read-only agent at validation
-/// time; it is not the runtime policy: a command we do not know is not
-/// flagged here, and the runner lets a read-only agent run only what its
-/// `allow` rules name.
-pub fn command_writes(pattern: &str) -> bool {
-    if pattern.contains('>') || pattern.contains("$(") || pattern.contains('`') {
-        return true;
-    }
-    pattern.split(['|', ';', '&']).map(str::trim).filter(|p| !p.is_empty()).any(|part| {
-        let mut words = part.split_whitespace();
-        let Some(cmd) = words.next() else { return false };
-        let cmd = cmd.rsplit('/').next().unwrap_or(cmd);
-        if cmd == "*" || WRITING_COMMANDS.contains(&cmd) || cmd.starts_with("mkfs.") {
-            return true;
-        }
-        if cmd == "sed" && part.split_whitespace().any(|w| w == "-i" || w.starts_with("--in-place")) {
-            return true;
-        }
-        if let Some((_, flags)) = WRITING_FLAGS.iter().find(|(c, _)| *c == cmd) {
-            return part.split_whitespace().skip(1).any(|w| {
-                let flag = w.split('=').next().unwrap_or(w);
-                flags.contains(&flag)
-                    || flags
-                        .iter()
-                        .any(|f| f.len() == 2 && f.starts_with('-') && w.starts_with(f) && !w.starts_with("--"))
-            });
-        }
-        match READ_SUBCOMMANDS.iter().find(|(c, _)| *c == cmd) {
-            None => false,
-            Some((_, reads)) => {
-                // The first word that is not an option; docker's "system df"
-                // and "image ls" count by their last verb.
-                let verbs: Vec<&str> = words.filter(|w| *w != "*").collect();
-                match verbs.iter().find(|w| !w.starts_with('-')).or(verbs.first()) {
-                    None => true,
-                    Some(first) => {
-                        let nested = ["system", "image", "container", "volume", "network", "compose"];
-                        let verb = if nested.contains(first) { verbs.get(1).unwrap_or(first) } else { first };
-                        !reads.contains(verb) && !reads.contains(first)
-                    }
-                }
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,34 +192,44 @@ mod tests {
     }
 
     #[test]
-    fn shell_patterns_that_write_are_recognised() {
-        for p in [
-            "rm -rf *",
-            "docker image prune *",
-            "docker restart *",
-            "systemctl restart *",
-            "zpool scrub *",
-            "ls; rm *",
-            "echo x > /etc/passwd",
-            "*",
-            "sed -i s/a/b/ f",
-            "/usr/bin/rm *",
+    fn shell_rules_are_judged_on_the_words_they_name() {
+        let effect = |r: &str| r.parse::<ToolRule>().unwrap().shell_effect().unwrap();
+        for r in [
+            "Bash(rm -rf *)",
+            "Bash(docker image prune *)",
+            "Bash(docker restart *)",
+            "Bash(systemctl restart *)",
+            "Bash(zpool scrub *)",
+            "Bash(ls; rm *)",
+            "Bash(echo x > /etc/passwd)",
+            "Bash(sed -i s/a/b/ f)",
+            "Bash(/usr/bin/rm *)",
+            "Bash(sort -o *)",
+            "Bash(journalctl --vacuum-size=*)",
         ] {
-            assert!(command_writes(p), "{p} writes");
+            assert!(matches!(effect(r), ShellEffect::Writes(_)), "{r} writes: {:?}", effect(r));
         }
-        for p in [
-            "zpool status *",
-            "docker ps *",
-            "docker system df",
-            "docker image ls *",
-            "systemctl status *",
-            "df -h",
-            "ls *",
-            "smartctl -H *",
-            "journalctl -u *",
-            "zfs list *",
+        for r in [
+            "Bash(zpool status *)",
+            "Bash(docker ps *)",
+            "Bash(docker system df)",
+            "Bash(docker image ls *)",
+            "Bash(systemctl status *)",
+            "Bash(df -h)",
+            "Bash(ls *)",
+            "Bash(smartctl -H *)",
+            "Bash(journalctl -u *)",
+            "Bash(zfs list *)",
+            "Bash(find * -maxdepth *)",
+            "Bash(midclt call pool.query*)",
+            "Bash(ufw status *)",
+            "Bash(ls -l /dev/disk/by-id*)",
         ] {
-            assert!(!command_writes(p), "{p} only reads");
+            assert_eq!(effect(r), ShellEffect::Reads, "{r} only reads");
         }
+        assert_eq!(effect("Bash(my-check *)"), ShellEffect::Unknown("my-check".into()));
+        assert_eq!(effect("Bash"), ShellEffect::Anything);
+        assert_eq!(effect("Bash(*)"), ShellEffect::Anything);
+        assert_eq!("Read".parse::<ToolRule>().unwrap().shell_effect(), None);
     }
 }

@@ -18,7 +18,7 @@ use crate::kinds::notification::{NotificationChannelSpec, NotificationRuleSpec};
 use crate::kinds::schedule::{NodeSelector, ScheduleSpec};
 use crate::kinds::trigger::TriggerSpec;
 use crate::load::Loaded;
-use crate::rules::Effect;
+use crate::rules::{Effect, ShellEffect};
 use crate::values::{Condition, Duration, Name, TextOrSecret};
 
 const MINUTE: u64 = 60;
@@ -176,13 +176,25 @@ impl<'a> Validator<'a> {
         }
         if a.mode == Mode::ReadOnly {
             for r in &a.tools.allow {
-                let writes = r.effect() == Effect::Write || r.shell_writes() == Some(true);
-                if writes {
-                    self.error(
+                let fix = "set `mode: read-write` (and consider `approve` for it), or allow only reading commands";
+                match (r.effect(), r.shell_effect()) {
+                    (Effect::Write, _) | (_, Some(ShellEffect::Anything)) => {
+                        self.error(r.span, format!("read-only agent allows {}, which can change the machine", r.value), fix)
+                    }
+                    (_, Some(ShellEffect::Writes(why))) => self.error(
                         r.span,
-                        format!("read-only agent allows {}, which can change the machine", r.value),
-                        "set `mode: read-write` (and consider `approve` for it), or allow only reading commands",
-                    );
+                        format!("read-only agent allows {}, which can change the machine: {why}", r.value),
+                        fix,
+                    ),
+                    (_, Some(ShellEffect::Unknown(program))) => self.warning(
+                        r.span,
+                        format!(
+                            "read-only agent allows {}, but the runner does not know which uses of `{program}` only read, so it refuses them to read-only agents",
+                            r.value
+                        ),
+                        "run it from a read-write agent (with approve rules if it can change things), or check `car-server can-i` for what the runner knows",
+                    ),
+                    _ => {}
                 }
             }
             if let Some(r) = a.tools.approve.first() {

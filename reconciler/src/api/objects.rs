@@ -171,6 +171,70 @@ pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Resul
     Ok(Json(v))
 }
 
+/// A tool call to ask an agent's policy about.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanI {
+    /// The tool the model would call: Bash, Read, Write, Edit, Grep, Glob, WebFetch, …
+    #[serde(default = "bash")]
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9_-]{0,127}$", default = "Bash")]
+    tool: String,
+    /// The call's input as the CLI sends it: `{"command": …}` for Bash, `{"file_path": …}` for Read.
+    #[schema(value_type = Object)]
+    input: serde_json::Map<String, Value>,
+    /// The folder the call runs in, for relative paths (default: a run's working folder, unknown here).
+    #[schema(pattern = "^/[^\\u0000]{0,4095}$")]
+    cwd: Option<String>,
+}
+
+fn bash() -> String {
+    "Bash".into()
+}
+
+/// What the agent's policy would do with a tool call, without running it
+/// (the dashboard's "can it?" and `car-server can-i`): the decision, the
+/// rule that decided or why it would be held, and, for a shell command, each
+/// part as the analysis saw it. Paths are matched as written; the node
+/// itself also follows symbolic links (`car-runner can-i`).
+#[utoipa::path(post, path = "/api/v1/agents/{name}/can-i", tag = "live state",
+    params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")), request_body = CanI,
+    responses((status = 200, description = "the decision and what the analysis saw", body = car_policy::Explanation),
+    (status = 400, description = "not a tool name, or not an absolute folder"), (status = 404, description = "no such agent")))]
+pub async fn can_i(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    super::error::JsonBody(b): super::error::JsonBody<CanI>,
+) -> Result<Json<car_policy::Explanation>, ApiError> {
+    let invalid =
+        |what: &str, hint: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid", what.to_string(), hint.to_string());
+    let tool_ok = b.tool.len() <= 128
+        && b.tool.starts_with(|c: char| c.is_ascii_alphabetic())
+        && b.tool.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+    if !tool_ok {
+        return Err(invalid("`tool` is not a tool name", "e.g. Bash, Read, Grep or mcp__server__tool"));
+    }
+    if let Some(cwd) = &b.cwd {
+        super::error::storable("cwd", cwd)?;
+        if !cwd.starts_with('/') || cwd.chars().count() > 4096 {
+            return Err(invalid("`cwd` is not an absolute path", "give the folder the call runs in, e.g. /srv/app"));
+        }
+    }
+    let o = one(&s, "Agent", &name).await?;
+    let spec =
+        car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(&o.document)
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("agent {name}'s stored document does not parse"),
+                    "sync the config again",
+                )
+            })?
+            .spec;
+    let input = Value::Object(b.input);
+    Ok(Json(car_policy::Policy::new(&spec).explain(&b.tool, &input, b.cwd.as_deref())))
+}
+
 /// Declared schedules, with any pause made outside git.
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "live state", responses((status = 200, description = "{schedules: [...]}")))]
 pub async fn schedules(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -95,6 +95,7 @@ async fn observe(
             capabilities: Value::from(health.map(capabilities).unwrap_or_default()),
             last_seen: health.map(|_| Utc::now()),
             last_error: error,
+            sandbox: text("sandbox"),
             ..NodeObservation::default()
         })
         .await

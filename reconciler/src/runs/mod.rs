@@ -176,8 +176,10 @@ impl Runs {
         }
         let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
         let started_by = start.by.as_ref().map(crate::audit::Actor::label);
-        let mut context = json!({"node": {"name": node, "tags": tags}, "trigger": start.trigger,
-                                 "started_by": started_by});
+        // The node's `sandbox: unenforced` is how its runner learns that git accepts running
+        // read-only agents without a jail where the kernel has none.
+        let mut context = json!({"node": {"name": node, "tags": tags, "sandbox": node_spec.sandbox},
+                                 "trigger": start.trigger, "started_by": started_by});
         if let Value::Object(extra) = start.context {
             context.as_object_mut().expect("an object").extend(extra);
         }

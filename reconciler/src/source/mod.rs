@@ -42,6 +42,25 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// The config a command-line tool looks at: folder `dir`, else `CONFIG_REPO`
+/// at `revision` (default its head), read as the server reads it. Blocking.
+pub fn load_for_cli(
+    dir: Option<&Path>,
+    revision: Option<&str>,
+    settings: &crate::settings::Settings,
+) -> Result<Loaded, String> {
+    if let Some(d) = dir {
+        return car_schemas::check(d, &LoadOptions::default()).map_err(|e| e.to_string());
+    }
+    let source = open(&settings.source, &settings.data_dir).map_err(|e| e.to_string())?;
+    let rev = match revision {
+        Some(r) => source.revision(r),
+        None => source.head(),
+    }
+    .map_err(|e| e.to_string())?;
+    source.load(&rev, &LoadOptions::default()).map_err(|e| e.to_string())
+}
+
 /// Opens the source `CONFIG_REPO` names: a local folder that is not a bare
 /// repository is read in place; anything else is fetched with git.
 pub fn open(settings: &SourceSettings, data_dir: &Path) -> Result<Box<dyn Source>, SourceError> {

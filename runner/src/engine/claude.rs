@@ -7,8 +7,9 @@
 //! `hook_callback`), including the reads it would otherwise run unasked; a
 //! hook answered `ask` comes back as `can_use_tool`, where approvals are
 //! held. Never `--bare`: it switches those hooks off. Each run gets its own
-//! working directory and `CLAUDE_CONFIG_DIR`, a cleared environment with
-//! only what the run needs, and no telemetry.
+//! working directory, `CLAUDE_CONFIG_DIR` and temp folder, a cleared
+//! environment with only what the run needs, and no telemetry; a read-only
+//! agent's CLI runs in the run's Landlock jail.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,6 +17,8 @@ use std::process::Stdio;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::sandbox::{Jail, SandboxError};
 
 /// The hook callback id the session registers.
 pub const HOOK_ID: &str = "policy";
@@ -26,6 +29,10 @@ pub enum SessionError {
     Spawn { bin: String, source: std::io::Error },
     #[error("lost the claude process's {what}: {source}")]
     Io { what: &'static str, source: std::io::Error },
+    #[error(
+        "cannot start {bin} in the run's jail: {source} (hint: check that the kernel's Landlock works, or see the runner's log)"
+    )]
+    Jail { bin: String, source: crate::sandbox::SandboxError },
 }
 
 /// How to start claude for one run.
@@ -44,6 +51,10 @@ pub struct Launch {
     /// JSON Schema of a structured report (`--json-schema`).
     pub report_schema: Option<Value>,
     pub append_system_prompt: Option<String>,
+    /// The run's private temp folder (`TMPDIR`).
+    pub tmp_dir: PathBuf,
+    /// The jail of a read-only agent: everything the run starts runs in it.
+    pub jail: Option<Jail>,
 }
 
 impl Launch {
@@ -74,6 +85,7 @@ impl Launch {
             .env("HOME", &self.config_dir)
             .env("CLAUDE_CONFIG_DIR", &self.config_dir)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("TMPDIR", &self.tmp_dir)
             // The policy parses commands as bash does.
             .env("SHELL", "/bin/bash")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -84,13 +96,22 @@ impl Launch {
             .kill_on_drop(true);
         c
     }
+
+    /// Starts `command` as this run starts everything: in its jail, if it has one.
+    pub async fn spawn(&self, mut command: Command) -> Result<Child, SandboxError> {
+        match &self.jail {
+            Some(jail) => jail.spawn(command).await,
+            None => command.spawn().map_err(SandboxError::Spawn),
+        }
+    }
 }
 
 /// What the CLI says, sorted by what the runner must do about it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    /// Before a tool call: answer with [`Session::answer_hook`].
-    PreToolUse { request_id: Value, tool: String, input: Value, tool_use_id: Option<String> },
+    /// Before a tool call: answer with [`Session::answer_hook`]. `cwd`: where
+    /// the call runs (the CLI keeps a shell's directory between calls).
+    PreToolUse { request_id: Value, tool: String, input: Value, tool_use_id: Option<String>, cwd: Option<String> },
     /// A tool call the hook sent on (`ask`): answer with [`Session::answer_permission`].
     CanUseTool { request_id: Value, tool: String, input: Value, tool_use_id: Option<String> },
     /// The run's outcome (`subtype`, `is_error`, `result`, `usage`, `total_cost_usd`, …).
@@ -108,10 +129,12 @@ pub struct Session {
 impl Session {
     /// Starts claude, registers the hook and sends the prompt.
     pub async fn start(launch: &Launch, prompt: &str) -> Result<Self, SessionError> {
-        let mut child = launch
-            .command()
-            .spawn()
-            .map_err(|e| SessionError::Spawn { bin: launch.bin.display().to_string(), source: e })?;
+        let bin = launch.bin.display().to_string();
+        let mut child = match launch.spawn(launch.command()).await {
+            Ok(child) => child,
+            Err(SandboxError::Spawn(source)) => return Err(SessionError::Spawn { bin, source }),
+            Err(source) => return Err(SessionError::Jail { bin, source }),
+        };
         let io = |what| move |source| SessionError::Io { what, source };
         let stdin = child.stdin.take().ok_or_else(|| io("stdin")(std::io::ErrorKind::BrokenPipe.into()))?;
         let stdout = child.stdout.take().ok_or_else(|| io("stdout")(std::io::ErrorKind::BrokenPipe.into()))?;
@@ -196,6 +219,7 @@ fn classify(v: Value) -> Message {
             tool: text(&request["input"]["tool_name"]).unwrap_or_default(),
             input: request["input"]["tool_input"].clone(),
             tool_use_id: text(&request["tool_use_id"]).or_else(|| text(&request["input"]["tool_use_id"])),
+            cwd: text(&request["input"]["cwd"]),
         },
         (Some("control_request"), Some("can_use_tool")) => Message::CanUseTool {
             request_id: v["request_id"].clone(),

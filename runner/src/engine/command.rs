@@ -1,12 +1,14 @@
 //! One shell command of a run (a gather step, a script's `ctx.sh`): run in
-//! the run's folder with the run's marker in its environment, both pipes
-//! read at once and capped, stopped at its timeout.
+//! the run's folder (and its jail, for a read-only agent) with the run's
+//! marker and temp folder in its environment, both pipes read at once and
+//! capped, stopped at its timeout.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+
+use super::claude::Launch;
 
 /// What a command did.
 #[derive(Debug, Default)]
@@ -21,25 +23,27 @@ pub struct Output {
     pub note: Option<String>,
 }
 
-/// Runs `command` with `shell -c`; keeps at most `cap` bytes of each pipe.
+/// Runs `command` with `shell -c` as `launch` starts things (its folder,
+/// jail and temp folder) with `env` added; keeps at most `cap` bytes of each pipe.
 pub async fn run(
     shell: &str,
     command: &str,
-    workdir: &Path,
+    launch: &Launch,
     env: &[(String, String)],
     timeout: Duration,
     cap: usize,
 ) -> Output {
-    let child = tokio::process::Command::new(shell)
-        .arg("-c")
+    let mut c = tokio::process::Command::new(shell);
+    c.arg("-c")
         .arg(command)
-        .current_dir(workdir)
+        .current_dir(&launch.workdir)
+        .env("TMPDIR", &launch.tmp_dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+        .kill_on_drop(true);
+    let child = launch.spawn(c).await;
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return Output { note: Some(format!("could not start: {e}")), ..Output::default() },

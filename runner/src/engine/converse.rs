@@ -15,7 +15,7 @@ use super::EngineError;
 use super::approvals::{Approvals, denial};
 use super::claude::{Launch, Message, Session};
 use crate::eventlog::{EventLog, LogError};
-use crate::policy::{Decision, Policy};
+use car_policy::{Decision, Policy};
 
 /// Longest tool output kept in a `tool.result` event.
 const MAX_TOOL_OUTPUT: usize = 64 * 1024;
@@ -46,8 +46,8 @@ pub async fn converse(
     loop {
         let Some(message) = session.next().await? else { break };
         match message {
-            Message::PreToolUse { request_id, tool, input, tool_use_id } => {
-                let v = policy.decide(&tool, &input);
+            Message::PreToolUse { request_id, tool, input, tool_use_id, cwd } => {
+                let v = policy.explain(&tool, &input, cwd.as_deref()).verdict;
                 log.append(
                     kind::TOOL_CALL,
                     json!({"tool": tool, "input": input, "decision": v.decision.as_str(),

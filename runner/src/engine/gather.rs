@@ -7,16 +7,17 @@ use car_schemas::kinds::agent::GatherStep;
 use car_schemas::run::kind;
 use serde_json::json;
 
+use super::claude::Launch;
 use super::command;
 use crate::eventlog::{EventLog, LogError};
 
 /// Most output kept of one gather command.
 pub const MAX_OUTPUT: usize = 32 * 1024;
 
-/// Runs the steps in order in `workdir` with `env`; returns the text for the prompt.
+/// Runs the steps in order as `launch` starts things, with `env`; returns the text for the prompt.
 pub async fn gather(
     steps: &[GatherStep],
-    workdir: &std::path::Path,
+    launch: &Launch,
     env: &[(String, String)],
     log: &EventLog,
 ) -> Result<String, LogError> {
@@ -24,7 +25,7 @@ pub async fn gather(
     for step in steps {
         let name = step.name.clone().unwrap_or_else(|| step.command.clone());
         let timeout = step.timeout.as_ref().map_or(GatherStep::DEFAULT_TIMEOUT, |t| t.value).get();
-        let out = command::run("/bin/sh", &step.command, workdir, env, timeout, MAX_OUTPUT).await;
+        let out = command::run("/bin/sh", &step.command, launch, env, timeout, MAX_OUTPUT).await;
         let both = out.stdout + &out.stderr;
         let (output, cut) = super::converse::cut(&both, MAX_OUTPUT);
         let note = out.note.or_else(|| cut.then(|| format!("output cut at {MAX_OUTPUT} bytes")));
@@ -49,6 +50,10 @@ mod tests {
     use crate::eventlog::{DEFAULT_QUOTA, read_all};
     use std::time::Duration;
 
+    fn launch(dir: &std::path::Path) -> Launch {
+        Launch { workdir: dir.to_path_buf(), tmp_dir: dir.to_path_buf(), ..Launch::default() }
+    }
+
     fn step(command: &str) -> GatherStep {
         GatherStep { name: None, command: command.into(), timeout: None }
     }
@@ -59,7 +64,7 @@ mod tests {
         let log = EventLog::open(&dir.path().join("e.jsonl"), DEFAULT_QUOTA).unwrap();
         let steps =
             [step("echo pools ok; echo warn >&2"), step("head -c 100000 /dev/zero | tr '\\0' x"), step("exit 3")];
-        let prompt = gather(&steps, dir.path(), &[], &log).await.unwrap();
+        let prompt = gather(&steps, &launch(dir.path()), &[], &log).await.unwrap();
         assert!(prompt.contains("$ echo pools ok; echo warn >&2\npools ok\nwarn"), "{prompt}");
         assert!(prompt.contains("(output cut at 32768 bytes)"), "{prompt}");
         let events = read_all(log.path()).unwrap();
@@ -79,7 +84,7 @@ mod tests {
             timeout: Some(car_schemas::de::Spanned::new(Default::default(), "1s".parse().unwrap())),
         };
         let t = std::time::Instant::now();
-        let prompt = gather(&[slow], dir.path(), &[], &log).await.unwrap();
+        let prompt = gather(&[slow], &launch(dir.path()), &[], &log).await.unwrap();
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(prompt.contains("### slow") && prompt.contains("(stopped after 1s)"), "{prompt}");
     }

@@ -20,4 +20,6 @@ pub enum EngineError {
     Log(#[from] crate::eventlog::LogError),
     #[error("cannot start the agent's script: {0} (hint: install python3 on the node)")]
     Script(std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }

@@ -18,7 +18,7 @@ use super::approvals::{Answer, Approvals};
 use super::claude::Launch;
 use super::converse::converse;
 use crate::eventlog::EventLog;
-use crate::policy::Policy;
+use car_policy::Policy;
 
 /// Marks every process of a run, inherited through forks and new sessions.
 pub const RUN_MARKER: &str = "CAR_RUN_ID";
@@ -65,6 +65,10 @@ pub struct Job<'a> {
     pub node: NodeFacts,
     /// What started the run (a trigger's payload, …), for scripts.
     pub context: Value,
+    /// How the run is held to its mode: `landlock v7`, `unenforced` (a
+    /// read-only agent on a node that accepted running it without a jail),
+    /// or `None` (a read-write agent: the policy and approvals hold it).
+    pub sandbox: Option<String>,
 }
 
 /// What a run came to, whatever its body.
@@ -128,18 +132,27 @@ async fn drive(
     started: Instant,
 ) -> Result<Value, EngineError> {
     let spec = job.spec;
-    let policy = Policy::new(spec).with_workdir(job.launch.workdir.display().to_string());
+    let policy = Policy::new(spec).with_workdir(job.launch.workdir.display().to_string()).resolving_links();
     let body_kind = if matches!(job.body, Body::Prompt(_)) { "prompt" } else { "script" };
     log.append(
         kind::RUN_STARTED,
-        json!({"agent": job.agent_name, "mode": spec.mode, "body": body_kind, "node": job.node.name}),
+        json!({"agent": job.agent_name, "mode": spec.mode, "body": body_kind, "node": job.node.name,
+               "sandbox": job.sandbox}),
     )?;
+    if job.sandbox.as_deref() == Some("unenforced") {
+        log.append(
+            kind::LOG,
+            json!({"stream": "runner", "line": format!(
+                "warning: node {} has no Landlock and accepts the risk (`sandbox: unenforced`): this read-only agent \
+                 runs without the kernel's jail, held to reading by the policy's checks alone", job.node.name)}),
+        )?;
+    }
     let marker = (RUN_MARKER.to_string(), job.run_id.to_string());
     let mut launch = job.launch;
     launch.tools = policy.offered_tools();
     launch.env.push(marker.clone());
     launch.append_system_prompt = Some(job.node.system_prompt());
-    let facts = super::gather::gather(&spec.gather, &launch.workdir, std::slice::from_ref(&marker), log).await?;
+    let facts = super::gather::gather(&spec.gather, &launch, std::slice::from_ref(&marker), log).await?;
     let mut approvals = Approvals::new(answers, job.agent_name, spec.approval_timeout().get());
     let outcome = match job.body {
         Body::Prompt(prompt) => {

@@ -34,7 +34,7 @@ use super::command;
 use super::converse::{converse, cut};
 use super::run::{NodeFacts, Outcome, RUN_MARKER};
 use crate::eventlog::EventLog;
-use crate::policy::{Decision, Policy};
+use car_policy::{Decision, Policy};
 
 /// The helper module scripts import (`import car_agent`).
 pub const HELPER: &str = include_str!("car_agent.py");
@@ -84,11 +84,13 @@ impl Script<'_> {
         std::fs::write(lib.join("car_agent.py"), HELPER).map_err(EngineError::Script)?;
         let gathered = lib.join("gathered.txt");
         std::fs::write(&gathered, self.gathered).map_err(EngineError::Script)?;
-        let mut child = tokio::process::Command::new("python3")
+        let mut python = tokio::process::Command::new("python3");
+        python
             .arg(&self.path)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
             .env("HOME", &self.launch.workdir)
+            .env("TMPDIR", &self.launch.tmp_dir)
             .env("LANG", "C.UTF-8")
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -105,9 +107,12 @@ impl Script<'_> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(EngineError::Script)?;
+            .kill_on_drop(true);
+        let mut child = match self.launch.spawn(python).await {
+            Ok(child) => child,
+            Err(crate::sandbox::SandboxError::Spawn(e)) => return Err(EngineError::Script(e)),
+            Err(e) => return Err(e.into()),
+        };
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -225,7 +230,7 @@ impl Script<'_> {
             .filter(|s| *s > 0.0)
             .map_or(self.spec.timeout().get(), std::time::Duration::from_secs_f64);
         let marker = [(RUN_MARKER.to_string(), self.run_id.to_string())];
-        let out = command::run("/bin/bash", cmd, &self.launch.workdir, &marker, timeout, MAX_SH_OUTPUT).await;
+        let out = command::run("/bin/bash", cmd, self.launch, &marker, timeout, MAX_SH_OUTPUT).await;
         let both = format!("{}{}", out.stdout, out.stderr);
         let (shown, truncated) = cut(&both, MAX_RESULT_EVENT);
         log.append(

@@ -46,6 +46,33 @@ pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = serde_json::json!(["docker-manager", "disk-space"]))]
     pub agents: Option<Vec<Spanned<Name>>>,
+
+    /// How read-only agents are held to reading here. `enforced` (the
+    /// default): in the kernel's Landlock jail, so even a command the policy
+    /// wrongly allows cannot write a file; a node whose kernel has no
+    /// Landlock refuses them. `unenforced`: on such a node, run them anyway
+    /// with the policy's checks alone, accepting the risk; it shows as drift
+    /// and in every such run's log.
+    #[serde(default, skip_serializing_if = "Sandbox::is_enforced", deserialize_with = "recover")]
+    #[schemars(example = &"unenforced")]
+    pub sandbox: Sandbox,
+}
+
+/// How read-only agents are held to reading on a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sandbox {
+    /// The kernel's Landlock jail, or no read-only agents at all.
+    #[default]
+    Enforced,
+    /// Without the jail where the kernel has none (the risk accepted).
+    Unenforced,
+}
+
+impl Sandbox {
+    pub fn is_enforced(&self) -> bool {
+        *self == Sandbox::Enforced
+    }
 }
 
 /// Operating systems car-runner knows how to describe to an agent.

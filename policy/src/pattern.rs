@@ -137,43 +137,6 @@ pub(crate) fn literal_dir(pattern: &str) -> &str {
     }
 }
 
-/// Lexically normalise a path: resolve it against `base` when relative and a
-/// base is known, collapse `//`, drop `.`, apply `..`. Symlinks are not
-/// followed: this is a pure function, and rules name the paths as written.
-pub(crate) fn normalize_path(path: &str, base: Option<&str>) -> String {
-    let joined;
-    let path = match base {
-        Some(b) if !path.starts_with('/') => {
-            joined = format!("{}/{path}", b.trim_end_matches('/'));
-            joined.as_str()
-        }
-        _ => path,
-    };
-    let absolute = path.starts_with('/');
-    let mut segs: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if segs.last().is_some_and(|s| *s != "..") {
-                    segs.pop();
-                } else if !absolute {
-                    segs.push("..");
-                }
-            }
-            s => segs.push(s),
-        }
-    }
-    let body = segs.join("/");
-    if absolute {
-        format!("/{body}")
-    } else if body.is_empty() {
-        ".".to_string()
-    } else {
-        body
-    }
-}
-
 /// The directories above an absolute, normalized path, nearest first
 /// (`/a/b/c` → `/a/b`, `/a`, `/`).
 pub(crate) fn ancestors(path: &str) -> impl Iterator<Item = &str> {
@@ -337,12 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_normalised_lexically() {
-        assert_eq!(normalize_path("/etc/../root/.ssh//id_rsa", None), "/root/.ssh/id_rsa");
-        assert_eq!(normalize_path("/../../etc/./shadow", None), "/etc/shadow");
-        assert_eq!(normalize_path("src/../Cargo.toml", Some("/work")), "/work/Cargo.toml");
-        assert_eq!(normalize_path("../x", None), "../x");
-        assert_eq!(normalize_path("/", None), "/");
+    fn ancestors_are_the_folders_above_nearest_first() {
         assert_eq!(ancestors("/a/b/c").collect::<Vec<_>>(), ["/a/b", "/a", "/"]);
         assert_eq!(ancestors("/").count(), 0);
     }
