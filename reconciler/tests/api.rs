@@ -267,47 +267,31 @@ async fn the_documented_patterns_accept_exactly_what_the_server_accepts() {
         assert!(matches(known[3], text) && text.parse::<car_schemas::values::Duration>().is_ok(), "{text}");
     }
     // A can-i question's tool and folder: the server answers 200 exactly where the document says it may.
-    let ask = |body: Value| {
-        let s = &s;
-        async move {
-            s.call(
-                "POST",
-                "/api/v1/agents/zfs-health/can-i",
-                &[("content-type", "application/json")],
-                body.to_string().into_bytes(),
-            )
-            .await
-            .0
-        }
-    };
     for tool in ["Bash", "mcp__gotify__send", "Read", "", "1Bash", "Ba sh", "Bash;", &"B".repeat(128), &"B".repeat(129)]
     {
-        let accepted = ask(json!({"tool": tool, "input": {"command": "ls"}})).await == StatusCode::OK;
+        let accepted =
+            can_i(&s, "zfs-health", json!({"tool": tool, "input": {"command": "ls"}})).await.0 == StatusCode::OK;
         assert_eq!(matches(known[8], tool), accepted, "tool {tool:?}: the document and the server disagree");
     }
     for cwd in
         ["/", "/srv/app", "srv", "", "/a\u{0}b", &format!("/{}", "a".repeat(4095)), &format!("/{}", "a".repeat(4096))]
     {
-        let accepted = ask(json!({"input": {"command": "ls"}, "cwd": cwd})).await == StatusCode::OK;
+        let accepted =
+            can_i(&s, "zfs-health", json!({"input": {"command": "ls"}, "cwd": cwd})).await.0 == StatusCode::OK;
         assert_eq!(matches(known[9], cwd), accepted, "cwd {cwd:?}: the document and the server disagree");
     }
+}
+
+/// Asks agent `agent`'s policy about a call.
+async fn can_i(s: &Server, agent: &str, body: Value) -> (StatusCode, Value) {
+    let path = format!("/api/v1/agents/{agent}/can-i");
+    s.call("POST", &path, &[("content-type", "application/json")], body.to_string().into_bytes()).await
 }
 
 #[tokio::test]
 async fn can_i_answers_what_an_agents_policy_would_do_without_running_anything() {
     let s = Server::start().await;
-    let ask = |body: Value| {
-        let s = &s;
-        async move {
-            s.call(
-                "POST",
-                "/api/v1/agents/zfs-health/can-i",
-                &[("content-type", "application/json")],
-                body.to_string().into_bytes(),
-            )
-            .await
-        }
-    };
+    let ask = |body: Value| can_i(&s, "zfs-health", body);
     let (status, body) = ask(json!({"input": {"command": "zpool status -x && zpool events -c"}})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["decision"], "deny");
@@ -322,14 +306,7 @@ async fn can_i_answers_what_an_agents_policy_would_do_without_running_anything()
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = ask(json!({"input": {}})).await;
     assert_eq!((status, body["rule"].as_str()), (StatusCode::OK, Some("built-in: malformed input")));
-    let (status, _) = s
-        .call(
-            "POST",
-            "/api/v1/agents/nope/can-i",
-            &[("content-type", "application/json")],
-            b"{\"input\": {\"command\": \"ls\"}}".to_vec(),
-        )
-        .await;
+    let (status, _) = can_i(&s, "nope", json!({"input": {"command": "ls"}})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

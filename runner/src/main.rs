@@ -106,7 +106,6 @@ fn main() -> ExitCode {
         let host = std::path::Path::new("/");
         let os = car_runner::health::detect_os(host);
         let node = NodeFacts { name: node_name.clone(), os: os.kind, os_name: os.name, tags: Vec::new() };
-        tracing::info!(%addr, node = %node.name, os = %node.os, max_runs = settings.max_runs, "car-runner listening");
         let runs = car_runner::runs::Runs::open(
             settings.data_dir.clone(),
             settings.claude_bin.clone(),
@@ -114,6 +113,15 @@ fn main() -> ExitCode {
             settings.max_runs,
         )
         .with_keys(keys.clone());
+        let node = runs.node();
+        match runs.sandbox().describe() {
+            Some(sandbox) => tracing::info!(%addr, node = %node.name, os = %node.os, max_runs = settings.max_runs,
+                %sandbox, "car-runner listening"),
+            None => tracing::warn!(%addr, node = %node.name, os = %node.os, max_runs = settings.max_runs,
+                "car-runner listening, but this kernel has no Landlock: read-only agents are refused here unless \
+                 the Node says `sandbox: unenforced` in git (hint: Linux 5.13 or newer with `landlock` in its lsm= \
+                 boot option)"),
+        }
         if let Some(server) = server {
             tokio::spawn(car_runner::heartbeat::run(keys.clone(), server, node_name));
         }

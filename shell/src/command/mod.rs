@@ -26,7 +26,7 @@ use crate::word::Word;
 static TABLE: LazyLock<Table> = LazyLock::new(table::programs);
 
 /// What a simple command does, as far as its words tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Classified {
     /// Where the program that runs starts among the command's words (after
     /// `timeout 5`, `sudo`, …).
@@ -131,24 +131,9 @@ impl<'w> Parse<'w> {
 
 /// Classifies one simple command.
 pub fn classify(cmd: &Command) -> Classified {
-    let mut c = Classifier { out: Classified::empty(), origin: Vec::new() };
+    let mut c = Classifier { out: Classified::default(), origin: Vec::new() };
     c.run(cmd);
     c.out
-}
-
-impl Classified {
-    fn empty() -> Classified {
-        Classified {
-            start: 0,
-            program: None,
-            canonical: Vec::new(),
-            culprits: Vec::new(),
-            reads: Vec::new(),
-            basic: false,
-            known: false,
-            changes_dir: false,
-        }
-    }
 }
 
 struct Classifier {
@@ -232,6 +217,7 @@ impl Classifier {
                     inner
                 }
             };
+            // `env -C DIR` runs the program elsewhere.
             self.out.changes_dir |= parsed.has("-C");
             self.out.reads.extend(parsed.reads);
             match inner {
