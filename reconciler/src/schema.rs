@@ -1,5 +1,6 @@
 //! `car-server schema --out DIR`: writes the JSON Schemas of the config
-//! language (one per kind, and one for any document).
+//! language (one per kind, and one for any document) and the API's OpenAPI
+//! document (`openapi.json`), which clients and the docs are generated from.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,9 +24,21 @@ pub fn run(out: &Path) -> ExitCode {
 /// Writes every schema file into `out`; returns how many.
 pub fn write(out: &Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(out)?;
-    let files = car_schemas::schema::all_files();
+    let mut files = car_schemas::schema::all_files();
+    files.push((OPENAPI_FILE, openapi_text()));
     for (name, text) in &files {
         std::fs::write(out.join(name), text)?;
     }
     Ok(files.len())
+}
+
+/// The OpenAPI document's file name in the schema folder.
+pub const OPENAPI_FILE: &str = "openapi.json";
+
+/// The OpenAPI document as committed: pretty JSON, keys in a stable order, a final newline.
+pub fn openapi_text() -> String {
+    let value = serde_json::to_value(crate::api::openapi()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
 }

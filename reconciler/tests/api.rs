@@ -322,3 +322,22 @@ fn collect_patterns(v: &Value, out: &mut std::collections::BTreeSet<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json/openapi.json");
+    let committed = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert!(
+        committed == car_server::schema::openapi_text(),
+        "schemas/json/openapi.json is stale: run `cargo run -p car-server -- schema --out schemas/json`, then \
+         regenerate the TypeScript client and docs (`npm --prefix ui run generate`), and commit the result"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    let s = Server::start().await;
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc, serde_json::from_str::<Value>(&car_server::schema::openapi_text()).unwrap());
+}

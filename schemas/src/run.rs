@@ -33,8 +33,10 @@ pub mod kind {
     pub const RUN_FINISHED: &str = "run.finished";
 }
 
-/// Where a run is. `running ⇄ awaiting_approval`, then one of the final ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a run is: `queued → dispatched → running ⇄ awaiting_approval`,
+/// then one of the final ones (`succeeded`, `failed`, `timed_out`,
+/// `cancelled`, `lost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
@@ -49,6 +51,11 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// The status as stored and sent: `awaiting_approval`.
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        serde_json::from_value(Value::String(text.to_string())).ok()
+    }
+
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -59,12 +66,13 @@ impl RunStatus {
 
 /// Tokens and cost of a run (or of one model conversation within it), as
 /// `usage` events and `run.finished` carry them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+    /// What the model calls cost, in US dollars.
     pub cost_usd: f64,
     /// Model turns.
     pub turns: u64,

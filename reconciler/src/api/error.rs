@@ -1,10 +1,13 @@
-//! API errors: `{"error": {"code", "message", "hint"}}` with a fitting status.
+//! API errors: `{"error": {"code", "message", "hint"}}` with a fitting
+//! status, on every route ([`ErrorBody`] is the one schema the document
+//! gives every error answer).
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
@@ -49,9 +52,30 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Every error answer of the API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong and what to do about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code for programs: `invalid`, `not_found`, `unauthorized`,
+    /// `forbidden`, `conflict`, `throttled`, `database`, `runner`, ….
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// What happened, and where (a file and line, a node, a run id).
+    #[schema(example = "no run \"r-123\"")]
+    pub message: String,
+    /// How to fix it.
+    #[schema(example = "GET /api/v1/runs lists the runs")]
+    pub hint: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message, "hint": self.hint}});
+        let body = ErrorBody { error: ErrorDetail { code: self.code.into(), message: self.message, hint: self.hint } };
         (self.status, Json(body)).into_response()
     }
 }

@@ -11,6 +11,7 @@ mod health;
 mod install;
 mod node_trust;
 mod objects;
+mod page;
 mod runs;
 mod secrets;
 mod sync;
@@ -29,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, JsonBody, whole};
+pub use page::Page;
 
 use crate::auth::{Access, AuthSettings, Role};
 use crate::reconcile::Queue;
@@ -52,7 +54,7 @@ pub struct AppState {
 }
 
 #[derive(OpenApi)]
-#[openapi(info(
+#[openapi(components(schemas(error::ErrorBody, error::ErrorDetail)), info(
     title = "Claude Agent Runner",
     description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
                    node enrollment, secrets and the audit log. Send an API key as `Authorization: Bearer car_…` \
@@ -60,10 +62,9 @@ pub struct AppState {
 ))]
 struct ApiDoc;
 
-/// The API router and its OpenAPI document. Every route sits in exactly
-/// one group below, and the group's [`Access`] is both enforced (by
-/// [`crate::auth::guard`]) and written into the document.
-pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// Every route of the API in its group, with the [`Access`] the group needs.
+/// Every route sits in exactly one group.
+fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
     // Anyone: probes, logging in, and routes with secrets of their own.
     let public = OpenApiRouter::new()
         .routes(routes!(health::healthz))
@@ -119,17 +120,44 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
     // A node's runner, for its own node.
     let node = OpenApiRouter::new().routes(routes!(node_trust::heartbeat));
 
-    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
-    for (group, access) in [
+    vec![
         (public, Access::Public),
         (read, Access::Role(Role::Viewer)),
         (operate, Access::Role(Role::Operator)),
         (admin, Access::Role(Role::Admin)),
         (node, Access::Node),
-    ] {
-        api = api.merge(guarded(group, access, state));
+    ]
+}
+
+/// The API's OpenAPI document, as `/openapi.json` serves it and
+/// `schemas/json/openapi.json` holds it (`car-server schema`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for (group, access) in groups() {
+        api = api.merge(documented(group, access));
     }
-    let (router, mut doc) = api.split_for_parts();
+    let mut doc = api.into_openapi();
+    finish(&mut doc);
+    doc
+}
+
+/// The API router, each group behind [`crate::auth::guard`] with its [`Access`].
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut api = OpenApiRouter::new();
+    for (group, access) in groups() {
+        let layer = axum::middleware::from_fn_with_state(
+            state.clone(),
+            move |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
+                crate::auth::guard(st, access, req, next)
+            },
+        );
+        api = api.merge(group.route_layer(layer));
+    }
+    api.split_for_parts().0
+}
+
+/// The document's security schemes and the shared schemas it refers to.
+fn finish(doc: &mut utoipa::openapi::OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "api_key",
@@ -143,20 +171,12 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         "node_key",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("carn_…").build()),
     );
-    (router, doc)
 }
 
-/// A group of routes behind [`crate::auth::guard`] with `access`, and its
-/// operations documented with that: the security they accept, the role
-/// they need (`x-required-role`), and their 401 and 403 answers.
-fn guarded(group: OpenApiRouter<AppState>, access: Access, state: &AppState) -> OpenApiRouter<AppState> {
-    let layer = axum::middleware::from_fn_with_state(
-        state.clone(),
-        move |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
-            crate::auth::guard(st, access, req, next)
-        },
-    );
-    let mut group = group.route_layer(layer);
+/// A group's operations documented with its `access`: the security they
+/// accept, the role they need (`x-required-role`), their 401 and 403
+/// answers, and the error schema on every error answer.
+fn documented(mut group: OpenApiRouter<AppState>, access: Access) -> OpenApiRouter<AppState> {
     for item in group.get_openapi_mut().paths.paths.values_mut() {
         let ops = [
             &mut item.get,
@@ -186,39 +206,56 @@ fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
     };
     // Every error is {"error": {code, message, hint}}; these can come from any operation with inputs.
     let params = op.parameters.as_deref().unwrap_or_default();
+    let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
     if op.request_body.is_some() || !params.is_empty() {
         answer("400", "a malformed or invalid request: the error says what and how to fix it");
     }
-    if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
+    if has_path {
         answer("404", "nothing by that name or id");
     }
-    let (role, schemes) = match access {
-        Access::Public => {
-            op.security = Some(vec![SecurityRequirement::default()]);
-            return;
+    let guard = match access {
+        Access::Public => None,
+        Access::Role(r) => Some((r.as_str(), vec!["api_key", "session"])),
+        Access::Node => Some(("node", vec!["node_key", "api_key", "session"])),
+    };
+    match guard {
+        None => op.security = Some(vec![SecurityRequirement::default()]),
+        Some((role, schemes)) => {
+            answer("401", "not logged in, or an unknown, expired or revoked key");
+            answer("403", "the caller's role does not allow this, or a cross-site request");
+            op.security =
+                Some(schemes.into_iter().map(|s| SecurityRequirement::new(s, Vec::<String>::new())).collect());
+            let ext = op.extensions.get_or_insert_with(Default::default);
+            ext.merge(
+                utoipa::openapi::extensions::ExtensionsBuilder::new()
+                    .add("x-required-role", serde_json::json!(role))
+                    .build(),
+            );
+            let needs = match access {
+                Access::Node => "the node's own key (or its token from git), or the operator role".to_string(),
+                _ => format!("the {role} role"),
+            };
+            op.description =
+                Some(format!("{}\n\nNeeds {needs}.", op.description.take().unwrap_or_default()).trim().to_string());
         }
-        Access::Role(r) => (r.as_str(), vec!["api_key", "session"]),
-        Access::Node => ("node", vec!["node_key", "api_key", "session"]),
-    };
-    answer("401", "not logged in, or an unknown, expired or revoked key");
-    answer("403", "the caller's role does not allow this, or a cross-site request");
-    op.security = Some(schemes.into_iter().map(|s| SecurityRequirement::new(s, Vec::<String>::new())).collect());
-    let ext = op.extensions.get_or_insert_with(Default::default);
-    ext.merge(
-        utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-required-role", serde_json::json!(role)).build(),
-    );
-    let needs = match access {
-        Access::Node => "the node's own key (or its token from git), or the operator role".to_string(),
-        _ => format!("the {role} role"),
-    };
-    op.description =
-        Some(format!("{}\n\nNeeds {needs}.", op.description.take().unwrap_or_default()).trim().to_string());
+    }
+    // Every error answer has the one error schema.
+    let error = utoipa::openapi::ContentBuilder::new()
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+        .build();
+    for (code, response) in op.responses.responses.iter_mut() {
+        if let (true, utoipa::openapi::RefOr::T(r)) = (code.starts_with('4') || code.starts_with('5'), response)
+            && r.content.is_empty()
+        {
+            r.content.insert("application/json".into(), error.clone());
+        }
+    }
 }
 
 /// Every route of the API and `/openapi.json` (for viewers and up).
 fn routes(state: &AppState) -> Router<AppState> {
-    let (api, doc) = router(state);
-    let doc = Arc::new(doc);
+    let api = router(state);
+    let doc = Arc::new(openapi());
     let openapi = Router::new()
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(
