@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 /// Who (or what) acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Actor {
-    /// `user`, `api_key`, `node`, `schedule`, `trigger`, `git` or `system`.
+    /// `user`, `api_key`, `node`, `schedule`, `trigger`, `git` or `system` (an [`ActorKind`]).
     pub kind: String,
     /// The user's name, the key's name, the node, schedule or trigger.
     pub name: String,
@@ -39,28 +39,162 @@ impl Actor {
     }
 }
 
-/// One audit entry as the API shows it.
+/// The kinds of actor, as the log stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person logged in to the dashboard (or logging in).
+    User,
+    /// An API key, by its name.
+    ApiKey,
+    /// A node's runner, or a node enrolling.
+    Node,
+    /// A schedule that started a run.
+    Schedule,
+    /// A webhook trigger that started a run.
+    Trigger,
+    /// A sync of the config repository (by what asked for it).
+    Git,
+    /// The server itself (start-up, bootstrap).
+    System,
+}
+
+impl ActorKind {
+    pub const ALL: [ActorKind; 7] = [
+        ActorKind::User,
+        ActorKind::ApiKey,
+        ActorKind::Node,
+        ActorKind::Schedule,
+        ActorKind::Trigger,
+        ActorKind::Git,
+        ActorKind::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Node => "node",
+            ActorKind::Schedule => "schedule",
+            ActorKind::Trigger => "trigger",
+            ActorKind::Git => "git",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+impl TryFrom<String> for ActorKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<ActorKind, String> {
+        ActorKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown actor kind {s:?}"))
+    }
+}
+
+/// Declares [`Action`] once: its variants, their names in the log, and the list of all.
+macro_rules! actions {
+    // `tt`, not `literal`: a `literal` fragment reaches derives wrapped in an
+    // invisible group, which utoipa does not read, so the schema would list the Rust names.
+    ($($(#[doc = $doc:tt])* $variant:ident = $name:tt,)*) => {
+        /// What was done, as the log names it; filter a family with `auth.*`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        pub enum Action {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)*
+        }
+
+        impl Action {
+            pub const ALL: &[Action] = &[$(Action::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// A user logged in (or set up the first admin).
+    AuthLogin = "auth.login",
+    /// A login with a wrong user name or password.
+    AuthLoginFailed = "auth.login_failed",
+    /// A login refused because of earlier failures.
+    AuthLoginThrottled = "auth.login_throttled",
+    /// A user logged out.
+    AuthLogout = "auth.logout",
+    UserCreated = "user.created",
+    UserUpdated = "user.updated",
+    UserDeleted = "user.deleted",
+    ApiKeyCreated = "api_key.created",
+    ApiKeyRevoked = "api_key.revoked",
+    EnrollmentTokenCreated = "enrollment_token.created",
+    EnrollmentTokenRevoked = "enrollment_token.revoked",
+    NodeEnrolled = "node.enrolled",
+    NodeEnrollRefused = "node.enroll_refused",
+    NodeKeyRotated = "node.key_rotated",
+    NodeKeyRevoked = "node.key_revoked",
+    SecretSet = "secret.set",
+    SecretDeleted = "secret.deleted",
+    SyncRequested = "sync.requested",
+    SyncApplied = "sync.applied",
+    SyncRejected = "sync.rejected",
+    OverrideSet = "override.set",
+    OverrideCleared = "override.cleared",
+    RunStarted = "run.started",
+    RunCancelled = "run.cancelled",
+    ApprovalDecided = "approval.decided",
+}
+
+impl AsRef<str> for Action {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+    fn try_from(s: String) -> Result<Action, String> {
+        Action::ALL.iter().copied().find(|a| a.as_str() == s).ok_or_else(|| format!("unknown audit action {s:?}"))
+    }
+}
+
+/// One entry of the audit log, as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Record {
+pub struct AuditEntry {
+    /// Its place in the log: later entries have larger ids.
     pub id: i64,
+    /// When it happened.
     pub at: DateTime<Utc>,
-    pub actor_kind: String,
+    /// What kind of actor acted.
+    #[sqlx(try_from = "String")]
+    pub actor_kind: ActorKind,
+    /// The user's or key's name, the node, schedule or trigger, or what the server did it for.
     pub actor: String,
-    pub action: String,
+    /// What was done.
+    #[sqlx(try_from = "String")]
+    pub action: Action,
+    /// What was acted on: a run id, key id, token id, node, user, secret, revision or `kind/name`.
     pub target: Option<String>,
+    /// Where the request came from, for actors over HTTP.
     pub ip: Option<String>,
+    /// The action's particulars (never a secret), e.g. `{"role": "operator"}` for `user.created`.
     #[schema(value_type = Object)]
     pub detail: Value,
 }
 
-/// Appends an entry, in `db`'s transaction when it is one.
+/// Appends an entry, in `db`'s transaction when it is one. The action is an
+/// [`Action`] (or, until every caller names one, its name).
 pub async fn record<'e>(
     db: impl sqlx::PgExecutor<'e>,
     actor: &Actor,
-    action: &str,
+    action: impl AsRef<str>,
     target: Option<&str>,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
+    let action = action.as_ref();
+    // The API's listing reads these back as enums: an unknown one would fail it.
+    debug_assert!(Action::try_from(action.to_string()).is_ok(), "unknown audit action {action:?}: add it to Action");
+    debug_assert!(ActorKind::try_from(actor.kind.clone()).is_ok(), "unknown actor kind {:?}", actor.kind);
     sqlx::query(
         "INSERT INTO audit_log (actor_kind, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -89,7 +223,7 @@ pub struct Filter {
     pub limit: i64,
 }
 
-pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, f: &Filter) -> Result<Vec<Record>, sqlx::Error> {
+pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, f: &Filter) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let (action, family) = match f.action.as_deref() {
         Some(a) => match a.strip_suffix(".*") {
             Some(family) => (None, Some(format!("{}.%", family.replace('%', "\\%").replace('_', "\\_")))),
@@ -97,7 +231,7 @@ pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, f: &Filter) -> Result<Vec<R
         },
         None => (None, None),
     };
-    sqlx::query_as::<_, Record>(
+    sqlx::query_as::<_, AuditEntry>(
         "SELECT id, at, actor_kind, actor, action, target, ip, detail FROM audit_log \
          WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) \
          AND ($3::text IS NULL OR action LIKE $3) AND ($4::text IS NULL OR target = $4) \
@@ -114,4 +248,22 @@ pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, f: &Filter) -> Result<Vec<R
     .bind(f.limit)
     .fetch_all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_actor_kinds_are_stored_and_shown_by_the_same_names() {
+        for a in Action::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str(), "{a:?}");
+            assert_eq!(Action::try_from(a.as_str().to_string()), Ok(*a));
+        }
+        for k in ActorKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str(), "{k:?}");
+            assert_eq!(ActorKind::try_from(k.as_str().to_string()), Ok(k));
+        }
+        assert!(Action::try_from("auth.*".to_string()).is_err());
+    }
 }

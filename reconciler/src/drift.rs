@@ -14,41 +14,96 @@ use utoipa::ToSchema;
 
 use crate::store::{LiveObject, NodeObservation, Override};
 
+/// One difference between git and reality.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DriftItem {
-    /// What kind of difference: `node.never_connected`, `node.unreachable`,
-    /// `node.undeclared`, `node.missing_capability`, `node.no_sandbox`,
-    /// `node.sandbox_unenforced`, `runner.outdated`, `override`.
-    pub kind: String,
+    pub kind: DriftKind,
     /// The object concerned, as `Kind/name`.
     pub object: String,
+    /// What differs.
     pub message: String,
     /// What to do about it.
     pub fix: String,
 }
 
+/// What kind of difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum DriftKind {
+    /// A declared node's runner has never answered.
+    #[serde(rename = "node.never_connected")]
+    NeverConnected,
+    /// A node's runner stopped answering.
+    #[serde(rename = "node.unreachable")]
+    Unreachable,
+    /// A node enrolled, but git does not declare it.
+    #[serde(rename = "node.undeclared")]
+    Undeclared,
+    /// A node lacks a capability an agent it lists requires.
+    #[serde(rename = "node.missing_capability")]
+    MissingCapability,
+    /// A node's kernel cannot jail read-only agents, so it refuses them.
+    #[serde(rename = "node.no_sandbox")]
+    NoSandbox,
+    /// A node runs read-only agents without a jail, or says `sandbox: unenforced` needlessly.
+    #[serde(rename = "node.sandbox_unenforced")]
+    SandboxUnenforced,
+    /// A node's runner is older than the server.
+    #[serde(rename = "runner.outdated")]
+    RunnerOutdated,
+    /// A value set outside git (a paused schedule).
+    #[serde(rename = "override")]
+    Override,
+}
+
+impl DriftKind {
+    /// As the API shows it: `node.never_connected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::NeverConnected => "node.never_connected",
+            DriftKind::Unreachable => "node.unreachable",
+            DriftKind::Undeclared => "node.undeclared",
+            DriftKind::MissingCapability => "node.missing_capability",
+            DriftKind::NoSandbox => "node.no_sandbox",
+            DriftKind::SandboxUnenforced => "node.sandbox_unenforced",
+            DriftKind::RunnerOutdated => "runner.outdated",
+            DriftKind::Override => "override",
+        }
+    }
+}
+
+/// A node's health colour: green when it answers and matches git.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Green,
+    /// It answers, but differs from git or lacks something.
     Yellow,
+    /// It does not answer.
     Red,
 }
 
+/// A node's health, and the worst reason for it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct NodeHealth {
     pub name: String,
     pub health: Health,
+    /// Why it has this colour.
     pub reason: String,
+    /// Git declares it.
     pub declared: bool,
+    /// Its runner answered the last health check.
     pub reachable: bool,
+    /// The runner's version.
     pub version: Option<String>,
+    /// When its runner last answered.
     pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Every difference between git and reality, and each node's health.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Drift {
     pub items: Vec<DriftItem>,
+    /// Declared and enrolled nodes, by name.
     pub nodes: Vec<NodeHealth>,
 }
 
@@ -80,8 +135,8 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
         nodes.keys().copied().chain(i.observations.iter().filter(|o| o.enrolled).map(|o| o.name.as_str())).collect();
     for name in names {
         let object = format!("Node/{name}");
-        let mut push = |kind: &str, message: String, fix: String| {
-            items.push(DriftItem { kind: kind.into(), object: object.clone(), message, fix });
+        let mut push = |kind: DriftKind, message: String, fix: String| {
+            items.push(DriftItem { kind, object: object.clone(), message, fix });
         };
         let (declared, obs) = (nodes.get(name), seen.get(name).copied());
         let mut worst = (Health::Green, "runner answers; matches git".to_string());
@@ -93,7 +148,7 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
         let Some(spec) = declared else {
             let msg = format!("node {name} enrolled, but git does not declare it");
             push(
-                "node.undeclared",
+                DriftKind::Undeclared,
                 msg.clone(),
                 format!("declare it in git (kind: Node, metadata.name: {name}), or revoke its key"),
             );
@@ -113,12 +168,12 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                 ),
                 None => format!("install car-runner on {name}: {}", i.install_hint),
             };
-            push("node.never_connected", msg.clone(), fix);
+            push(DriftKind::NeverConnected, msg.clone(), fix);
             mark(Health::Red, msg);
         } else if !reachable {
             let msg = format!("node {name}'s runner stopped answering: {error}");
             push(
-                "node.unreachable",
+                DriftKind::Unreachable,
                 msg.clone(),
                 format!("check that {name} is up and car-runner is running (systemctl status car-runner)"),
             );
@@ -130,7 +185,7 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
             {
                 let msg = format!("node {name} runs car-runner {v}, older than the server's {}", i.server_version);
                 push(
-                    "runner.outdated",
+                    DriftKind::RunnerOutdated,
                     msg.clone(),
                     format!("update car-runner on {name} (re-run the install script)"),
                 );
@@ -140,7 +195,7 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                 (None, Sandbox::Enforced) => {
                     let msg = format!("node {name}'s kernel has no Landlock, so it refuses read-only agents");
                     push(
-                        "node.no_sandbox",
+                        DriftKind::NoSandbox,
                         msg.clone(),
                         format!(
                             "run a kernel with Landlock on {name} (Linux 5.13 or newer, `landlock` in its lsm= boot \
@@ -155,14 +210,14 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                          its kernel has no Landlock"
                     );
                     push(
-                        "node.sandbox_unenforced",
+                        DriftKind::SandboxUnenforced,
                         msg.clone(),
                         format!("run a kernel with Landlock on {name}, then remove `sandbox: unenforced`"),
                     );
                     mark(Health::Yellow, msg);
                 }
                 (Some(jail), Sandbox::Unenforced) => push(
-                    "node.sandbox_unenforced",
+                    DriftKind::SandboxUnenforced,
                     format!(
                         "node {name} says `sandbox: unenforced`, but its runner has {jail} and jails read-only agents anyway"
                     ),
@@ -179,7 +234,7 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                 if !missing.is_empty() {
                     let msg = format!("node {name} lacks {} that agent {agent} requires", missing.join(", "));
                     push(
-                        "node.missing_capability",
+                        DriftKind::MissingCapability,
                         msg.clone(),
                         format!("install {} on {name}, or remove {agent} from its agents", missing.join(", ")),
                     );
@@ -191,7 +246,7 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
     }
     for o in i.overrides {
         items.push(DriftItem {
-            kind: "override".into(),
+            kind: DriftKind::Override,
             object: format!("{}/{}", o.kind, o.name),
             message: format!(
                 "{} {} has {} = {} set outside git{}",

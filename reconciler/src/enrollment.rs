@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor};
 use crate::secrets::Secrets;
 use crate::store::{Store, StoreError};
 use crate::tokens;
@@ -21,23 +21,35 @@ pub const DEFAULT_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// An enrollment token as the API shows it: never the token.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EnrollmentToken {
+    /// Its id (`enr_…`), to revoke it by.
     pub id: String,
     /// The node it is for; null: any name.
     pub node: Option<String>,
+    /// Who made it: a user's name, or `<kind>:<name>` for other actors.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// After this it no longer works.
     pub expires_at: DateTime<Utc>,
+    /// When a node enrolled with it; null: unused.
     pub used_at: Option<DateTime<Utc>>,
+    /// The node that enrolled with it.
     pub used_by: Option<String>,
+    /// When it was revoked; null: it was not.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A node enrolled through the install script.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Enrolled {
+    /// The node's name.
     pub name: String,
+    /// Where the server reaches its runner, e.g. `http://nas.lan:8100`.
     pub address: String,
+    /// The operating system the node reported.
     pub os: Option<String>,
+    /// The runner's version when it enrolled.
     pub version: Option<String>,
+    /// When it (last) enrolled.
     pub enrolled_at: DateTime<Utc>,
 }
 
@@ -107,7 +119,7 @@ pub async fn create_token(
     .fetch_one(&mut *tx)
     .await?;
     let detail = serde_json::json!({"node": node, "expires_at": token.expires_at});
-    audit::record(&mut *tx, actor, "enrollment_token.created", Some(&id), detail).await?;
+    audit::record(&mut *tx, actor, Action::EnrollmentTokenCreated, Some(&id), detail).await?;
     tx.commit().await?;
     Ok((token, secret))
 }
@@ -132,7 +144,7 @@ pub async fn revoke_token(store: &Store, id: &str, actor: &Actor) -> Result<bool
     .rows_affected()
         > 0;
     if done {
-        audit::record(&mut *tx, actor, "enrollment_token.revoked", Some(id), serde_json::json!({})).await?;
+        audit::record(&mut *tx, actor, Action::EnrollmentTokenRevoked, Some(id), serde_json::json!({})).await?;
     }
     tx.commit().await?;
     Ok(done)
@@ -234,7 +246,7 @@ pub async fn enroll(
     let (key_id, key) = crate::node_keys::replace_all(&mut tx, secrets.key(), name.as_str()).await?;
     let actor = Actor::new("node", name.as_str(), ip.map(|i| i.to_string()));
     let detail = serde_json::json!({"token_id": token.id, "address": address, "key_id": key_id});
-    audit::record(&mut *tx, &actor, "node.enrolled", Some(name.as_str()), detail).await?;
+    audit::record(&mut *tx, &actor, Action::NodeEnrolled, Some(name.as_str()), detail).await?;
     tx.commit().await?;
     secrets.refresh().await;
     tracing::info!(node = %name, %address, "node enrolled");

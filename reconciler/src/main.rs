@@ -82,6 +82,9 @@ enum Command {
         /// Where to write them (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// Also write the API reference (Markdown) to this file, e.g. docs/api.md.
+        #[arg(long)]
+        docs: Option<PathBuf>,
     },
 }
 
@@ -91,7 +94,7 @@ fn main() -> ExitCode {
         Command::Validate { dir, format, max_file_bytes, path } => {
             car_server::validate::run(&dir, format, LoadOptions { max_file_bytes, sub_path: path })
         }
-        Command::Schema { out } => car_server::schema::run(&out),
+        Command::Schema { out, docs } => car_server::schema::run(&out, docs.as_deref()),
         Command::Serve => serve(),
         Command::Plan { dir, revision } => car_server::plan::run(dir, revision),
         Command::CanI { agent, config, tool, cwd, json, call } => {

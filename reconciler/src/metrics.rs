@@ -13,15 +13,40 @@ use crate::store::{Store, StoreError};
 /// How far back metrics are kept (as hourly points).
 pub const KEPT: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
-/// One point of a chart.
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// One point of a chart: the means of the health checks in one minute or hour.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(as = MetricsPoint)]
 pub struct Point {
+    /// The start of the minute or hour.
     pub bucket: DateTime<Utc>,
+    /// How many health checks it folds in.
     pub samples: i32,
     pub cpu_percent: f64,
     pub memory_percent: f64,
+    /// The one-minute load average.
     pub load1: f64,
+    /// How full the fullest disk is.
     pub disk_percent: f64,
+}
+
+/// How long one point of a chart covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// Up to two days back.
+    Minute,
+    /// Beyond.
+    Hour,
+}
+
+impl Resolution {
+    /// As stored, and as PostgreSQL's `date_trunc` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Minute => "minute",
+            Resolution::Hour => "hour",
+        }
+    }
 }
 
 /// The figures of one health answer (`metrics` of `GET /v1/health`), as percentages.
@@ -94,14 +119,15 @@ impl Store {
     }
 
     /// The node's points since `from`, oldest first: minutes for up to two days back, hours beyond.
-    pub async fn metrics(&self, node: &str, from: DateTime<Utc>) -> Result<(&'static str, Vec<Point>), StoreError> {
-        let resolution = if Utc::now() - from <= chrono::TimeDelta::days(2) { "minute" } else { "hour" };
+    pub async fn metrics(&self, node: &str, from: DateTime<Utc>) -> Result<(Resolution, Vec<Point>), StoreError> {
+        let resolution =
+            if Utc::now() - from <= chrono::TimeDelta::days(2) { Resolution::Minute } else { Resolution::Hour };
         let points = sqlx::query_as::<_, Point>(
             "SELECT bucket, samples, cpu_percent, memory_percent, load1, disk_percent FROM node_metrics \
              WHERE node = $1 AND resolution = $2 AND bucket >= date_trunc($2, $3) ORDER BY bucket",
         )
         .bind(node)
-        .bind(resolution)
+        .bind(resolution.as_str())
         .bind(from)
         .fetch_all(self.pool())
         .await?;

@@ -17,21 +17,62 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor};
 use crate::runner::{Endpoint, RunnerError};
 use crate::secrets::{MasterKey, Secrets};
 use crate::store::{Store, StoreError};
 use crate::tokens;
 
+/// A node key as the API shows it: never the key itself.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct NodeKey {
+    /// Its id (the `<id>` of `carn_<id>_<mac>`).
     pub id: String,
+    /// The node it belongs to.
     pub node: String,
-    /// `next`, `current`, `previous` or `revoked`.
-    pub state: String,
+    /// Where it is in its life.
+    #[sqlx(try_from = "String")]
+    pub state: KeyState,
     pub created_at: DateTime<Utc>,
+    /// When the runner last presented it (noted at most once a minute); null: never.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; null: it was not.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A node key's place in rotation (see the module's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Handed to the runner during a rotation, not yet the one the server uses.
+    Next,
+    /// The key the server and runner use.
+    Current,
+    /// Replaced in a rotation; the runner may still hold it until told to drop it.
+    Previous,
+    /// Refused from now on.
+    Revoked,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Previous => "previous",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl TryFrom<String> for KeyState {
+    type Error = String;
+    fn try_from(s: String) -> Result<KeyState, String> {
+        [KeyState::Next, KeyState::Current, KeyState::Previous, KeyState::Revoked]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown node key state {s:?}"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +110,7 @@ async fn insert<'e>(
     db: impl sqlx::PgExecutor<'e>,
     key: &MasterKey,
     node: &str,
-    state: &str,
+    state: KeyState,
 ) -> Result<(String, String), sqlx::Error> {
     let id = hex::encode(rand::random::<[u8; 8]>());
     let secret = derive(key, &id);
@@ -77,7 +118,7 @@ async fn insert<'e>(
         .bind(&id)
         .bind(node)
         .bind(tokens::hash(&secret))
-        .bind(state)
+        .bind(state.as_str())
         .execute(db)
         .await?;
     Ok((id, secret))
@@ -93,7 +134,7 @@ pub async fn replace_all(
         .bind(node)
         .execute(&mut **tx)
         .await?;
-    insert(&mut **tx, key, node, "current").await
+    insert(&mut **tx, key, node, KeyState::Current).await
 }
 
 /// The key a request presents, whatever its state (noting its use when valid).
@@ -116,7 +157,7 @@ pub async fn verify(store: &Store, key: &MasterKey, secret: &str) -> Result<Opti
     if !genuine {
         return Ok(None);
     }
-    if found.state != "revoked" && crate::auth::store::stale(found.last_used_at) {
+    if found.state != KeyState::Revoked && crate::auth::store::stale(found.last_used_at) {
         sqlx::query(
             "UPDATE node_keys SET last_used_at = now() WHERE id = $1 \
              AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
@@ -165,7 +206,7 @@ pub async fn rotate(
     let key = secrets.key();
     let old = current(store, key, node).await?.ok_or_else(|| RotateError::NotEnrolled(node.into()))?;
     let endpoint = Endpoint::of(store, secrets, node).await.map_err(RotateError::Runner)?.with_token(old.clone());
-    let (id, new) = insert(store.pool(), key, node, "next").await?;
+    let (id, new) = insert(store.pool(), key, node, KeyState::Next).await?;
     secrets.refresh().await;
     // 1. The runner accepts both.
     if let Err(e) = endpoint.put_keys(http, &[old.clone(), new.clone()]).await {
@@ -179,7 +220,7 @@ pub async fn rotate(
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE node_keys SET state = 'current' WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-    audit::record(&mut *tx, actor, "node.key_rotated", Some(node), serde_json::json!({"key_id": id})).await?;
+    audit::record(&mut *tx, actor, Action::NodeKeyRotated, Some(node), serde_json::json!({"key_id": id})).await?;
     tx.commit().await?;
     // 3. The runner drops the old one (or the next settle does it).
     if let Err(e) = settle(store, secrets, http, node).await {
@@ -229,7 +270,7 @@ pub async fn revoke(
     .await?;
     sqlx::query("DELETE FROM node_enrollments WHERE name = $1").bind(node).execute(&mut *tx).await?;
     sqlx::query("UPDATE node_observations SET enrolled = false WHERE name = $1").bind(node).execute(&mut *tx).await?;
-    audit::record(&mut *tx, actor, "node.key_revoked", Some(node), serde_json::json!({"key_ids": ids})).await?;
+    audit::record(&mut *tx, actor, Action::NodeKeyRevoked, Some(node), serde_json::json!({"key_ids": ids})).await?;
     tx.commit().await?;
     if let (Some(endpoint), Some(key)) = (endpoint, presented) {
         match endpoint.with_token(key).put_keys(http, &[]).await {

@@ -1,14 +1,22 @@
-//! `car-server schema --out DIR`: writes the JSON Schemas of the config
-//! language (one per kind, and one for any document) and the API's OpenAPI
-//! document (`openapi.json`), which clients and the docs are generated from.
+//! `car-server schema --out DIR [--docs FILE]`: writes the JSON Schemas of
+//! the config language (one per kind, and one for any document) and of run
+//! events, the API's OpenAPI document (`openapi.json`), which clients are
+//! generated from, and the API reference rendered from it (`docs/api.md`).
 
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(out: &Path) -> ExitCode {
-    match write(out) {
+pub fn run(out: &Path, docs: Option<&Path>) -> ExitCode {
+    let written = write(out).and_then(|n| match docs {
+        Some(file) => std::fs::write(file, reference_text()).map(|()| n),
+        None => Ok(n),
+    });
+    match written {
         Ok(n) => {
             eprintln!("wrote {n} schemas to {}", out.display());
+            if let Some(file) = docs {
+                eprintln!("wrote the API reference to {}", file.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -35,10 +43,14 @@ pub fn write(out: &Path) -> std::io::Result<usize> {
 /// The OpenAPI document's file name in the schema folder.
 pub const OPENAPI_FILE: &str = "openapi.json";
 
+/// The API reference (`docs/api.md`) as committed.
+pub fn reference_text() -> String {
+    crate::api::reference::render(&crate::api::openapi())
+}
+
 /// The OpenAPI document as committed: pretty JSON, keys in a stable order, a final newline.
 pub fn openapi_text() -> String {
-    let value = serde_json::to_value(crate::api::openapi()).unwrap_or_default();
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&crate::api::openapi()).unwrap_or_default();
     text.push('\n');
     text
 }

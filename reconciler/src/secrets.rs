@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor};
 use crate::runner::EnvLookup;
 use crate::store::{Store, StoreError};
 
@@ -160,9 +160,12 @@ impl MasterKey {
 /// A stored secret as the API shows it: never its value.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SecretInfo {
+    /// Its name, as `{secret: NAME}` in git names it.
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When its value was last set.
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Who last set it: a user's name, or `<kind>:<name>` for other actors.
     pub updated_by: String,
 }
 
@@ -264,7 +267,7 @@ impl Secrets {
         .bind(actor.label())
         .fetch_one(&mut *tx)
         .await?;
-        audit::record(&mut *tx, actor, "secret.set", Some(name), serde_json::json!({"created": created})).await?;
+        audit::record(&mut *tx, actor, Action::SecretSet, Some(name), serde_json::json!({"created": created})).await?;
         tx.commit().await?;
         self.refresh().await;
         Ok(created)
@@ -276,7 +279,7 @@ impl Secrets {
         let gone =
             sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected() > 0;
         if gone {
-            audit::record(&mut *tx, actor, "secret.deleted", Some(name), serde_json::json!({})).await?;
+            audit::record(&mut *tx, actor, Action::SecretDeleted, Some(name), serde_json::json!({})).await?;
         }
         tx.commit().await?;
         // Its value stays redacted until the next refresh: a runner may still be using it.

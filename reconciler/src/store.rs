@@ -56,20 +56,59 @@ pub struct SyncState {
     pub objects: Value,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// One sync of a new revision: what it was, what started it, and how it went.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
+    /// The commit.
     pub revision: String,
     pub author: Option<String>,
+    /// The commit message.
     pub message: Option<String>,
     pub committed_at: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    pub trigger: String,
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub trigger: crate::sync::Trigger,
+    #[sqlx(try_from = "String")]
+    pub outcome: SyncOutcome,
+    /// Objects the revision added, changed and removed (0 when invalid).
     pub added: i32,
     pub changed: i32,
     pub removed: i32,
-    pub errors: Value,
+    /// Why it is invalid; empty when applied.
+    #[sqlx(json)]
+    pub errors: Vec<crate::sync::ConfigDiagnostic>,
+}
+
+/// What became of a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
+    /// It is the live state.
+    Applied,
+    /// It has errors; the last good revision stayed live.
+    Invalid,
+}
+
+impl SyncOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncOutcome::Applied => "applied",
+            SyncOutcome::Invalid => "invalid",
+        }
+    }
+}
+
+/// The database's CHECK allows only these.
+impl TryFrom<String> for SyncOutcome {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        [SyncOutcome::Applied, SyncOutcome::Invalid]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a sync outcome"))
+    }
 }
 
 /// An object as the applied revision declares it.
@@ -127,16 +166,25 @@ impl Changes {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
+/// What the server last saw of a node's runner.
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize, utoipa::ToSchema)]
 pub struct NodeObservation {
     pub name: String,
+    /// The node enrolled itself (it holds a node key).
     pub enrolled: bool,
+    /// Its runner answered the last health check.
     pub reachable: bool,
+    /// The runner's version.
     pub version: Option<String>,
     pub os: Option<String>,
+    /// What the node offers agents (`requires` of an agent): tool and program names.
+    #[schema(value_type = Vec<String>)]
     pub capabilities: Value,
+    /// When its runner last answered.
     pub last_seen: Option<DateTime<Utc>>,
+    /// When the server last looked.
     pub last_checked: Option<DateTime<Utc>>,
+    /// Why the last look failed; null when it answered.
     pub last_error: Option<String>,
     /// How the runner jails read-only agents (`landlock v7`); `None`: it cannot.
     pub sandbox: Option<String>,
@@ -240,8 +288,16 @@ impl Store {
         .await?;
         let errors: Vec<&Value> =
             diagnostics.as_array().map(|a| a.iter().filter(|d| d["severity"] == "error").collect()).unwrap_or_default();
-        insert_history(&mut tx, head, trigger, started_at, "invalid", &Changes::default(), &serde_json::json!(errors))
-            .await?;
+        insert_history(
+            &mut tx,
+            head,
+            trigger,
+            started_at,
+            SyncOutcome::Invalid,
+            &Changes::default(),
+            &serde_json::json!(errors),
+        )
+        .await?;
         let detail = serde_json::json!({"errors": errors.len(), "author": head.author, "message": head.message});
         crate::audit::record(&mut *tx, &git(trigger), "sync.rejected", Some(&head.id), detail).await?;
         tx.commit().await?;
@@ -326,7 +382,8 @@ impl Store {
         .bind(objects)
         .execute(&mut *tx)
         .await?;
-        insert_history(&mut tx, head, trigger, started_at, "applied", &changes, &serde_json::json!([])).await?;
+        insert_history(&mut tx, head, trigger, started_at, SyncOutcome::Applied, &changes, &serde_json::json!([]))
+            .await?;
         let detail = serde_json::json!({"added": changes.added.len(), "changed": changes.changed.len(),
             "removed": changes.removed.len(), "author": head.author, "message": head.message});
         crate::audit::record(&mut *tx, &git(trigger), "sync.applied", Some(&head.id), detail).await?;
@@ -474,7 +531,7 @@ async fn insert_history(
     head: &Revision,
     trigger: &str,
     started_at: DateTime<Utc>,
-    outcome: &str,
+    outcome: SyncOutcome,
     changes: &Changes,
     errors: &Value,
 ) -> Result<(), StoreError> {
@@ -489,7 +546,7 @@ async fn insert_history(
     .bind(head.committed_at)
     .bind(started_at)
     .bind(trigger)
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(count(&changes.added))
     .bind(count(&changes.changed))
     .bind(count(&changes.removed))

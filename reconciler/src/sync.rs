@@ -14,24 +14,35 @@ use std::time::Duration;
 
 use car_schemas::{Diagnostic, Kind, LoadOptions, Loaded};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
+use utoipa::ToSchema;
 
 use crate::source::{Source, SourceError};
 use crate::store::{Changes, Desired, DesiredScript, LiveKey, Revision, Store, StoreError};
 
 /// Why a sync ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = SyncTrigger)]
 pub enum Trigger {
+    /// The server started.
     Start,
+    /// The poll timer.
     Poll,
+    /// A push webhook.
     Webhook,
+    /// An edit in a watched local folder.
     Watch,
+    /// `POST /api/v1/sync/refresh`.
     Refresh,
 }
 
 impl Trigger {
+    const ALL: [Trigger; 5] = [Trigger::Start, Trigger::Poll, Trigger::Webhook, Trigger::Watch, Trigger::Refresh];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Start => "start",
@@ -41,6 +52,83 @@ impl Trigger {
             Trigger::Refresh => "refresh",
         }
     }
+}
+
+/// Only these are stored (the sync history's `trigger`).
+impl TryFrom<String> for Trigger {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| format!("{text:?} is not a sync trigger"))
+    }
+}
+
+/// A problem with the config: where it is written, what is wrong, how to fix it.
+/// Stored as JSON with the sync state and history, and shown as such.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConfigDiagnostic {
+    /// The file, relative to the config folder; absent when the source itself cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// Absent when the source itself cannot be read (an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    pub message: String,
+    /// How to fix it.
+    #[serde(default)]
+    pub hint: Option<String>,
+}
+
+/// Whether a diagnostic stops the revision from being applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = DiagnosticSeverity)]
+pub enum Severity {
+    /// The revision is not applied.
+    Error,
+    /// Applied all the same.
+    Warning,
+}
+
+impl From<&Diagnostic> for ConfigDiagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        ConfigDiagnostic {
+            file: Some(d.file.display().to_string()),
+            line: Some(d.line),
+            column: Some(d.column),
+            severity: Some(if d.is_error() { Severity::Error } else { Severity::Warning }),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+}
+
+/// One declared object's status against the revision last attempted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ObjectStatus {
+    pub kind: Kind,
+    pub name: String,
+    pub status: ObjectSync,
+    /// Why it is not synced (`file:line:column: message` for an error); empty when synced.
+    pub message: String,
+    /// Where it is declared (where it was, for one the revision removes).
+    pub file: String,
+    pub line: u32,
+}
+
+/// How a live object relates to the revision last attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ObjectSync {
+    /// Live as the revision declares it.
+    Synced,
+    /// Added, changed or removed by the revision, which is not applied because it has errors elsewhere.
+    OutOfSync,
+    /// Its own document is wrong.
+    Error,
 }
 
 /// What one sync did.
@@ -128,10 +216,10 @@ impl Syncer {
         let (source, rev, opts) = (self.source.clone(), head.clone(), self.load.clone());
         let loaded = tokio::task::spawn_blocking(move || source.load(&rev, &opts)).await??;
         let live = self.store.live_keys().await?;
-        let diagnostics = json!(loaded.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>());
+        let diagnostics = json!(loaded.diagnostics.iter().map(ConfigDiagnostic::from).collect::<Vec<_>>());
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         let desired = desired(&loaded);
-        let objects = object_statuses(&loaded, &desired, &live, &head);
+        let objects = json!(object_statuses(&loaded, &desired, &live, &head));
         if errors > 0 {
             tracing::warn!(errors, "revision is invalid; the last good revision stays live");
             self.store.record_invalid(&head, trigger.as_str(), started_at, &diagnostics, &objects).await?;
@@ -157,17 +245,6 @@ impl Syncer {
         (self.on_change)(&changes);
         Ok(Outcome::Applied(changes))
     }
-}
-
-pub fn diagnostic_json(d: &Diagnostic) -> Value {
-    json!({
-        "file": d.file.display().to_string(),
-        "line": d.line,
-        "column": d.column,
-        "severity": d.severity,
-        "message": d.message,
-        "hint": d.hint,
-    })
 }
 
 fn hash(bytes: &[u8]) -> String {
@@ -196,7 +273,7 @@ pub fn desired(loaded: &Loaded) -> Vec<Desired> {
 /// Each object's status against the revision: `Synced` when live matches
 /// it, `OutOfSync` when it differs (and is not applied because the revision
 /// has errors elsewhere), `Error` when the object's own document is wrong.
-fn object_statuses(loaded: &Loaded, desired: &[Desired], live: &[LiveKey], head: &Revision) -> Value {
+fn object_statuses(loaded: &Loaded, desired: &[Desired], live: &[LiveKey], head: &Revision) -> Vec<ObjectStatus> {
     let has_errors = loaded.diagnostics.iter().any(Diagnostic::is_error);
     let live_hash: HashMap<(&str, &str), &str> =
         live.iter().map(|o| ((o.kind.as_str(), o.name.as_str()), o.hash.as_str())).collect();
@@ -226,30 +303,46 @@ fn object_statuses(loaded: &Loaded, desired: &[Desired], live: &[LiveKey], head:
         }
         let key = (id.kind.as_str(), id.name.as_str());
         let (status, message) = if let Some(d) = own_error.get(&(id.kind, id.name.as_str())) {
-            ("Error", format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message))
+            (ObjectSync::Error, format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message))
         } else if !has_errors {
-            ("Synced", String::new())
+            (ObjectSync::Synced, String::new())
         } else {
             match (wanted.get(&key), live_hash.get(&key)) {
-                (Some(w), Some(h)) if w.hash == *h => ("Synced", String::new()),
-                (_, None) => ("OutOfSync", format!("new in {}, not applied: the revision has errors", short(&head.id))),
-                _ => ("OutOfSync", format!("changed in {}, not applied: the revision has errors", short(&head.id))),
+                (Some(w), Some(h)) if w.hash == *h => (ObjectSync::Synced, String::new()),
+                (_, None) => {
+                    (ObjectSync::OutOfSync, format!("new in {}, not applied: the revision has errors", short(&head.id)))
+                }
+                _ => (
+                    ObjectSync::OutOfSync,
+                    format!("changed in {}, not applied: the revision has errors", short(&head.id)),
+                ),
             }
         };
-        out.push(json!({"kind": id.kind.as_str(), "name": id.name, "status": status, "message": message,
-                        "file": id.file.display().to_string(), "line": id.start.line}));
+        out.push(ObjectStatus {
+            kind: id.kind,
+            name: id.name.clone(),
+            status,
+            message,
+            file: id.file.display().to_string(),
+            line: id.start.line,
+        });
     }
     if has_errors {
         for o in live {
-            let declared = Kind::parse(&o.kind).is_some_and(|k| seen.contains(&(k, o.name.as_str())));
-            if !declared {
-                out.push(json!({"kind": o.kind, "name": o.name, "status": "OutOfSync",
-                    "message": format!("removed in {}, still live: the revision has errors", short(&head.id)),
-                    "file": o.file, "line": o.line}));
+            let Some(kind) = Kind::parse(&o.kind) else { continue };
+            if !seen.contains(&(kind, o.name.as_str())) {
+                out.push(ObjectStatus {
+                    kind,
+                    name: o.name.clone(),
+                    status: ObjectSync::OutOfSync,
+                    message: format!("removed in {}, still live: the revision has errors", short(&head.id)),
+                    file: o.file.clone(),
+                    line: u32::try_from(o.line).unwrap_or(0),
+                });
             }
         }
     }
-    json!(out)
+    out
 }
 
 fn short(id: &str) -> &str {

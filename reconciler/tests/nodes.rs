@@ -142,7 +142,7 @@ async fn a_refused_token_or_a_dead_runner_is_an_error_with_the_reason() {
     assert!(e.contains("NO_SUCH_TOKEN_VARIABLE is not set on the server"), "{e}");
     let d = drift_of(&store, "0.1.0").await;
     assert!(d.nodes.iter().all(|n| n.health == Health::Red));
-    assert!(d.items.iter().all(|i| i.kind == "node.never_connected"));
+    assert!(d.items.iter().all(|i| i.kind.as_str() == "node.never_connected"));
 }
 
 #[tokio::test]

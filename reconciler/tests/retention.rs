@@ -7,7 +7,7 @@ mod common;
 use car_schemas::run::Usage;
 use car_server::runs::logs::Logs;
 use car_server::runs::retention::sweep;
-use car_server::runs::store::{NewRun, Outcome, UsageGroup};
+use car_server::runs::store::{NewRun, Outcome, RunTrigger, UsageGroup};
 use car_server::store::Store;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde_json::json;
@@ -54,7 +54,7 @@ impl Setup {
     /// A run of `agent` on `node` that ended with `status` (or still is in
     /// an open one), created at `created_at`, with a log file.
     async fn run(&self, agent: &str, node: &str, status: &str, u: Usage, created_at: DateTime<Utc>) -> String {
-        let new = NewRun { agent: agent.into(), node: node.into(), trigger: "manual".into(), ..Default::default() };
+        let new = NewRun { agent: agent.into(), node: node.into(), trigger: RunTrigger::Manual, ..Default::default() };
         let run = self.store.queue_run(&new).await.unwrap().expect("a queued run");
         match status {
             "queued" => {}

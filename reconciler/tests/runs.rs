@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use car_schemas::run::StreamMessage;
 use car_testkit::anthropic::{FakeAnthropic, Scenario};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -113,6 +114,28 @@ async fn stream(
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
+/// `v` without object entries whose value is null: the typed model leaves
+/// out what a producer may write as null.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A message as the server sent or stored it (the runner's events, the
+/// server's own `run.finished`, the WebSocket's `gap`) fits the typed model
+/// (`car_schemas::run::StreamMessage`) and is written back as the same JSON.
+fn assert_typed(message: &Value) {
+    let typed: StreamMessage =
+        serde_json::from_value(message.clone()).unwrap_or_else(|e| panic!("{e}: the typed model refuses {message}"));
+    let back = serde_json::to_value(&typed).unwrap();
+    assert_eq!(without_nulls(&back), without_nulls(message), "the typed model changes {message}");
+}
+
 /// Every event of a run over the WebSocket until `run.finished`.
 async fn watch(s: &Server, id: &str) -> Vec<Value> {
     let mut socket = stream(s, id, "").await;
@@ -120,6 +143,7 @@ async fn watch(s: &Server, id: &str) -> Vec<Value> {
     while let Some(msg) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await.expect("events in time") {
         let tokio_tungstenite::tungstenite::Message::Text(text) = msg.unwrap() else { continue };
         let event: Value = serde_json::from_str(&text).unwrap();
+        assert_typed(&event);
         let done = event["type"] == "run.finished";
         events.push(event);
         if done {
@@ -134,11 +158,13 @@ fn seqs(events: &[Value]) -> Vec<u64> {
 }
 
 fn log_file(data: &Path, id: &str) -> Vec<Value> {
-    std::fs::read_to_string(data.join("logs").join(format!("{id}.jsonl")))
+    let events: Vec<Value> = std::fs::read_to_string(data.join("logs").join(format!("{id}.jsonl")))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+        .collect();
+    events.iter().for_each(assert_typed);
+    events
 }
 
 #[tokio::test]
@@ -186,8 +212,8 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     assert!(run["usage"]["input_tokens"].as_i64().unwrap() > 0, "{run}");
     assert!(run["cost_usd"].as_f64().unwrap() > 0.0);
     let list = server.get("/api/v1/runs?limit=50&agent=lister").await;
-    assert_eq!(list["runs"][0]["id"], id.as_str());
-    assert!(server.get("/api/v1/runs?agent=toucher").await["runs"].as_array().unwrap().is_empty());
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert!(server.get("/api/v1/runs?agent=toucher").await["items"].as_array().unwrap().is_empty());
     let agent = server.get("/api/v1/agents/lister").await;
     assert_eq!(agent["stats"]["runs"], 1);
     assert_eq!(agent["stats"]["success_rate"], 1.0);
@@ -347,9 +373,9 @@ async fn a_lost_run_is_retried_as_a_linked_run_that_succeeds() {
     std::fs::write(&ready, "").unwrap();
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let runs = server
-        .eventually("/api/v1/runs?agent=retrier", |l| l["runs"].as_array().is_some_and(|r| r.len() == 2), 30)
+        .eventually("/api/v1/runs?agent=retrier", |l| l["items"].as_array().is_some_and(|r| r.len() == 2), 30)
         .await;
-    let retry = runs["runs"][0]["id"].as_str().unwrap().to_string();
+    let retry = runs["items"][0]["id"].as_str().unwrap().to_string();
     let done = server.status_is(&retry, "succeeded", 60).await;
     assert_eq!(done["attempt"], 2);
     assert_eq!(done["first_run_id"], first.as_str());
@@ -391,6 +417,7 @@ async fn a_viewer_that_falls_behind_gets_a_gap_marker_and_never_holds_up_the_run
     while let Some(msg) = tokio::time::timeout(Duration::from_secs(30), slow.next()).await.expect("events in time") {
         let tokio_tungstenite::tungstenite::Message::Text(text) = msg.unwrap() else { continue };
         let event: Value = serde_json::from_str(&text).unwrap();
+        assert_typed(&event);
         if event["type"] == "gap" {
             gaps.push(event["data"].clone());
             continue;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use car_server::runs::Runs;
+use car_server::runs::{RunTrigger, Runs};
 use car_server::schedule::fire::tick;
 use car_server::store::Store;
 use car_server::sync::Trigger;
@@ -65,7 +65,7 @@ async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
     let what: Vec<(&str, &str, Option<DateTime<Utc>>)> =
         fired.iter().map(|r| (r.agent.as_str(), r.node.as_str(), r.slot)).collect();
     assert_eq!(what, [("checker", "nas", Some(at(10))), ("checker", "nas", Some(at(20)))]);
-    assert_eq!(fired[0].trigger, "schedule");
+    assert_eq!(fired[0].trigger, RunTrigger::Schedule);
     assert_eq!(fired[0].started_by.as_deref(), Some("often"));
     assert_eq!(fired[0].context["node"]["tags"], serde_json::json!(["storage"]));
 }

@@ -246,9 +246,9 @@ async fn failed_logins_are_throttled_per_user_and_address_and_a_good_login_clear
     assert_eq!(login(&app, "bob", "bob's long password", "10.0.0.3").await.status, StatusCode::OK);
     // Every failure and the throttling are in the audit log, without the passwords.
     let (_, audit) = app.get("/api/v1/audit?action=auth.login_failed&limit=500").await;
-    assert_eq!(audit["entries"].as_array().unwrap().len(), 25);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 25);
     let (_, throttled) = app.get("/api/v1/audit?action=auth.login_throttled").await;
-    assert_eq!(throttled["entries"][0]["ip"], "10.0.0.9");
+    assert_eq!(throttled["items"][0]["ip"], "10.0.0.9");
     assert!(!common::dump(&app.store).await.contains("bob's long password"));
 }
 
@@ -405,7 +405,7 @@ async fn the_audit_log_records_who_did_what_and_refuses_changes() {
 
     let (status, audit) = app.get("/api/v1/audit").await;
     assert_eq!(status, StatusCode::OK);
-    let entries = audit["entries"].as_array().unwrap();
+    let entries = audit["items"].as_array().unwrap();
     let find = |action: &str| {
         entries.iter().find(|e| e["action"] == action).unwrap_or_else(|| panic!("no {action} in {audit:#}"))
     };
@@ -418,10 +418,11 @@ async fn the_audit_log_records_who_did_what_and_refuses_changes() {
     assert_eq!(find("sync.applied")["actor_kind"], "git");
     assert!(!audit.to_string().contains(&secret) && !audit.to_string().contains("dave's long password"));
     let (_, only) = app.get("/api/v1/audit?action=auth.*&actor=dave").await;
-    assert!(only["entries"].as_array().unwrap().iter().all(|e| e["action"].as_str().unwrap().starts_with("auth.")));
+    assert!(only["items"].as_array().unwrap().iter().all(|e| e["action"].as_str().unwrap().starts_with("auth.")));
     let (_, page) = app.get("/api/v1/audit?limit=1").await;
-    let (_, next) = app.get(&format!("/api/v1/audit?limit=1&before={}", page["next"])).await;
-    assert!(next["entries"][0]["id"].as_i64() < page["entries"][0]["id"].as_i64());
+    let cursor = page["next"].as_str().expect("a next page");
+    let (_, next) = app.get(&format!("/api/v1/audit?limit=1&before={cursor}")).await;
+    assert!(next["items"][0]["id"].as_i64() < page["items"][0]["id"].as_i64());
 
     for change in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
         let e = sqlx::query(change).execute(app.store.pool()).await.unwrap_err();
@@ -508,11 +509,23 @@ async fn an_enrollment_token_works_once_for_its_node_and_the_node_key_can_be_rev
     let (_, nodes) = app.get("/api/v1/nodes").await;
     assert!(nodes["nodes"].as_array().unwrap().iter().all(|n| n["name"] != "probe"), "a revoked node stays listed");
     let (_, audit) = app.get("/api/v1/audit?action=node.*").await;
-    let actions: Vec<&str> =
-        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions[0], "node.key_revoked");
     assert_eq!(actions.iter().filter(|a| **a == "node.enrolled").count(), 1);
     assert_eq!(actions.iter().filter(|a| **a == "node.enroll_refused").count(), 4, "{actions:?}");
+}
+
+#[tokio::test]
+async fn rotating_the_key_of_a_node_whose_runner_is_down_is_a_conflict_and_changes_nothing() {
+    let app = App::start().await;
+    let key = enrolled_node(&app, "probe").await;
+    let (status, body) = app.call("POST", "/api/v1/nodes/probe/keys/rotate", &[], vec![]).await;
+    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::CONFLICT, json!("runner_unreachable")), "{body}");
+    let (_, keys) = app.get("/api/v1/nodes/probe/keys").await;
+    let states: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["current"], "{keys}");
+    let beat = send(&app.app, request("post", "/api/v1/nodes/probe/heartbeat", Some(&key), None), None).await;
+    assert_eq!(beat.status, StatusCode::ACCEPTED, "the old key still works");
 }
 
 #[tokio::test]
@@ -547,7 +560,7 @@ async fn secrets_are_stored_encrypted_listed_without_values_and_need_their_key()
     assert_eq!(app.call("DELETE", "/api/v1/secrets/gotify-token", &[], vec![]).await.0, StatusCode::NO_CONTENT);
     assert!(app.state.secrets.resolve(&r).await.is_err());
     let (_, audit) = app.get("/api/v1/audit?action=secret.*").await;
-    assert_eq!(audit["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 3);
     assert!(!audit.to_string().contains("gotify-app-token"));
 }
 

@@ -26,7 +26,7 @@ async fn a_database_that_is_down_is_retried_then_reported_clearly() {
 
 #[tokio::test]
 async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
-    use car_server::metrics::Sample;
+    use car_server::metrics::{Resolution, Sample};
     let store = common::store().await;
     let now = chrono::Utc::now();
     let sample = |cpu| Sample { cpu_percent: cpu, memory_percent: 50.0, load1: 1.0, disk_percent: 70.0 };
@@ -35,11 +35,11 @@ async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
     store.record_metrics("nas", minute + chrono::TimeDelta::seconds(31), sample(30.0)).await.unwrap();
     store.record_metrics("pi", minute, sample(99.0)).await.unwrap();
     let (resolution, points) = store.metrics("nas", now - chrono::TimeDelta::hours(1)).await.unwrap();
-    assert_eq!(resolution, "minute");
+    assert_eq!(resolution, Resolution::Minute);
     assert_eq!(points.len(), 1);
     assert_eq!((points[0].samples, points[0].cpu_percent), (2, 20.0));
     let (resolution, hours) = store.metrics("nas", now - chrono::TimeDelta::days(7)).await.unwrap();
-    assert_eq!((resolution, hours.len()), ("hour", 1));
+    assert_eq!((resolution, hours.len()), (Resolution::Hour, 1));
     // A sample three days later drops the old minute but keeps its hour.
     store.record_metrics("nas", now + chrono::TimeDelta::days(3), sample(50.0)).await.unwrap();
     let minutes: i64 =

@@ -4,6 +4,7 @@
 
 mod common;
 
+use car_server::store::SyncOutcome;
 use car_server::sync::{Outcome, Trigger};
 use car_testkit::git::ConfigRepo;
 use common::{example_dir, store, syncer};
@@ -73,8 +74,8 @@ async fn invalid_commit_keeps_last_good_revision_and_reports_file_line() {
     let tower = objects.iter().find(|o| o["name"] == "tower").unwrap();
     assert_eq!(tower["status"], "Synced");
     let history = store.history(20).await.unwrap();
-    assert_eq!(history[0].outcome, "invalid");
-    assert_eq!(history[1].outcome, "applied");
+    assert_eq!(history[0].outcome, SyncOutcome::Invalid);
+    assert_eq!(history[1].outcome, SyncOutcome::Applied);
 
     // Fixing the commit recovers without a restart.
     repo.write("nodes/extra.yaml", added_node("extra"));

@@ -154,19 +154,24 @@ fn a_sub_path_limits_what_is_read_and_paths_stay_repo_relative() {
 }
 
 #[test]
-fn schema_writes_the_committed_schemas() {
+fn schema_writes_the_committed_schemas_and_the_api_reference() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = car_server(&["schema", "--out", out_dir.path().to_str().unwrap()]);
+    let docs = out_dir.path().join("api.md");
+    let out = car_server(&["schema", "--out", out_dir.path().to_str().unwrap(), "--docs", docs.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert_eq!(fs::read(&docs).unwrap(), fs::read(root.join("docs/api.md")).unwrap(), "docs/api.md differs");
+    fs::remove_file(&docs).unwrap();
     let mut names: Vec<String> =
         fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names.len(), 7);
+    // Seven config schemas, the run events' and the OpenAPI document.
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert!(names.contains(&"openapi.json".to_string()) && names.contains(&"run-event.schema.json".to_string()));
     for n in names {
         assert_eq!(
             fs::read(out_dir.path().join(&n)).unwrap(),
-            fs::read(committed.join(&n)).unwrap(),
+            fs::read(root.join("schemas/json").join(&n)).unwrap(),
             "{n} differs from schemas/json"
         );
     }

@@ -10,7 +10,7 @@ use car_runner::engine::run::{Body, Job, NodeFacts, run_agent};
 use car_runner::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
-use car_schemas::run::RunEvent;
+use car_schemas::run::{EVENT_SCHEMA_FILE, RunEvent, TypedRunEvent};
 use car_testkit::anthropic::{FakeAnthropic, Scenario};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -81,8 +81,53 @@ fn start_in_context(
     Run { log, answers: tx, task, _dirs: (data, config) }
 }
 
+/// The run's events, each checked against the published model.
 fn events(log: &EventLog) -> Vec<RunEvent> {
-    read_all(log.path()).unwrap()
+    let events = read_all(log.path()).unwrap();
+    assert_typed(&events);
+    events
+}
+
+/// `v` without object entries whose value is null: the typed model leaves
+/// out what a producer may write as null.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every event the runner really wrote fits the typed model
+/// (`car_schemas::run::TypedRunEvent`) and is written back as the same
+/// JSON, and the committed `run-event.schema.json` accepts it.
+fn assert_typed(events: &[RunEvent]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for e in events {
+        let json = serde_json::to_value(e).unwrap();
+        let typed = TypedRunEvent::try_from(e).unwrap_or_else(|err| panic!("{err}: the typed model refuses {json}"));
+        let back = serde_json::to_value(RunEvent::from(typed)).unwrap();
+        assert_eq!(without_nulls(&back), without_nulls(&json), "the typed model changes {json}");
+        let file = dir.path().join(format!("{}.json", e.seq));
+        std::fs::write(&file, json.to_string()).unwrap();
+        files.push(file);
+    }
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json").join(EVENT_SCHEMA_FILE);
+    let check = std::env::var("CAR_CHECK_JSONSCHEMA").unwrap_or_else(|_| "check-jsonschema".into());
+    let out = std::process::Command::new(&check)
+        .arg("--schemafile")
+        .arg(schema)
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {check} ({e}): run scripts/test or set CAR_CHECK_JSONSCHEMA"));
+    assert!(
+        out.status.success(),
+        "run-event.schema.json refuses a real event: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 fn of<'a>(events: &'a [RunEvent], kind: &str) -> Vec<&'a RunEvent> {
@@ -98,11 +143,17 @@ async fn a_denied_call_is_logged_with_its_rule_and_the_run_still_finishes_with_u
         .tool_use("Bash", json!({"command": format!("rm -rf {}", victim.display())}))
         .text("I could not delete it.")])
     .await;
-    let run = start(&fake, "rm", agent("read-only", &["Bash(ls *)"], &[]), work.path());
+    let mut spec = agent("read-only", &["Bash(ls *)"], &[]);
+    let gather = json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": "t"}, "spec": {"prompt": "x",
+        "gather": ["echo pools ok", {"name": "slow", "command": "sleep 5", "timeout": "1s"}]}});
+    spec.gather = car_schemas::de::from_json::<Manifest<AgentSpec>>(&gather).expect("a valid agent").spec.gather;
+    let run = start(&fake, "rm", spec, work.path());
     let log = run.log.clone();
     let finished = run.task.await.unwrap();
     assert!(victim.exists());
     let evs = events(&log);
+    let gathered: Vec<&Value> = of(&evs, "gather.output").iter().map(|e| &e.data["exit_code"]).collect();
+    assert_eq!(gathered, [&json!(0), &Value::Null], "{evs:#?}");
     let seqs: Vec<u64> = evs.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=evs.len() as u64).collect::<Vec<_>>());
     assert_eq!(evs[0].kind, "run.started");
@@ -204,7 +255,9 @@ async fn a_declared_report_arrives_as_the_runs_report() {
         .text("all pools are fine")])
     .await;
     let run = start(&fake, "rep", with_report(agent("read-only", &[], &[])), work.path());
+    let log = run.log.clone();
     let finished = run.task.await.unwrap();
+    events(&log);
     assert_eq!(finished["status"], "succeeded", "{finished}");
     assert_eq!(finished["report"], json!({"healthy": true}));
 }
@@ -214,7 +267,9 @@ async fn a_declared_report_that_never_arrives_fails_the_run() {
     let work = tempfile::tempdir().unwrap();
     let fake = FakeAnthropic::start([Scenario::new("norep").text("I forgot the report")]).await;
     let run = start(&fake, "norep", with_report(agent("read-only", &[], &[])), work.path());
+    let log = run.log.clone();
     let finished = run.task.await.unwrap();
+    events(&log);
     assert_eq!(finished["status"], "failed", "{finished}");
     assert_eq!(finished["error"]["kind"], "no_report");
     assert_eq!(finished["summary"], "I forgot the report");
@@ -350,14 +405,18 @@ async fn a_python_agent_fails_when_it_reports_failure_or_never_reports() {
     let fake = FakeAnthropic::start([]).await;
     let failing = "import car_agent\ncar_agent.run(lambda ctx: ctx.report('failed', 'backup is 9 days old', {'healthy': False}))\n";
     let (run, _dir) = script_run(&fake, failing, with_report(script_agent("read-only", &[], &[])), work.path());
+    let log = run.log.clone();
     let finished = run.task.await.unwrap();
+    events(&log);
     assert_eq!((finished["status"].as_str(), finished["error"]["kind"].as_str()), (Some("failed"), Some("reported")));
     assert_eq!(finished["report"], json!({"healthy": false}));
     assert_eq!(finished["summary"], "backup is 9 days old");
 
     let silent = "print('did the work')\n";
     let (run, _dir) = script_run(&fake, silent, with_report(script_agent("read-only", &[], &[])), work.path());
+    let log = run.log.clone();
     let finished = run.task.await.unwrap();
+    events(&log);
     assert_eq!((finished["status"].as_str(), finished["error"]["kind"].as_str()), (Some("failed"), Some("no_report")));
     assert_eq!(finished["summary"], "did the work");
 }
@@ -379,7 +438,9 @@ async fn the_example_script_agent_runs_with_the_helper_and_reports_what_it_found
     // Port 1 on loopback refuses at once: the script must report it, not crash.
     let script = Body::Script(repo.join("agents/scripts/cert_expiry.py"));
     let run = start_in_context(&fake, script, spec, work.path(), &[], json!({"hosts": ["127.0.0.1:1"]}));
+    let log = run.log.clone();
     let finished = run.task.await.unwrap();
+    events(&log);
     assert_eq!(finished["error"]["kind"], "reported", "{finished}");
     assert_eq!(finished["summary"], "Certificate check failed: none of 1 hosts could be reached");
     assert_eq!(finished["report"]["unreachable"], json!(["127.0.0.1:1"]));

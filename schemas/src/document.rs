@@ -23,7 +23,7 @@ use crate::yaml::{self, Value};
 pub const API_VERSION: &str = "car/v1";
 
 /// The kinds of document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Kind {
     Node,
     Agent,

@@ -6,6 +6,10 @@
 //! editor integration understands (yaml-language-server, VS Code, JetBrains)
 //! and `check-jsonschema` validates with. Files of the config repo point at
 //! them with a `# yaml-language-server: $schema=…` modeline.
+//!
+//! `run-event.schema.json` describes the run event stream instead (see
+//! [`crate::run::event_schema`]); it is draft 2020-12, as OpenAPI 3.1 is, so
+//! the API document can embed its `$defs`.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
@@ -113,5 +117,6 @@ pub fn all_files() -> Vec<(&'static str, String)> {
     let mut files: Vec<(&'static str, String)> =
         Kind::ALL.iter().map(|k| (file_name(*k), pretty(&for_kind(*k)))).collect();
     files.push((DOCUMENT_FILE, pretty(&for_any())));
+    files.push((crate::run::EVENT_SCHEMA_FILE, pretty(&crate::run::event_schema().to_value())));
     files
 }

@@ -7,12 +7,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
+use crate::auth::store::ApiKey;
 use crate::auth::{Caller, Role};
 
 #[derive(Deserialize, ToSchema)]
@@ -28,6 +28,24 @@ pub struct NewKey {
     pub expires_in_days: Option<u32>,
 }
 
+/// A key just made: its record and, this once, the key itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewApiKey {
+    /// The key (`car_…`), shown only now: store it. (First, before the
+    /// record's `prefix`, which starts the same way.)
+    pub key: String,
+    /// How to use it.
+    pub hint: String,
+    #[serde(flatten)]
+    pub record: ApiKey,
+}
+
+/// Every API key, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKey>,
+}
+
 fn invalid(message: String, hint: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint)
 }
@@ -35,13 +53,13 @@ fn invalid(message: String, hint: &str) -> ApiError {
 /// Makes an API key. The answer is the key's record with the key itself
 /// (`key`), shown this once: store it now.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = NewKey,
-    responses((status = 201, description = "the key's record and `key: \"car_…\"`"),
+    responses((status = 201, description = "the key's record and the key", body = NewApiKey),
     (status = 400, description = "a bad name or expiry")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     JsonBody(b): JsonBody<NewKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewApiKey>), ApiError> {
     super::error::storable("name", &b.name)?;
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -53,16 +71,15 @@ pub async fn create(
         Some(days) => return Err(invalid(format!("expires_in_days={days} is not from 1 to 3650"), "e.g. 90")),
     };
     let (record, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
-    let mut made = json!(record);
-    made["key"] = json!(secret);
-    made["hint"] = json!("this is the only time the key is shown; send it as Authorization: Bearer <key>");
-    Ok((StatusCode::CREATED, Json(made)))
+    let hint = "this is the only time the key is shown; send it as Authorization: Bearer <key>".into();
+    Ok((StatusCode::CREATED, Json(NewApiKey { record, key: secret, hint })))
 }
 
 /// Every API key, newest first (never the keys themselves).
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", responses((status = 200, description = "{api_keys: [...]}")))]
-pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"api_keys": s.store.api_keys().await?})))
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys",
+    responses((status = 200, description = "every API key", body = ApiKeyList)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<ApiKeyList>, ApiError> {
+    Ok(Json(ApiKeyList { api_keys: s.store.api_keys().await? }))
 }
 
 /// Revokes an API key at once.

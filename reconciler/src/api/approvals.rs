@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
@@ -13,6 +13,7 @@ use super::runs::bad_gateway;
 use super::{ApiError, AppState, JsonBody};
 use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
+use crate::runs::{Approval, ApprovalStatus};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -21,12 +22,27 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+/// Approvals, newest first (at most 500).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalList {
+    pub approvals: Vec<Approval>,
+}
+
+/// An approval after its decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalDecided {
+    pub approval: Approval,
+}
+
 /// Approvals, newest first.
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ListQuery),
-    responses((status = 200, description = "{approvals: [...]}")))]
-pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "the approvals", body = ApprovalList)))]
+pub async fn list(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Json<ApprovalList>, ApiError> {
     let approvals = s.runs.store.approvals(q.status.as_deref(), None).await?;
-    Ok(Json(json!({"approvals": approvals})))
+    Ok(Json(ApprovalList { approvals }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -46,7 +62,8 @@ pub enum Verdict {
 
 /// Approves or denies a held tool call.
 #[utoipa::path(post, path = "/api/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path)), request_body = Decision,
-    responses((status = 202, description = "passed to the runner"), (status = 404, description = "no such approval"),
+    responses((status = 202, description = "passed to the runner; the approval as recorded", body = ApprovalDecided),
+    (status = 404, description = "no such approval"),
     (status = 409, description = "no longer pending"),
     (status = 502, description = "the run's runner cannot be reached or refused; the error says why")))]
 pub async fn decide(
@@ -54,7 +71,7 @@ pub async fn decide(
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
     JsonBody(d): JsonBody<Decision>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ApprovalDecided>), ApiError> {
     let approve = d.decision == Verdict::Approve;
     if let Some(c) = &d.comment {
         super::error::storable("comment", c)?;
@@ -64,7 +81,7 @@ pub async fn decide(
         .approval(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no approval {id:?}"), "GET /api/v1/approvals lists them"))?;
-    if a.status != "pending" {
+    if a.status != ApprovalStatus::Pending {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "decided",
@@ -90,6 +107,11 @@ pub async fn decide(
     store.decide_approval(&a.run_id, &a.request_id, approve, Some(&actor.label()), d.comment.as_deref()).await?;
     let detail = json!({"decision": d.decision, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
     crate::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail).await?;
-    let a = store.approval(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"approval": a}))))
+    let approval = store.approval(&id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            format!("approval {id:?} is gone (its run was deleted)"),
+            "GET /api/v1/approvals lists them",
+        )
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(ApprovalDecided { approval })))
 }

@@ -4,12 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::error::QueryParams;
-use super::{ApiError, AppState};
-use crate::audit;
+use super::{ApiError, AppState, Page};
+use crate::audit::{self, AuditEntry};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,8 +31,11 @@ pub struct AuditQuery {
 
 /// Who did what, when and from where: logins, keys, runs started, approvals, settings, syncs.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, description = "{entries: [...], next: id or null}")))]
-pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<AuditQuery>) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "a page of entries, newest first", body = Page<AuditEntry>)))]
+pub async fn list(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let filter = audit::Filter {
         actor: q.actor,
@@ -45,6 +47,5 @@ pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<AuditQu
         limit,
     };
     let entries = audit::list(s.store.pool(), &filter).await?;
-    let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id)).flatten();
-    Ok(Json(json!({"entries": entries, "next": next})))
+    Ok(Json(Page::of(entries, limit as usize, |e| e.id.to_string())))
 }

@@ -6,14 +6,66 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::audit::{self, Actor};
-use crate::auth::{self, Caller, ClientIp, Principal, password, throttle};
+use crate::audit::{self, Action, Actor};
+use crate::auth::store::User;
+use crate::auth::{self, Caller, ClientIp, Principal, Role, password, throttle};
+
+/// A new dashboard session (its token is in the cookie, never in the body).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    /// Who is logged in.
+    pub user: User,
+    /// When the session ends, however active.
+    pub expires_at: DateTime<Utc>,
+    /// Seconds without a request after which the session ends sooner.
+    pub idle_timeout_s: u64,
+}
+
+/// A session made for a user: the answer's status, its cookie and body.
+/// Not `Debug`: the cookie holds the session's token.
+pub struct LoggedIn {
+    status: StatusCode,
+    cookie: HeaderValue,
+    session: Session,
+}
+
+impl IntoResponse for LoggedIn {
+    fn into_response(self) -> Response {
+        (self.status, [(header::SET_COOKIE, self.cookie)], Json(self.session)).into_response()
+    }
+}
+
+/// Who is calling, by kind.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Identity {
+    /// A user, with a session cookie.
+    User {
+        /// Their user name.
+        name: String,
+        role: Role,
+    },
+    /// An API key.
+    ApiKey {
+        /// The key's id (`key_…`).
+        id: String,
+        /// The key's name.
+        name: String,
+        role: Role,
+    },
+    /// A node's runner, with its node key or its token from git.
+    Node {
+        /// The node's name.
+        name: String,
+    },
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +84,7 @@ fn too_long(what: &str) -> ApiError {
 /// (HttpOnly, SameSite=Strict, Secure behind https). Repeated failures are
 /// throttled per user and address.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, security(()),
-    responses((status = 200, description = "logged in: {user, expires_at}; the cookie is set"),
+    responses((status = 200, description = "logged in; the session cookie is set", body = Session),
     (status = 400, description = "not a login request"),
     (status = 401, description = "wrong user name or password"),
     (status = 429, description = "too many failures: wait Retry-After seconds")))]
@@ -51,7 +103,7 @@ pub async fn login(
     }
     let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
     if let Some(wait) = throttle::wait(&s.store, &b.username, ip).await? {
-        audit::record(s.store.pool(), &actor, "auth.login_throttled", None, json!({})).await?;
+        audit::record(s.store.pool(), &actor, Action::AuthLoginThrottled, None, json!({})).await?;
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",
@@ -72,7 +124,7 @@ pub async fn login(
                 Some(u) if u.disabled => "disabled user",
                 Some(_) => "wrong password",
             };
-            audit::record(s.store.pool(), &actor, "auth.login_failed", None, json!({"reason": reason})).await?;
+            audit::record(s.store.pool(), &actor, Action::AuthLoginFailed, None, json!({"reason": reason})).await?;
             tracing::warn!(username = %b.username, ip = ?ip, reason, "failed login");
             return Err(ApiError::unauthorized(
                 "wrong user name or password",
@@ -80,26 +132,24 @@ pub async fn login(
             ));
         }
     };
-    session_response(&s, &user, &actor, &headers, StatusCode::OK).await
+    Ok(start_session(&s, &user, &actor, &headers, StatusCode::OK).await?.into_response())
 }
 
-/// A new session for `user`, as a response that sets its cookie.
-async fn session_response(
+/// A new session for `user`, as an answer that sets its cookie.
+async fn start_session(
     s: &AppState,
     user: &auth::store::UserRow,
     actor: &Actor,
     headers: &HeaderMap,
     status: StatusCode,
-) -> Result<Response, ApiError> {
+) -> Result<LoggedIn, ApiError> {
     let token = crate::tokens::generate("");
-    let expires_at = chrono::Utc::now() + auth::SESSION_MAX;
+    let expires_at = Utc::now() + auth::SESSION_MAX;
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     s.store.create_session(user, &token, expires_at, actor, agent).await?;
-    let body = json!({"user": auth::store::User::from(user), "expires_at": expires_at,
-                      "idle_timeout_s": s.auth.session_idle.as_secs()});
-    let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(header::SET_COOKIE, auth::session_set_cookie(Some(&token), s.auth.secure_cookies));
-    Ok(r)
+    let session = Session { user: User::from(user), expires_at, idle_timeout_s: s.auth.session_idle.as_secs() };
+    let cookie = auth::session_set_cookie(Some(&token), s.auth.secure_cookies);
+    Ok(LoggedIn { status, cookie, session })
 }
 
 /// Logs out: ends the session and clears its cookie.
@@ -115,12 +165,13 @@ pub async fn logout(State(s): State<AppState>, Extension(c): Extension<Caller>) 
 }
 
 /// Who is calling: a user or an API key, with its role.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "{kind, name, role}")))]
-pub async fn me(Extension(c): Extension<Caller>) -> Json<serde_json::Value> {
-    Json(match &c.principal {
-        Principal::User { name, role, .. } => json!({"kind": "user", "name": name, "role": role}),
-        Principal::ApiKey { id, name, role } => json!({"kind": "api_key", "id": id, "name": name, "role": role}),
-        Principal::Node { name, .. } => json!({"kind": "node", "name": name}),
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, description = "the caller", body = Identity)))]
+pub async fn me(Extension(c): Extension<Caller>) -> Json<Identity> {
+    Json(match c.principal {
+        Principal::User { name, role, .. } => Identity::User { name, role },
+        Principal::ApiKey { id, name, role } => Identity::ApiKey { id, name, role },
+        Principal::Node { name, .. } => Identity::Node { name },
     })
 }
 
@@ -139,7 +190,7 @@ pub struct Setup {
 /// Creates the first admin with the one-time setup link (printed at first
 /// start when ADMIN_USERNAME and ADMIN_PASSWORD are not set), and logs in.
 #[utoipa::path(post, path = "/api/v1/auth/setup", tag = "auth", request_body = Setup, security(()),
-    responses((status = 201, description = "the admin exists and is logged in"),
+    responses((status = 201, description = "the admin exists and is logged in; the session cookie is set", body = Session),
     (status = 400, description = "a bad user name or password"),
     (status = 403, description = "the link is wrong, expired or used, or users exist already")))]
 pub async fn setup(
@@ -147,7 +198,7 @@ pub async fn setup(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
     JsonBody(b): JsonBody<Setup>,
-) -> Result<Response, ApiError> {
+) -> Result<LoggedIn, ApiError> {
     super::users::check_username(&b.username)?;
     password::check_new(&b.password)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
@@ -162,7 +213,7 @@ pub async fn setup(
         ));
     }
     let user = s.store.user(&b.username).await?.expect("the user just made");
-    session_response(&s, &user, &actor, &headers, StatusCode::CREATED).await
+    start_session(&s, &user, &actor, &headers, StatusCode::CREATED).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,7 +227,7 @@ pub struct PasswordChange {
 
 /// Changes the caller's own password; every session of theirs ends and a new one starts here.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
-    responses((status = 200, description = "changed; a new session cookie is set"),
+    responses((status = 200, description = "changed; a new session cookie is set", body = Session),
     (status = 400, description = "the new password is too weak"),
     (status = 403, description = "the current password is wrong, or the caller is not a user")))]
 pub async fn change_password(
@@ -184,7 +235,7 @@ pub async fn change_password(
     Extension(c): Extension<Caller>,
     headers: HeaderMap,
     JsonBody(b): JsonBody<PasswordChange>,
-) -> Result<Response, ApiError> {
+) -> Result<LoggedIn, ApiError> {
     let Principal::User { name, .. } = &c.principal else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -208,5 +259,5 @@ pub async fn change_password(
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
     let hash = password::hash(&b.new_password).await;
     s.store.update_user(name, None, Some(&hash), None, &c.actor()).await?;
-    session_response(&s, &user, &c.actor(), &headers, StatusCode::OK).await
+    start_session(&s, &user, &c.actor(), &headers, StatusCode::OK).await
 }

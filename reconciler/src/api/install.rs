@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower::ServiceExt;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
@@ -29,7 +29,7 @@ pub fn runner_image() -> String {
 
 /// The install script: `curl -sSL {server}/install | bash -s -- --token <enrollment token>`.
 #[utoipa::path(get, path = "/install", tag = "nodes", security(()),
-    responses((status = 200, description = "the install script (bash)", content_type = "text/x-shellscript")))]
+    responses((status = 200, description = "the install script (bash)", body = String, content_type = "text/x-shellscript")))]
 pub async fn script(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let url = super::node_trust::server_url(&s, &headers);
     let text = SCRIPT
@@ -49,17 +49,28 @@ pub struct BinaryQuery {
     arch: Option<String>,
 }
 
+/// The car-runner executable, streamed from its file (ranges work).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RunnerBinary(Response);
+
+impl IntoResponse for RunnerBinary {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
 /// The car-runner binary for an architecture, as this server ships it
 /// (`car-runner-{arch}`, or `car-runner` for its own, beside the server's
 /// binary or in RUNNER_BINARY_DIR).
 #[utoipa::path(get, path = "/install/car-runner", tag = "nodes", params(BinaryQuery), security(()),
-    responses((status = 200, description = "the binary", content_type = "application/octet-stream"),
+    responses((status = 200, description = "the binary", body = RunnerBinary, content_type = "application/octet-stream"),
     (status = 404, description = "this server has no car-runner for that architecture")))]
 pub async fn binary(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<BinaryQuery>,
     req: Request,
-) -> Result<Response, ApiError> {
+) -> Result<RunnerBinary, ApiError> {
     let arch = q.arch.unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let plain = arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let dir = s
@@ -83,5 +94,5 @@ pub async fn binary(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string(), "try again"))?
         .into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
-    Ok(resp)
+    Ok(RunnerBinary(resp))
 }

@@ -7,11 +7,13 @@ mod approvals;
 mod audit;
 mod auth;
 mod error;
+mod events;
 mod health;
 mod install;
 mod node_trust;
 mod objects;
 mod page;
+pub mod reference;
 mod runs;
 mod secrets;
 mod sync;
@@ -19,6 +21,7 @@ mod usage;
 mod users;
 mod webhook;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -54,12 +57,15 @@ pub struct AppState {
 }
 
 #[derive(OpenApi)]
-#[openapi(components(schemas(error::ErrorBody, error::ErrorDetail)), info(
-    title = "Claude Agent Runner",
-    description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
+#[openapi(
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    info(
+        title = "Claude Agent Runner",
+        description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
                    node enrollment, secrets and the audit log. Send an API key as `Authorization: Bearer car_…` \
                    or log in for the dashboard's session cookie; each operation says the role it needs."
-))]
+    )
+)]
 struct ApiDoc;
 
 /// Every route of the API in its group, with the [`Access`] the group needs.
@@ -130,14 +136,17 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
 }
 
 /// The API's OpenAPI document, as `/openapi.json` serves it and
-/// `schemas/json/openapi.json` holds it (`car-server schema`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// `schemas/json/openapi.json` holds it (`car-server schema`), with the run
+/// events' schemas (which car-schemas generates) among its components.
+pub fn openapi() -> serde_json::Value {
     let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
     for (group, access) in groups() {
         api = api.merge(documented(group, access));
     }
     let mut doc = api.into_openapi();
     finish(&mut doc);
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    events::embed(&mut doc);
     doc
 }
 
@@ -156,8 +165,23 @@ pub fn router(state: &AppState) -> Router<AppState> {
     api.split_for_parts().0
 }
 
-/// The document's security schemes and the shared schemas it refers to.
+/// The document's security schemes, and operation ids made unique: a
+/// handler's name (`list`) names several operations, so those are told apart
+/// by their tag (`list_users`, `list_runs`); generated clients need each once.
 fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for op in doc.paths.paths.values().flat_map(operations) {
+        *seen.entry(op.operation_id.clone().unwrap_or_default()).or_default() += 1;
+    }
+    for item in doc.paths.paths.values_mut() {
+        for op in operations_mut(item) {
+            let id = op.operation_id.clone().unwrap_or_default();
+            if seen.get(&id).is_some_and(|n| *n > 1) {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+                op.operation_id = Some(format!("{id}_{}", tag.replace(' ', "_")));
+            }
+        }
+    }
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "api_key",
@@ -178,26 +202,39 @@ fn finish(doc: &mut utoipa::openapi::OpenApi) {
 /// answers, and the error schema on every error answer.
 fn documented(mut group: OpenApiRouter<AppState>, access: Access) -> OpenApiRouter<AppState> {
     for item in group.get_openapi_mut().paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-            &mut item.head,
-            &mut item.options,
-            &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
+        for op in operations_mut(item) {
             document(op, access);
         }
     }
     group
 }
 
+/// The operations of one path.
+fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &utoipa::openapi::path::Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch, &item.head, &item.options, &item.trace]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
     use utoipa::openapi::ResponseBuilder;
     use utoipa::openapi::path::ParameterIn;
+    optional_body(op);
     let mut answer = |code: &str, description: &str| {
         op.responses
             .responses
@@ -248,6 +285,23 @@ fn document(op: &mut utoipa::openapi::path::Operation, access: Access) {
             && r.content.is_empty()
         {
             r.content.insert("application/json".into(), error.clone());
+        }
+    }
+}
+
+/// An optional body (`Option<T>`, which utoipa writes as "null or T") is
+/// not required, and is a T when sent: a JSON `null` is no body.
+fn optional_body(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    use utoipa::openapi::{RefOr, Required};
+    let Some(body) = op.request_body.as_mut().filter(|b| b.required != Some(Required::True)) else { return };
+    let null =
+        |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+    for content in body.content.values_mut() {
+        if let Some(RefOr::T(Schema::OneOf(one))) = &content.schema
+            && let [sent] = one.items.iter().filter(|s| !null(s)).collect::<Vec<_>>()[..]
+        {
+            content.schema = Some(sent.clone());
         }
     }
 }

@@ -4,23 +4,182 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::drift::{self, Drift};
+use crate::drift::{self, Drift, DriftItem, NodeHealth};
+use crate::enrollment::Enrolled;
+use crate::metrics::{Point, Resolution};
+use crate::runs::AgentRecord;
 use crate::schedule::slots::Cadence;
 use crate::store::{LiveObject, NodeObservation};
+use car_schemas::Kind;
 use car_schemas::kinds::ScheduleSpec;
 
-fn view(o: &LiveObject) -> Value {
-    json!({
-        "kind": o.kind, "name": o.name, "revision": o.revision, "file": o.file, "line": o.line,
-        "applied_at": o.applied_at, "spec": o.document["spec"], "labels": o.document["metadata"]["labels"],
+/// An object as the applied revision declares it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectView {
+    pub kind: Kind,
+    pub name: String,
+    /// The applied revision.
+    pub revision: String,
+    /// Where it is declared, relative to the config folder.
+    pub file: String,
+    pub line: i32,
+    /// When this version of it was applied.
+    pub applied_at: DateTime<Utc>,
+    /// Its `spec`, as written in git.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+    /// Its `metadata.labels`, as written in git.
+    #[schema(value_type = Option<Object>)]
+    pub labels: Option<Value>,
+}
+
+fn view(o: &LiveObject) -> Result<ObjectView, ApiError> {
+    let kind = Kind::parse(&o.kind).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the live object {}/{} has an unknown kind", o.kind, o.name),
+            "sync the config again",
+        )
+    })?;
+    let labels = &o.document["metadata"]["labels"];
+    Ok(ObjectView {
+        kind,
+        name: o.name.clone(),
+        revision: o.revision.clone(),
+        file: o.file.clone(),
+        line: o.line,
+        applied_at: o.applied_at,
+        spec: o.document["spec"].clone(),
+        labels: labels.is_object().then(|| labels.clone()),
     })
+}
+
+/// Whether the server hears from a node's runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Its runner answered within the last 90 seconds.
+    Connected,
+    /// It answered before, but not lately.
+    Disconnected,
+    /// It never answered.
+    NeverSeen,
+}
+
+/// A node: declared in git, enrolled, or both.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeView {
+    /// Always `Node`.
+    pub kind: Kind,
+    pub name: String,
+    /// Git declares it; an undeclared node only enrolled (and shows as drift), and has no
+    /// `revision`, `file`, `line`, `applied_at`, `spec` or `labels`.
+    pub declared: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<DateTime<Utc>>,
+    /// Its `spec`, as written in git.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub spec: Option<Value>,
+    /// Its `metadata.labels`, as written in git (null without labels).
+    // Outer: declared (else absent, like the fields above); inner: has labels (else null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub labels: Option<Option<Value>>,
+    /// Its health colour and why; null until the server has looked at it.
+    pub health: Option<NodeHealth>,
+    pub connection: Connection,
+    /// How it enrolled; null when it did not (its runner may still be reached with a token from git).
+    pub enrolled: Option<Enrolled>,
+}
+
+/// Nodes, declared ones first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeList {
+    pub nodes: Vec<NodeView>,
+}
+
+/// One declared node, with what its runner reported and its drift.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeDetail {
+    #[serde(flatten)]
+    pub object: ObjectView,
+    /// Always true: git declares it.
+    pub declared: bool,
+    /// How it enrolled; null when it did not.
+    pub enrolled: Option<Enrolled>,
+    /// Its health colour and why; null until the server has looked at it.
+    pub health: Option<NodeHealth>,
+    pub connection: Connection,
+    /// What the server last saw of its runner; null until it looked.
+    pub observed: Option<NodeObservation>,
+    /// Its differences from git.
+    pub drift: Vec<DriftItem>,
+}
+
+/// A node's metrics history for charts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeMetrics {
+    pub node: String,
+    pub resolution: Resolution,
+    /// Oldest first; none for the minutes or hours no health check was answered.
+    pub points: Vec<Point>,
+}
+
+/// The declared agents, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentList {
+    pub agents: Vec<ObjectView>,
+}
+
+/// One agent, with its record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentDetail {
+    #[serde(flatten)]
+    pub object: ObjectView,
+    #[serde(flatten)]
+    pub record: AgentRecord,
+}
+
+/// A declared schedule, with any pause made outside git.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    #[serde(flatten)]
+    pub object: ObjectView,
+    /// Paused outside git (shown as drift until resumed).
+    pub paused: bool,
+    /// Why, as given when it was paused.
+    pub paused_reason: Option<String>,
+    /// When it fires next; null when it is disabled or paused.
+    pub next_fire: Option<DateTime<Utc>>,
+}
+
+/// The declared schedules, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleView>,
+}
+
+/// Whether a schedule is paused now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PauseState {
+    pub name: String,
+    pub paused: bool,
 }
 
 /// Live objects, node observations, enrollments and overrides, read once per request.
@@ -63,45 +222,67 @@ async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiErro
 
 /// Declared nodes with their health, then nodes that enrolled but git does
 /// not declare yet (`declared: false`, shown as drift too).
-#[utoipa::path(get, path = "/api/v1/nodes", tag = "live state", responses((status = 200, description = "{nodes: [...]}")))]
-pub async fn nodes(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "live state",
+    responses((status = 200, description = "the nodes", body = NodeList)))]
+pub async fn nodes(State(s): State<AppState>) -> Result<Json<NodeList>, ApiError> {
     let live = live(&s).await?;
-    let mut list: Vec<Value> = live
-        .objects
-        .iter()
-        .filter(|o| o.kind == "Node")
-        .map(|o| {
-            let mut v = view(o);
-            v["declared"] = json!(true);
-            v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == o.name));
-            v["connection"] = json!(connection(live.observations.iter().find(|n| n.name == o.name)));
-            v["enrolled"] = json!(live.enrolled.iter().find(|e| e.name == o.name));
-            v
-        })
-        .collect();
-    for e in live.enrolled.iter().filter(|e| !live.objects.iter().any(|o| o.kind == "Node" && o.name == e.name)) {
-        list.push(json!({"kind": "Node", "name": e.name, "declared": false, "enrolled": e,
-            "health": live.drift.nodes.iter().find(|h| h.name == e.name),
-            "connection": connection(live.observations.iter().find(|n| n.name == e.name))}));
+    let health = |name: &str| live.drift.nodes.iter().find(|h| h.name == name).cloned();
+    let enrolled = |name: &str| live.enrolled.iter().find(|e| e.name == name).cloned();
+    let seen = |name: &str| connection(live.observations.iter().find(|n| n.name == name));
+    let mut nodes = Vec::new();
+    for o in live.objects.iter().filter(|o| o.kind == "Node") {
+        let v = view(o)?;
+        nodes.push(NodeView {
+            kind: Kind::Node,
+            declared: true,
+            revision: Some(v.revision),
+            file: Some(v.file),
+            line: Some(v.line),
+            applied_at: Some(v.applied_at),
+            spec: Some(v.spec),
+            labels: Some(v.labels),
+            health: health(&o.name),
+            connection: seen(&o.name),
+            enrolled: enrolled(&o.name),
+            name: v.name,
+        });
     }
-    Ok(Json(json!({"nodes": list})))
+    for e in live.enrolled.iter().filter(|e| !live.objects.iter().any(|o| o.kind == "Node" && o.name == e.name)) {
+        nodes.push(NodeView {
+            kind: Kind::Node,
+            name: e.name.clone(),
+            declared: false,
+            revision: None,
+            file: None,
+            line: None,
+            applied_at: None,
+            spec: None,
+            labels: None,
+            health: health(&e.name),
+            connection: seen(&e.name),
+            enrolled: Some(e.clone()),
+        });
+    }
+    Ok(Json(NodeList { nodes }))
 }
 
 /// One node: its spec, what its runner reported, its health and drift.
 #[utoipa::path(get, path = "/api/v1/nodes/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
-    responses((status = 200, description = "the node"), (status = 404, description = "not live")))]
-pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "the node", body = NodeDetail), (status = 404, description = "not live")))]
+pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<NodeDetail>, ApiError> {
     let o = one(&s, "Node", &name).await?;
     let live = live(&s).await?;
-    let mut v = view(&o);
-    v["declared"] = json!(true);
-    v["enrolled"] = json!(live.enrolled.iter().find(|e| e.name == name));
-    v["health"] = json!(live.drift.nodes.iter().find(|h| h.name == name));
     let observed = live.observations.iter().find(|n| n.name == name);
-    v["connection"] = json!(connection(observed));
-    v["observed"] = json!(observed);
-    v["drift"] = json!(live.drift.items.iter().filter(|i| i.object == format!("Node/{name}")).collect::<Vec<_>>());
-    Ok(Json(v))
+    let object = format!("Node/{name}");
+    Ok(Json(NodeDetail {
+        object: view(&o)?,
+        declared: true,
+        enrolled: live.enrolled.iter().find(|e| e.name == name).cloned(),
+        health: live.drift.nodes.iter().find(|h| h.name == name).cloned(),
+        connection: connection(observed),
+        observed: observed.cloned(),
+        drift: live.drift.items.iter().filter(|i| i.object == object).cloned().collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -114,12 +295,12 @@ pub struct MetricsQuery {
 
 /// A node's metrics history for charts: CPU, memory, load and the fullest disk.
 #[utoipa::path(get, path = "/api/v1/nodes/{name}/metrics", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"), MetricsQuery),
-    responses((status = 200, description = "{resolution, points: [...]}"), (status = 404, description = "not live")))]
+    responses((status = 200, description = "the node's points", body = NodeMetrics), (status = 404, description = "not live")))]
 pub async fn metrics(
     State(s): State<AppState>,
     Path(name): Path<String>,
     QueryParams(q): QueryParams<MetricsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NodeMetrics>, ApiError> {
     one(&s, "Node", &name).await?;
     let text = q.range.unwrap_or_else(|| "6h".into());
     let range: car_schemas::values::Duration = text.parse().map_err(|_| {
@@ -134,41 +315,39 @@ pub async fn metrics(
     let back = chrono::TimeDelta::from_std(range.get()).unwrap_or(crate::metrics::KEPT).min(crate::metrics::KEPT);
     let from = chrono::Utc::now() - back;
     let (resolution, points) = s.store.metrics(&name, from).await?;
-    Ok(Json(json!({"node": name, "resolution": resolution, "points": points})))
+    Ok(Json(NodeMetrics { node: name, resolution, points }))
 }
 
 /// How long a node may go unseen before it counts as disconnected (a few
 /// missed health checks, so one slow answer does not flap it).
 const DISCONNECTED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(90);
 
-/// `connected` (seen within [`DISCONNECTED_AFTER`]), `disconnected`, or `never_seen`.
-fn connection(observed: Option<&NodeObservation>) -> &'static str {
+/// Connected when seen within [`DISCONNECTED_AFTER`].
+fn connection(observed: Option<&NodeObservation>) -> Connection {
     match observed.and_then(|o| o.last_seen) {
-        None => "never_seen",
-        Some(t) if chrono::Utc::now() - t <= DISCONNECTED_AFTER => "connected",
-        Some(_) => "disconnected",
+        None => Connection::NeverSeen,
+        Some(t) if chrono::Utc::now() - t <= DISCONNECTED_AFTER => Connection::Connected,
+        Some(_) => Connection::Disconnected,
     }
 }
 
 /// Declared agents.
-#[utoipa::path(get, path = "/api/v1/agents", tag = "live state", responses((status = 200, description = "{agents: [...]}")))]
-pub async fn agents(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = s.store.objects(Some("Agent")).await?.iter().map(view).collect();
-    Ok(Json(json!({"agents": list})))
+#[utoipa::path(get, path = "/api/v1/agents", tag = "live state",
+    responses((status = 200, description = "the agents", body = AgentList)))]
+pub async fn agents(State(s): State<AppState>) -> Result<Json<AgentList>, ApiError> {
+    let agents = s.store.objects(Some("Agent")).await?.iter().map(view).collect::<Result<_, _>>()?;
+    Ok(Json(AgentList { agents }))
 }
 
 /// One agent, with its record: runs, success rate, mean and p95 duration
 /// (last 30 days), cost over 7 and 30 days, and its last run on each node
 /// (computed in the background every 30 s once asked for; `stats_at` says when).
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
-    responses((status = 200, description = "the agent"), (status = 404, description = "not live")))]
-pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    let mut v = view(&one(&s, "Agent", &name).await?);
+    responses((status = 200, description = "the agent", body = AgentDetail), (status = 404, description = "not live")))]
+pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<AgentDetail>, ApiError> {
+    let object = view(&one(&s, "Agent", &name).await?)?;
     let record = s.runs.agent_stats(&name).await?;
-    for k in ["stats", "last_runs", "stats_at"] {
-        v[k] = record[k].clone();
-    }
-    Ok(Json(v))
+    Ok(Json(AgentDetail { object, record }))
 }
 
 /// A tool call to ask an agent's policy about.
@@ -236,27 +415,23 @@ pub async fn can_i(
 }
 
 /// Declared schedules, with any pause made outside git.
-#[utoipa::path(get, path = "/api/v1/schedules", tag = "live state", responses((status = 200, description = "{schedules: [...]}")))]
-pub async fn schedules(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "live state",
+    responses((status = 200, description = "the schedules", body = ScheduleList)))]
+pub async fn schedules(State(s): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
     let overrides = s.store.overrides().await?;
-    let list: Vec<Value> = s
-        .store
-        .objects(Some("Schedule"))
-        .await?
-        .iter()
-        .map(|o| {
-            let mut v = view(o);
-            let paused = overrides.iter().find(|x| x.kind == "Schedule" && x.name == o.name && x.field == "paused");
-            v["paused"] = json!(paused.is_some());
-            v["paused_reason"] = json!(paused.and_then(|p| p.reason.clone()));
-            let spec = car_schemas::de::from_json::<car_schemas::document::Manifest<ScheduleSpec>>(&o.document).ok();
-            let active = spec.as_ref().is_some_and(|s| s.spec.enabled) && paused.is_none();
-            v["next_fire"] =
-                json!(spec.filter(|_| active).and_then(|s| Cadence::of(&s.spec).next_after(chrono::Utc::now())));
-            v
-        })
-        .collect();
-    Ok(Json(json!({"schedules": list})))
+    let mut schedules = Vec::new();
+    for o in s.store.objects(Some("Schedule")).await?.iter() {
+        let paused = overrides.iter().find(|x| x.kind == "Schedule" && x.name == o.name && x.field == "paused");
+        let spec = car_schemas::de::from_json::<car_schemas::document::Manifest<ScheduleSpec>>(&o.document).ok();
+        let active = spec.as_ref().is_some_and(|s| s.spec.enabled) && paused.is_none();
+        schedules.push(ScheduleView {
+            object: view(o)?,
+            paused: paused.is_some(),
+            paused_reason: paused.and_then(|p| p.reason.clone()),
+            next_fire: spec.filter(|_| active).and_then(|s| Cadence::of(&s.spec).next_after(chrono::Utc::now())),
+        });
+    }
+    Ok(Json(ScheduleList { schedules }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -269,42 +444,43 @@ pub struct PauseRequest {
 
 /// Pause a schedule outside git (reported as drift until resumed).
 #[utoipa::path(post, path = "/api/v1/schedules/{name}/pause", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
-    request_body(content = PauseRequest, description = "optional reason"),
-    responses((status = 200, description = "paused"), (status = 404, description = "no such schedule")))]
+    request_body(content = Option<PauseRequest>, description = "optional reason"),
+    responses((status = 200, description = "paused", body = PauseState), (status = 404, description = "no such schedule")))]
 pub async fn pause(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
     body: Option<super::JsonBody<PauseRequest>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     one(&s, "Schedule", &name).await?;
     let reason = body.and_then(|super::JsonBody(b)| b.reason);
     if let Some(r) = &reason {
         super::error::storable("reason", r)?;
     }
     s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref(), &c.actor()).await?;
-    Ok(Json(json!({"name": name, "paused": true})))
+    Ok(Json(PauseState { name, paused: true }))
 }
 
 /// Resume a paused schedule.
 #[utoipa::path(post, path = "/api/v1/schedules/{name}/resume", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
-    responses((status = 200, description = "resumed"), (status = 404, description = "not paused")))]
+    responses((status = 200, description = "resumed", body = PauseState), (status = 404, description = "not paused")))]
 pub async fn resume(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<PauseState>, ApiError> {
     if !s.store.clear_override("Schedule", &name, "paused", &c.actor()).await? {
         return Err(ApiError::not_found(
             format!("schedule {name:?} is not paused"),
             "GET /api/v1/schedules shows which are",
         ));
     }
-    Ok((StatusCode::OK, Json(json!({"name": name, "paused": false}))))
+    Ok(Json(PauseState { name, paused: false }))
 }
 
 /// Every difference between git and reality, with fixes, and each node's health.
-#[utoipa::path(get, path = "/api/v1/drift", tag = "live state", responses((status = 200, body = Drift)))]
+#[utoipa::path(get, path = "/api/v1/drift", tag = "live state",
+    responses((status = 200, description = "the drift report", body = Drift)))]
 pub async fn drift(State(s): State<AppState>) -> Result<Json<Drift>, ApiError> {
     Ok(Json(live(&s).await?.drift))
 }

@@ -6,15 +6,18 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use car_schemas::run::{RunStatus, Usage};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
-use super::{ApiError, AppState, JsonBody};
+use super::{ApiError, AppState, JsonBody, Page};
 use crate::auth::Caller;
 use crate::runner::{Endpoint, RunnerErrorKind};
-use crate::runs::{QueueError, Run, Start};
+use crate::runs::store::Transition;
+use crate::runs::{Approval, QueueError, Run, RunTrigger, Start};
 
 /// A reader further behind than this many events skips ahead (with a gap marker).
 const MAX_LAG: u64 = 5000;
@@ -29,20 +32,143 @@ impl From<QueueError> for ApiError {
     }
 }
 
+/// A run: what runs where, why, how far it got, and what it cost.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// `run_<created, UTC>_<random hex>`.
+    pub id: String,
+    pub agent: String,
+    pub node: String,
+    pub status: RunStatus,
+    pub trigger: RunTrigger,
+    /// Who or what started it: a user, an API key, a schedule's name.
+    pub started_by: Option<String>,
+    /// The schedule slot it fills.
+    pub slot: Option<DateTime<Utc>>,
+    /// 1 for the first attempt; each retry counts up.
+    pub attempt: i32,
+    /// The id of the first attempt, which all its attempts share.
+    pub first_run_id: String,
+    /// The config revision the agent was taken from.
+    pub revision: Option<String>,
+    /// What the agent is told about its run: the node (`name`, `tags`, `sandbox`), `trigger`,
+    /// `started_by`, and a schedule's slot or a trigger's payload.
+    #[schema(value_type = Object)]
+    pub context: Value,
+    pub created_at: DateTime<Utc>,
+    /// It waits in the queue until then (a retry's back-off, a schedule's jitter).
+    pub not_before: Option<DateTime<Utc>>,
+    /// It waits while another run of the agent goes on the node.
+    pub after_previous: bool,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The seq of the newest event the server has (0: none yet).
+    pub last_seq: i64,
+    /// The agent's summary of what it did.
+    pub summary: Option<String>,
+    /// The report the agent gave, as the agent wrote it.
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+    /// Why it did not succeed: `kind` (`timed_out`, `lost`, `rate_limited`, `max_turns`, `script`, …),
+    /// `message`, mostly a `hint`, and details of the kind (`retry_after_ms`, `api_status`).
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    /// What the model calls cost, in US dollars.
+    pub cost_usd: f64,
+    /// Model turns.
+    pub turns: i32,
+    /// From start to end, once it ended.
+    pub duration_ms: Option<i64>,
+    /// The tokens, cost and turns above, in the shape run events carry them.
+    pub usage: Usage,
+    /// Why a queued run that needs a model waits (the budget is spent, the API rate-limited us); null otherwise.
+    pub held: Option<String>,
+}
+
 /// A run as the API shows it; a queued model run says why it waits, if it is held.
-pub fn view(r: &Run, held: Option<&str>) -> Value {
+pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
+    let status = r.status()?;
     let duration_ms = match (r.started_at, r.finished_at) {
         (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
         _ => None,
     };
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    v["duration_ms"] = json!(duration_ms);
-    v["usage"] = json!({"input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-        "cache_creation_input_tokens": r.cache_creation_input_tokens,
-        "cache_read_input_tokens": r.cache_read_input_tokens, "cost_usd": r.cost_usd, "turns": r.turns});
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let usage = Usage {
+        input_tokens: count(r.input_tokens),
+        output_tokens: count(r.output_tokens),
+        cache_creation_input_tokens: count(r.cache_creation_input_tokens),
+        cache_read_input_tokens: count(r.cache_read_input_tokens),
+        cost_usd: r.cost_usd,
+        turns: count(r.turns.into()),
+    };
     let model_run = r.agent_document["spec"]["prompt"].is_string();
-    v["held"] = json!(held.filter(|_| r.status == "queued" && model_run));
-    v
+    Ok(RunView {
+        id: r.id.clone(),
+        agent: r.agent.clone(),
+        node: r.node.clone(),
+        status,
+        trigger: r.trigger,
+        started_by: r.started_by.clone(),
+        slot: r.slot,
+        attempt: r.attempt,
+        first_run_id: r.first_run_id.clone(),
+        revision: r.revision.clone(),
+        context: r.context.clone(),
+        created_at: r.created_at,
+        not_before: r.not_before,
+        after_previous: r.after_previous,
+        dispatched_at: r.dispatched_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        last_seq: r.last_seq,
+        summary: r.summary.clone(),
+        report: r.report.clone(),
+        error: r.error.clone(),
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        cache_creation_input_tokens: r.cache_creation_input_tokens,
+        cache_read_input_tokens: r.cache_read_input_tokens,
+        cost_usd: r.cost_usd,
+        turns: r.turns,
+        duration_ms,
+        usage,
+        held: held.filter(|_| status == RunStatus::Queued && model_run).map(String::from),
+    })
+}
+
+/// One run with its history: every status change, every attempt, every approval it asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Every status change, oldest first.
+    pub transitions: Vec<Transition>,
+    /// Every attempt of the run (this one included), oldest first.
+    pub attempts: Vec<RunAttempt>,
+    /// The tool calls it held for a decision, newest first.
+    pub approvals: Vec<Approval>,
+}
+
+/// One attempt of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunAttempt {
+    /// The attempt's run id.
+    pub id: String,
+    /// 1, 2, 3, ….
+    pub attempt: i32,
+    pub status: RunStatus,
+}
+
+/// A cancel request was taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelling {
+    /// Always true: a queued run is cancelled at once, a going one when its runner stops it.
+    pub cancelling: bool,
 }
 
 fn held(s: &AppState) -> Option<String> {
@@ -70,20 +196,20 @@ pub struct StartRun {
 
 /// Starts an agent on a node now (one click in the dashboard).
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
-    responses((status = 202, description = "the queued run"), (status = 404, description = "no such agent or node"),
+    responses((status = 202, description = "the queued run", body = RunView), (status = 404, description = "no such agent or node"),
     (status = 409, description = "the node does not allow the agent, or its script is not in the applied revision")))]
 pub async fn start(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     JsonBody(b): JsonBody<StartRun>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let start = Start { trigger: "manual".into(), by: Some(c.actor()), ..Start::default() };
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    let start = Start { trigger: RunTrigger::Manual, by: Some(c.actor()), ..Start::default() };
     let run = s
         .runs
         .queue(&b.agent, &b.node, start)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "the run was not queued", "try again"))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&run, held(&s).as_deref()))))
+    Ok((StatusCode::ACCEPTED, Json(view(&run, held(&s).as_deref())?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -101,21 +227,24 @@ pub struct ListQuery {
 
 /// Runs, newest first, with cursor paging.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
-    responses((status = 200, description = "{runs: [...], next: cursor or null}")))]
-pub async fn list(State(s): State<AppState>, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "a page of runs", body = Page<RunView>)))]
+pub async fn list(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Json<Page<RunView>>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let filter =
         crate::runs::store::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
     let runs = s.runs.store.runs(&filter).await?;
-    let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
     let held = held(&s);
-    Ok(Json(json!({"runs": runs.iter().map(|r| view(r, held.as_deref())).collect::<Vec<_>>(), "next": next})))
+    let items = runs.iter().map(|r| view(r, held.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(Page::of(items, limit as usize, |r| r.id.clone())))
 }
 
 /// One run: status, timings, every transition, attempts, approvals, usage, cost, summary, report, error.
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, description = "the run"), (status = 404, description = "no such run")))]
-pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "the run", body = RunDetail), (status = 404, description = "no such run")))]
+pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
     let run = find(&s, &id).await?;
     let store = &s.runs.store;
     let (transitions, attempts, approvals) = (
@@ -123,18 +252,17 @@ pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
         store.attempts(&run.first_run_id).await?,
         store.approvals(None, Some(&id)).await?,
     );
-    let mut v = view(&run, held(&s).as_deref());
-    v["transitions"] = json!(transitions);
-    v["attempts"] = json!(
-        attempts.iter().map(|a| json!({"id": a.id, "attempt": a.attempt, "status": a.status})).collect::<Vec<_>>()
-    );
-    v["approvals"] = json!(approvals);
-    Ok(Json(v))
+    let attempts = attempts
+        .iter()
+        .map(|a| Ok(RunAttempt { id: a.id.clone(), attempt: a.attempt, status: a.status()? }))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(RunDetail { run: view(&run, held(&s).as_deref())?, transitions, attempts, approvals }))
 }
 
 /// The run's log as plain text, for download.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/log", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, description = "text/plain"), (status = 404, description = "no such run")))]
+    responses((status = 200, description = "the log, one line an event, as a file to save", body = String, content_type = "text/plain"),
+    (status = 404, description = "no such run")))]
 pub async fn log(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let run = find(&s, &id).await?;
     let path = s.runs.logs.path(&id);
@@ -213,14 +341,14 @@ async fn pump(mut socket: WebSocket, mut reader: crate::runs::logs::Reader) {
 
 /// Stops a run: a queued one at once, a going one through its runner.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path)),
-    responses((status = 202, description = "cancelling"), (status = 404, description = "no such run"),
+    responses((status = 202, description = "cancelling", body = Cancelling), (status = 404, description = "no such run"),
     (status = 409, description = "the run already finished"),
     (status = 502, description = "the run's runner cannot be reached or refused; the error says why")))]
 pub async fn cancel(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
     let run = find(&s, &id).await?;
     if crate::runs::store::OPEN.contains(&run.status.as_str()) {
         let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
@@ -229,7 +357,7 @@ pub async fn cancel(
     if run.status == "queued" {
         let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});
         s.runs.finish_here(&run, "cancelled", error).await?;
-        return Ok((StatusCode::ACCEPTED, Json(json!({"cancelling": true}))));
+        return Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true })));
     }
     if !crate::runs::store::OPEN.contains(&run.status.as_str()) {
         return Err(ApiError::new(
@@ -241,7 +369,7 @@ pub async fn cancel(
     }
     let endpoint = Endpoint::of(&s.runs.store, &s.runs.secrets, &run.node).await.map_err(bad_gateway)?;
     match endpoint.cancel(&s.runs.http, &id).await {
-        Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({"cancelling": true})))),
+        Ok(_) => Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true }))),
         Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "finished",

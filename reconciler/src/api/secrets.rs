@@ -5,14 +5,28 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::secrets::SecretError;
+use crate::secrets::{SecretError, SecretInfo};
+
+/// The stored secrets, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretList {
+    pub secrets: Vec<SecretInfo>,
+}
+
+/// A secret stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretStored {
+    /// The secret's name, as `{secret: NAME}` in git names it.
+    pub name: String,
+    /// True when it is new, false when its value was replaced.
+    pub created: bool,
+}
 
 /// Longest secret value accepted, in characters.
 const MAX_VALUE: usize = 64 * 1024;
@@ -38,9 +52,10 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// Stored secrets: names and when they changed, never values.
-#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", responses((status = 200, description = "{secrets: [...]}")))]
-pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"secrets": s.secrets.list().await?})))
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets",
+    responses((status = 200, description = "the stored secrets", body = SecretList)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<SecretList>, ApiError> {
+    Ok(Json(SecretList { secrets: s.secrets.list().await? }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -53,14 +68,15 @@ pub struct SecretValue {
 /// Stores a secret (encrypted with the server's SECRET_KEY) or replaces its value.
 #[utoipa::path(put, path = "/api/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     request_body = SecretValue,
-    responses((status = 201, description = "stored"), (status = 200, description = "replaced"),
+    responses((status = 201, description = "stored", body = SecretStored),
+    (status = 200, description = "replaced", body = SecretStored),
     (status = 400, description = "a bad name or value")))]
 pub async fn put(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
     JsonBody(b): JsonBody<SecretValue>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SecretStored>), ApiError> {
     check_name(&name)?;
     if b.value.is_empty() || b.value.chars().count() > MAX_VALUE {
         return Err(ApiError::new(
@@ -72,7 +88,7 @@ pub async fn put(
     }
     let created = s.secrets.put(&name, &b.value, &c.actor()).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"name": name, "created": created}))))
+    Ok((status, Json(SecretStored { name, created })))
 }
 
 /// Deletes a secret.

@@ -3,18 +3,19 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::store::SyncState;
-use crate::sync::Trigger;
+use crate::store::{HistoryEntry, StoreError, SyncState};
+use crate::sync::{ConfigDiagnostic, ObjectStatus, Severity, Trigger};
 
 /// How the live state relates to the head of the config repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub enum Status {
+pub enum SyncStatus {
     /// The head is applied.
     Synced,
     /// The head moved and is not applied yet.
@@ -25,76 +26,122 @@ pub enum Status {
     Unknown,
 }
 
-pub fn status_of(s: &SyncState) -> Status {
+pub fn status_of(s: &SyncState) -> SyncStatus {
     if s.fetch_error.is_some() {
-        return Status::Error;
+        return SyncStatus::Error;
     }
     match (&s.head_revision, &s.attempted_revision, &s.applied_revision) {
-        (None, _, _) => Status::Unknown,
-        (Some(h), Some(a), Some(p)) if h == a && a == p => Status::Synced,
-        (Some(h), Some(a), _) if h == a => Status::Error,
-        _ => Status::OutOfSync,
+        (None, _, _) => SyncStatus::Unknown,
+        (Some(h), Some(a), Some(p)) if h == a && a == p => SyncStatus::Synced,
+        (Some(h), Some(a), _) if h == a => SyncStatus::Error,
+        _ => SyncStatus::OutOfSync,
     }
 }
 
-#[derive(Serialize, ToSchema)]
+/// Where the config stands: the source's head, what was last attempted and applied, and how it went.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SyncView {
-    pub status: Status,
+    pub status: SyncStatus,
     /// The head revision of the config branch.
     pub revision: Option<String>,
+    /// The config repository (without credentials).
     pub source: String,
-    #[schema(value_type = Object)]
-    pub head: Value,
-    #[schema(value_type = Object)]
-    pub last_attempted: Value,
-    #[schema(value_type = Object)]
-    pub last_applied: Value,
+    pub head: SyncHead,
+    pub last_attempted: RevisionAt,
+    pub last_applied: RevisionAt,
     /// Errors of the head revision (file, line, column, message, hint), or why the source cannot be read.
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub warnings: Vec<Value>,
-    /// Each object's status against the head: Synced, OutOfSync or Error.
-    #[schema(value_type = Vec<Object>)]
-    pub objects: Value,
-    /// The last 20 syncs, newest first.
-    #[schema(value_type = Vec<Object>)]
-    pub history: Value,
+    pub errors: Vec<ConfigDiagnostic>,
+    /// Warnings of the revision last attempted.
+    pub warnings: Vec<ConfigDiagnostic>,
+    /// Each object's status against the revision last attempted.
+    pub objects: Vec<ObjectStatus>,
+    /// The last 20 syncs of a new revision, newest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The head of the config branch as last fetched.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncHead {
+    /// Null until the source was read.
+    pub revision: Option<String>,
+    pub author: Option<String>,
+    /// The commit message.
+    pub message: Option<String>,
+    pub committed_at: Option<DateTime<Utc>>,
+    /// When the source was last read (or failed to be).
+    pub fetched_at: Option<DateTime<Utc>>,
+}
+
+/// A revision and when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionAt {
+    pub revision: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Stored JSON of the sync state, read back as what it is.
+fn stored<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(v)
+        .map_err(|e| StoreError::Query(sqlx::Error::Decode(format!("the sync state's {what}: {e}").into())))
 }
 
 /// Sync status: head, last attempted and applied revisions, errors, per-object status, history.
-#[utoipa::path(get, path = "/api/v1/sync", tag = "sync", responses((status = 200, body = SyncView)))]
+#[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
+    responses((status = 200, description = "where the config stands", body = SyncView)))]
 pub async fn status(State(s): State<AppState>) -> Result<Json<SyncView>, ApiError> {
     let state = s.store.sync_state().await?;
     let history = s.store.history(20).await?;
-    let diagnostics = state.diagnostics.as_array().cloned().unwrap_or_default();
-    let (mut errors, warnings): (Vec<Value>, Vec<Value>) =
-        diagnostics.into_iter().partition(|d| d["severity"] == "error");
+    let diagnostics: Vec<ConfigDiagnostic> = stored("diagnostics", state.diagnostics.clone())?;
+    let (mut errors, warnings): (Vec<_>, Vec<_>) =
+        diagnostics.into_iter().partition(|d| d.severity == Some(Severity::Error));
     if let Some(e) = &state.fetch_error {
-        errors.insert(0, json!({"message": e, "hint": "the last good revision stays live; fix the source and POST /api/v1/sync/refresh"}));
+        errors.insert(
+            0,
+            ConfigDiagnostic {
+                file: None,
+                line: None,
+                column: None,
+                severity: None,
+                message: e.clone(),
+                hint: Some("the last good revision stays live; fix the source and POST /api/v1/sync/refresh".into()),
+            },
+        );
     }
     Ok(Json(SyncView {
         status: status_of(&state),
         revision: state.head_revision.clone(),
         source: s.source.clone(),
-        head: json!({"revision": state.head_revision, "author": state.head_author, "message": state.head_message,
-                     "committed_at": state.head_committed_at, "fetched_at": state.fetched_at}),
-        last_attempted: json!({"revision": state.attempted_revision, "at": state.attempted_at}),
-        last_applied: json!({"revision": state.applied_revision, "at": state.applied_at}),
+        objects: stored("objects", state.objects)?,
+        head: SyncHead {
+            revision: state.head_revision,
+            author: state.head_author,
+            message: state.head_message,
+            committed_at: state.head_committed_at,
+            fetched_at: state.fetched_at,
+        },
+        last_attempted: RevisionAt { revision: state.attempted_revision, at: state.attempted_at },
+        last_applied: RevisionAt { revision: state.applied_revision, at: state.applied_at },
         errors,
         warnings,
-        objects: state.objects,
-        history: serde_json::to_value(history).unwrap_or_default(),
+        history,
     }))
 }
 
+/// A sync was asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncQueued {
+    /// Always true: the sync runs soon after, once however many ask.
+    pub queued: bool,
+}
+
 /// Fetch the config repository now.
-#[utoipa::path(post, path = "/api/v1/sync/refresh", tag = "sync", responses((status = 202, description = "a sync is queued")))]
+#[utoipa::path(post, path = "/api/v1/sync/refresh", tag = "sync",
+    responses((status = 202, description = "a sync is queued", body = SyncQueued)))]
 pub async fn refresh(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SyncQueued>), ApiError> {
     crate::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({})).await?;
     s.sync.request(Trigger::Refresh);
-    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
+    Ok((StatusCode::ACCEPTED, Json(SyncQueued { queued: true })))
 }

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
+use crate::runs::store::UsageGroup;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -23,29 +23,70 @@ pub struct UsageQuery {
     group_by: Option<String>,
 }
 
+/// What usage is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Agent,
+    Node,
+    /// The UTC day the runs were created.
+    Day,
+}
+
+impl GroupBy {
+    fn parse(text: &str) -> Option<GroupBy> {
+        match text {
+            "agent" => Some(GroupBy::Agent),
+            "node" => Some(GroupBy::Node),
+            "day" => Some(GroupBy::Day),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Agent => "agent",
+            GroupBy::Node => "node",
+            GroupBy::Day => "day",
+        }
+    }
+}
+
+/// Tokens and cost of the runs created in a time range, by group, and in all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group_by: GroupBy,
+    /// One per agent, node or day that had runs, in the order of their keys.
+    pub groups: Vec<UsageGroup>,
+    /// The sum of the groups, with the key `total`.
+    pub total: UsageGroup,
+}
+
 /// Tokens and cost of the runs created in a time range, grouped; runs
 /// deleted by retention still count (their days are kept as totals).
 #[utoipa::path(get, path = "/api/v1/usage", tag = "usage", params(UsageQuery),
-    responses((status = 200, description = "{from, to, group_by, groups: [...], total}")))]
+    responses((status = 200, description = "usage by group, and the total", body = UsageReport)))]
 pub async fn usage(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<UsageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsageReport>, ApiError> {
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or(to - chrono::TimeDelta::days(30));
-    let group_by = q.group_by.unwrap_or_else(|| "day".into());
-    if !matches!(group_by.as_str(), "agent" | "node" | "day") {
-        return Err(ApiError::new(
+    let text = q.group_by.unwrap_or_else(|| "day".into());
+    let group_by = GroupBy::parse(&text).ok_or_else(|| {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
-            format!("group_by={group_by:?} is not agent, node or day"),
+            format!("group_by={text:?} is not agent, node or day"),
             "use group_by=agent, node or day",
-        ));
-    }
-    let groups = s.runs.store.usage(from, to, &group_by).await?;
-    let mut total = crate::runs::store::UsageGroup { key: "total".into(), ..Default::default() };
+        )
+    })?;
+    let groups = s.runs.store.usage(from, to, group_by.as_str()).await?;
+    let mut total = UsageGroup { key: "total".into(), ..Default::default() };
     for g in &groups {
         total.add(g);
     }
-    Ok(Json(json!({"from": from, "to": to, "group_by": group_by, "groups": groups, "total": total})))
+    Ok(Json(UsageReport { from, to, group_by, groups, total }))
 }

@@ -5,8 +5,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::JsonBody;
@@ -48,11 +47,25 @@ fn no_user(name: &str) -> ApiError {
     ApiError::not_found(format!("no user {name:?}"), "GET /api/v1/users lists them")
 }
 
+/// Every user, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// In order of their names.
+    pub users: Vec<User>,
+}
+
+/// One user, as added or changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserAnswer {
+    pub user: User,
+}
+
 /// Every user.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "{users: [...]}")))]
-pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let users: Vec<User> = s.store.users().await?.iter().map(User::from).collect();
-    Ok(Json(json!({"users": users})))
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, description = "every user", body = UserList)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<UserList>, ApiError> {
+    let users = s.store.users().await?.iter().map(User::from).collect();
+    Ok(Json(UserList { users }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -67,13 +80,13 @@ pub struct NewUser {
 
 /// Adds a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, description = "the user"), (status = 400, description = "a bad name or password"),
+    responses((status = 201, description = "the user", body = UserAnswer), (status = 400, description = "a bad name or password"),
     (status = 409, description = "the name is taken")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     JsonBody(b): JsonBody<NewUser>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UserAnswer>), ApiError> {
     check_username(&b.username)?;
     password::check_new(&b.password).map_err(weak)?;
     let hash = password::hash(&b.password).await;
@@ -86,7 +99,7 @@ pub async fn create(
         ));
     }
     let user = s.store.user(&b.username).await?.ok_or_else(|| no_user(&b.username))?;
-    Ok((StatusCode::CREATED, Json(json!({"user": User::from(&user)}))))
+    Ok((StatusCode::CREATED, Json(UserAnswer { user: User::from(&user) })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,14 +116,14 @@ pub struct UserChange {
 /// Changes a user's role, password or whether they may log in.
 #[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path, pattern = "^[A-Za-z0-9._@-]{1,64}$")),
     request_body = UserChange,
-    responses((status = 200, description = "the user"), (status = 404, description = "no such user"),
+    responses((status = 200, description = "the user", body = UserAnswer), (status = 404, description = "no such user"),
     (status = 409, description = "it would leave no enabled admin")))]
 pub async fn update(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(username): Path<String>,
     JsonBody(b): JsonBody<UserChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserAnswer>, ApiError> {
     s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
     let hash = match &b.password {
         Some(p) => {
@@ -123,7 +136,7 @@ pub async fn update(
         return Err(last_admin());
     }
     let user = s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
-    Ok(Json(json!({"user": User::from(&user)})))
+    Ok(Json(UserAnswer { user: User::from(&user) }))
 }
 
 /// Deletes a user and ends their sessions.

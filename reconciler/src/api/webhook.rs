@@ -4,24 +4,55 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::sync::Trigger;
 use crate::webhook::{event, pushed_ref, verify};
 
+/// The answer to a provider's ping (sent when the webhook is set up).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pong {
+    /// Always true.
+    pub pong: bool,
+}
+
+/// What came of a push.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushAccepted {
+    /// True when a sync is queued; false for a push to another branch.
+    pub queued: bool,
+    /// Why nothing was queued (absent when a sync is queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The two answers of the git webhook, each with its status.
+#[derive(Debug)]
+pub enum GitHookAnswer {
+    Pong(Pong),
+    Push(PushAccepted),
+}
+
+impl IntoResponse for GitHookAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            GitHookAnswer::Pong(p) => (StatusCode::OK, Json(p)).into_response(),
+            GitHookAnswer::Push(p) => (StatusCode::ACCEPTED, Json(p)).into_response(),
+        }
+    }
+}
+
 /// A push webhook (GitHub, GitLab, Gitea/Forgejo or generic). A valid push to the config branch queues a sync at once.
 #[utoipa::path(post, path = "/api/v1/webhooks/git", tag = "sync",
     request_body(content = String, content_type = "application/json", description = "the provider's push payload"),
     responses(
-    (status = 202, description = "accepted: a sync is queued, or the push was for another branch"),
-    (status = 200, description = "a ping"),
+    (status = 202, description = "accepted: a sync is queued, or the push was for another branch", body = PushAccepted),
+    (status = 200, description = "a ping", body = Pong),
     (status = 401, description = "missing or wrong signature")))]
-pub async fn git(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn git(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<GitHookAnswer, ApiError> {
     let Some(secret) = s.settings.git_webhook_secret.as_ref().map(crate::settings::Secret::expose) else {
         tracing::warn!("refused a git webhook: GIT_WEBHOOK_SECRET is not set");
         return Err(ApiError::unauthorized(
@@ -38,21 +69,19 @@ pub async fn git(
     }
     let event = event(&headers);
     if event.as_deref() == Some("ping") {
-        return Ok((StatusCode::OK, Json(json!({"pong": true}))));
+        return Ok(GitHookAnswer::Pong(Pong { pong: true }));
     }
     let wanted = format!("refs/heads/{}", s.settings.source.branch);
     match pushed_ref(&body) {
         Some(r) if r != wanted => {
             tracing::info!(pushed = %r, "push to another branch; nothing to sync");
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"queued": false, "reason": format!("push to {r}, the config branch is {wanted}")})),
-            ))
+            let reason = Some(format!("push to {r}, the config branch is {wanted}"));
+            Ok(GitHookAnswer::Push(PushAccepted { queued: false, reason }))
         }
         _ => {
             tracing::info!(event = event.as_deref().unwrap_or("push"), "push webhook accepted; syncing");
             s.sync.request(Trigger::Webhook);
-            Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))))
+            Ok(GitHookAnswer::Push(PushAccepted { queued: true, reason: None }))
         }
     }
 }

@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 
 use crate::api::{ApiError, AppState};
 use crate::audit::Actor;
+use crate::node_keys::KeyState;
 use crate::tokens;
 
 /// The dashboard's session cookie.
@@ -36,6 +37,7 @@ pub const SESSION_COOKIE: &str = "car_session";
 /// Longest a session lasts, however active.
 pub const SESSION_MAX: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
+/// What a user or API key may do; each role may do all the one before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -54,6 +56,14 @@ impl Role {
             Role::Operator => "operator",
             Role::Admin => "admin",
         }
+    }
+}
+
+/// For rows that store a role as text.
+impl TryFrom<String> for Role {
+    type Error = String;
+    fn try_from(s: String) -> Result<Role, String> {
+        s.parse()
     }
 }
 
@@ -288,7 +298,7 @@ async fn bearer(s: &AppState, token: &str, path: &str) -> Result<Principal, ApiE
     if token.starts_with(tokens::NODE_KEY) {
         let key = crate::node_keys::verify(&s.store, s.secrets.key(), token).await?;
         return match key {
-            Some(k) if k.state != "revoked" => Ok(Principal::Node { name: k.node, key_id: Some(k.id) }),
+            Some(k) if k.state != KeyState::Revoked => Ok(Principal::Node { name: k.node, key_id: Some(k.id) }),
             Some(k) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "node_key_revoked",

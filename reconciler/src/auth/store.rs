@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::Role;
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor};
 use crate::store::{Store, StoreError};
 use crate::tokens;
 
@@ -23,13 +23,16 @@ pub struct UserRow {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
-/// A user as the API shows it.
+/// A user as the API shows it: never the password.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
+    /// The name they log in with.
     pub username: String,
     pub role: Role,
+    /// Disabled users cannot log in.
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Their last login; null: never.
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -48,15 +51,23 @@ impl From<&UserRow> for User {
 /// An API key as the API shows it: never the key itself.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct ApiKey {
+    /// Its id (`key_…`), to revoke it by.
     pub id: String,
+    /// What the key is for, e.g. "home-assistant".
     pub name: String,
-    pub role: String,
-    /// The key's first characters.
+    /// What callers with the key may do.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    /// The key's first characters, to recognise it by.
     pub prefix: String,
+    /// Who made it: a user's name, or `<kind>:<name>` for other actors (`api_key:ci`).
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// When it stops working; null: never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// When a request last came with it (noted at most once a minute); null: never used.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; null: it was not.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -130,7 +141,7 @@ impl Store {
         .rows_affected()
             > 0;
         if added {
-            audit::record(&mut *tx, by, "user.created", Some(username), serde_json::json!({"role": role})).await?;
+            audit::record(&mut *tx, by, Action::UserCreated, Some(username), serde_json::json!({"role": role})).await?;
         }
         tx.commit().await?;
         Ok(added)
@@ -172,7 +183,7 @@ impl Store {
         }
         let detail =
             serde_json::json!({"role": role, "password_changed": password_hash.is_some(), "disabled": disabled});
-        audit::record(&mut *tx, by, "user.updated", Some(username), detail).await?;
+        audit::record(&mut *tx, by, Action::UserUpdated, Some(username), detail).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -187,7 +198,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        audit::record(&mut *tx, by, "user.deleted", Some(username), serde_json::json!({})).await?;
+        audit::record(&mut *tx, by, Action::UserDeleted, Some(username), serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -213,7 +224,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
-        audit::record(&mut *tx, actor, "auth.login", None, serde_json::json!({"via": "password"})).await?;
+        audit::record(&mut *tx, actor, Action::AuthLogin, None, serde_json::json!({"via": "password"})).await?;
         // Expired sessions are cleared out as new ones come.
         sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(&mut *tx).await?;
         tx.commit().await?;
@@ -253,7 +264,7 @@ impl Store {
             .await?
             .rows_affected();
         if ended > 0 {
-            audit::record(&mut *tx, actor, "auth.logout", None, serde_json::json!({})).await?;
+            audit::record(&mut *tx, actor, Action::AuthLogout, None, serde_json::json!({})).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -284,7 +295,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let detail = serde_json::json!({"name": name, "role": role, "expires_at": expires_at});
-        audit::record(&mut *tx, by, "api_key.created", Some(&id), detail).await?;
+        audit::record(&mut *tx, by, Action::ApiKeyCreated, Some(&id), detail).await?;
         tx.commit().await?;
         Ok((key, secret))
     }
@@ -308,7 +319,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(name) = &name {
-            audit::record(&mut *tx, by, "api_key.revoked", Some(id), serde_json::json!({"name": name})).await?;
+            audit::record(&mut *tx, by, Action::ApiKeyRevoked, Some(id), serde_json::json!({"name": name})).await?;
         }
         tx.commit().await?;
         Ok(name.is_some())
@@ -378,7 +389,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"role": "admin", "via": "setup link"});
-        audit::record(&mut *tx, actor, "user.created", Some(username), detail).await?;
+        audit::record(&mut *tx, actor, Action::UserCreated, Some(username), detail).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use car_schemas::run::{RunEvent, Usage, kind};
 use serde_json::{Value, json};
 
-use super::store::{Approval, Outcome};
+use super::store::{Approval, ApprovalStatus, Outcome};
 use super::{Notice, Run, Runs};
 use crate::runner::{Endpoint, RunnerErrorKind};
 use crate::store::StoreError;
@@ -221,7 +221,7 @@ async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool,
                 tool: d["tool"].as_str().unwrap_or_default().into(),
                 input: d["input"].clone(),
                 reason: d["reason"].as_str().map(String::from),
-                status: "pending".into(),
+                status: ApprovalStatus::Pending,
                 requested_at: e.ts,
                 decided_at: None,
                 decided_by: None,

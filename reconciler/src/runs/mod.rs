@@ -25,7 +25,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::secrets::Secrets;
 use crate::store::{Store, StoreError};
-pub use store::{Approval, NewRun, Run};
+pub use store::{Approval, ApprovalStatus, NewRun, Run, RunTrigger};
 
 /// Something other parts of the server may act on (notifications).
 #[derive(Debug, Clone)]
@@ -62,8 +62,18 @@ pub const STATS_FRESH: Duration = Duration::from_secs(30);
 /// An agent's record as last computed, and whether it is being computed again.
 struct Stats {
     at: std::time::Instant,
-    value: Value,
+    value: AgentRecord,
     refreshing: bool,
+}
+
+/// An agent's record: how its runs went over the last 30 days, and its newest run on each node.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentRecord {
+    pub stats: store::AgentStats,
+    /// The newest run on each node it ran on, by node.
+    pub last_runs: Vec<store::LastRun>,
+    /// When these were computed; once 30 s old, they are computed again in the background.
+    pub stats_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +92,15 @@ fn invalid(message: String, hint: &str) -> QueueError {
     QueueError::Invalid { message, hint: hint.into() }
 }
 
-async fn agent_record(store: &Store, agent: &str) -> Result<Value, StoreError> {
-    Ok(json!({"stats": store.agent_stats(agent).await?, "last_runs": store.last_runs(agent).await?,
-              "stats_at": chrono::Utc::now()}))
+async fn agent_record(store: &Store, agent: &str) -> Result<AgentRecord, StoreError> {
+    Ok(AgentRecord {
+        stats: store.agent_stats(agent).await?,
+        last_runs: store.last_runs(agent).await?,
+        stats_at: chrono::Utc::now(),
+    })
 }
 
-fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, value: Value) {
+fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, value: AgentRecord) {
     let fresh = Stats { at: std::time::Instant::now(), value, refreshing: false };
     cache.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.to_string(), fresh);
 }
@@ -95,7 +108,7 @@ fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, va
 /// Why and how a run is started.
 #[derive(Debug, Clone, Default)]
 pub struct Start {
-    pub trigger: String,
+    pub trigger: RunTrigger,
     /// Who or what starts it (a user, an API key, a schedule): recorded as
     /// the run's `started_by` and in the audit log.
     pub by: Option<crate::audit::Actor>,
@@ -209,7 +222,7 @@ impl Runs {
     /// An agent's record (`stats` and `last_runs`): computed on the first
     /// request, then served at once and computed again in the background
     /// when it is older than [`STATS_FRESH`], so no request waits for it twice.
-    pub async fn agent_stats(&self, agent: &str) -> Result<Value, StoreError> {
+    pub async fn agent_stats(&self, agent: &str) -> Result<AgentRecord, StoreError> {
         let cached = {
             let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
             stats.get_mut(agent).map(|s| {

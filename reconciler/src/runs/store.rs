@@ -2,9 +2,12 @@
 //! `migrations/20261125000002_runs.sql`).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::FromRow;
+use utoipa::ToSchema;
+
+use car_schemas::run::RunStatus;
 
 use crate::store::{Store, StoreError};
 
@@ -17,7 +20,8 @@ pub struct Run {
     pub agent: String,
     pub node: String,
     pub status: String,
-    pub trigger: String,
+    #[sqlx(try_from = "String")]
+    pub trigger: RunTrigger,
     pub started_by: Option<String>,
     pub slot: Option<DateTime<Utc>>,
     pub attempt: i32,
@@ -50,12 +54,76 @@ pub struct Run {
     pub turns: i32,
 }
 
+impl Run {
+    /// The run's status as its type (the database's CHECK allows only these).
+    pub fn status(&self) -> Result<RunStatus, StoreError> {
+        RunStatus::try_from(StatusText(self.status.clone()))
+            .map_err(|e| StoreError::Query(sqlx::Error::Decode(e.into())))
+    }
+}
+
+/// A run status as the database holds it, to decode into [`RunStatus`].
+#[derive(Debug, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct StatusText(String);
+
+impl TryFrom<StatusText> for RunStatus {
+    type Error = String;
+
+    fn try_from(text: StatusText) -> Result<RunStatus, String> {
+        RunStatus::parse(&text.0).ok_or_else(|| format!("{:?} is not a run status", text.0))
+    }
+}
+
+/// What started a run (an attempt after a failure keeps its first attempt's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTrigger {
+    /// A person or an API key, with `POST /api/v1/runs`.
+    #[default]
+    Manual,
+    /// A schedule's slot.
+    Schedule,
+    /// A trigger's hook (`POST /api/v1/hooks/{name}`).
+    Trigger,
+}
+
+impl RunTrigger {
+    /// The trigger as stored and sent: `schedule`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunTrigger::Manual => "manual",
+            RunTrigger::Schedule => "schedule",
+            RunTrigger::Trigger => "trigger",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunTrigger> {
+        [RunTrigger::Manual, RunTrigger::Schedule, RunTrigger::Trigger].into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// Only these are ever stored ([`NewRun`] takes a [`RunTrigger`]).
+impl TryFrom<String> for RunTrigger {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        RunTrigger::parse(&text).ok_or_else(|| format!("{text:?} is not a run trigger"))
+    }
+}
+
+impl std::fmt::Display for RunTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A run to queue.
 #[derive(Debug, Clone, Default)]
 pub struct NewRun {
     pub agent: String,
     pub node: String,
-    pub trigger: String,
+    pub trigger: RunTrigger,
     pub started_by: Option<String>,
     /// Who started it, for the audit log.
     pub by: Option<crate::audit::Actor>,
@@ -70,28 +138,84 @@ pub struct NewRun {
     pub after_previous: bool,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// A change of a run's status.
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
 pub struct Transition {
     pub at: DateTime<Utc>,
-    pub status: String,
+    /// The status it moved to.
+    #[sqlx(try_from = "StatusText")]
+    pub status: RunStatus,
+    /// Why: who queued it, the node it went to, the approval it waits for, how it ended.
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// A tool call a run holds for a person's decision.
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
 pub struct Approval {
+    /// `<run id>-<request id>`.
     pub id: String,
     pub run_id: String,
+    /// The runner's id of the request (`approval.requested`'s `request_id`).
     pub request_id: String,
     pub agent: String,
     pub node: String,
+    /// The tool the model wants to call: Bash, Write, WebFetch, ….
     pub tool: String,
+    /// The call's input as the CLI sent it (`{"command": …}` for Bash).
     pub input: Value,
+    /// Why the policy holds it (the rule that asks for approval).
     pub reason: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ApprovalStatus,
     pub requested_at: DateTime<Utc>,
+    /// When it was decided, or expired with its run.
     pub decided_at: Option<DateTime<Utc>>,
+    /// Who decided (a user or an API key); null when pending, expired, or decided on the node.
     pub decided_by: Option<String>,
+    /// The decider's comment, passed on to the model.
     pub comment: Option<String>,
+}
+
+/// Where an approval stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// The run waits for a decision.
+    Pending,
+    Approved,
+    Denied,
+    /// The run ended before anyone decided.
+    Expired,
+}
+
+impl ApprovalStatus {
+    /// The status as stored and sent: `pending`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Denied => "denied",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The database allows only the four statuses.
+impl TryFrom<String> for ApprovalStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Denied, ApprovalStatus::Expired]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not an approval status"))
+    }
 }
 
 /// Filters of the run list.
@@ -136,7 +260,7 @@ impl Store {
         .bind(&id)
         .bind(&r.agent)
         .bind(&r.node)
-        .bind(&r.trigger)
+        .bind(r.trigger.as_str())
         .bind(&r.started_by)
         .bind(r.slot)
         .bind(&r.revision)
@@ -485,14 +609,17 @@ async fn transition(
 }
 
 /// Tokens and cost of one group of runs.
-#[derive(Debug, Clone, Default, FromRow, Serialize)]
+#[derive(Debug, Clone, Default, FromRow, Serialize, ToSchema)]
 pub struct UsageGroup {
+    /// The agent's or node's name, the day (`YYYY-MM-DD`, UTC), or `total`.
     pub key: String,
+    /// How many runs.
     pub runs: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cache_creation_input_tokens: i64,
     pub cache_read_input_tokens: i64,
+    /// In US dollars.
     pub cost_usd: f64,
 }
 
@@ -508,24 +635,33 @@ impl UsageGroup {
 }
 
 /// An agent's record over the last 30 days.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
 pub struct AgentStats {
+    /// Runs created.
     pub runs: i64,
     pub succeeded: i64,
+    /// Runs that ended, however.
     pub finished: i64,
     /// Succeeded of finished, 0..1 (null without finished runs).
     pub success_rate: Option<f64>,
+    /// Mean time from start to end of the runs that started and ended; null without any.
     pub mean_duration_ms: Option<f64>,
+    /// The 95th percentile of that time; null without any.
     pub p95_duration_ms: Option<f64>,
+    /// US dollars spent over the last 7 days.
     pub cost_7d_usd: f64,
+    /// US dollars spent over the last 30 days.
     pub cost_30d_usd: f64,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// An agent's newest run on one node.
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
 pub struct LastRun {
     pub node: String,
+    /// The run's id.
     pub id: String,
-    pub status: String,
+    #[sqlx(try_from = "StatusText")]
+    pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }

@@ -154,7 +154,7 @@ async fn fire(
     }
     let jitter = chrono::TimeDelta::from_std(cadence.jitter(name, slot)).unwrap_or_default();
     let start = Start {
-        trigger: "schedule".into(),
+        trigger: crate::runs::RunTrigger::Schedule,
         by: Some(crate::audit::Actor::new("schedule", name, None)),
         slot: Some(slot),
         context: json!({"schedule": name, "slot": slot}),
