@@ -1,33 +1,30 @@
 //! The management server of Claude Agent Runner, as a library so that tests
-//! drive the same code the binary runs.
+//! drive the same code the binary runs. One folder per domain:
 //!
-//! Data flows one way: [`source`] → [`sync`] (validate, apply to [`store`])
-//! → [`reconcile`] (observe nodes) → [`drift`] → [`api`]. [`auth`] decides
-//! who may call the API, [`enrollment`] and [`node_keys`] which nodes are
-//! trusted, [`secrets`] holds what must not leak, [`audit`] records who did what.
+//! - [`config`]: where the config comes from ([`config::source`]), how a
+//!   revision becomes live state ([`config::sync`]), push webhooks;
+//! - [`nodes`]: each node's runner seen through its health ([`nodes::reconcile`]),
+//!   called through [`nodes::client`], its metrics history and [`nodes::drift`];
+//! - [`runs`]: queueing, dispatch, following, retries, budget, retention, logs;
+//! - [`schedule`]: when schedules fire;
+//! - [`trust`]: who may do what — users, sessions, API keys, roles, node
+//!   enrollment and keys, the secret store, the audit log;
+//! - [`db`]: the PostgreSQL store (and the server's own PostgreSQL);
+//! - [`reconcile`]: the generic controller loop the node probes run on;
+//! - [`api`]: the HTTP API over all of them;
+//! - [`app`]: settings and start-up, which wire it all together;
+//! - [`cli`]: the subcommands besides `serve`.
+//!
+//! Data flows one way: `config` → `nodes` → `runs` and `schedule` → `api`,
+//! with `trust` and `db` beneath them and `app` above.
 
 pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod can_i;
-pub mod drift;
-pub mod enrollment;
-pub mod metrics;
-pub mod node_keys;
-pub mod plan;
-pub mod postgres;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod nodes;
 pub mod reconcile;
-pub mod runner;
 pub mod runs;
 pub mod schedule;
-pub mod schema;
-pub mod secrets;
-pub mod settings;
-pub mod source;
-pub mod startup;
-pub mod store;
-pub mod sync;
-pub mod telemetry;
-pub mod tokens;
-pub mod validate;
-pub mod webhook;
+pub mod trust;

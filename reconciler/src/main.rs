@@ -92,20 +92,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { dir, format, max_file_bytes, path } => {
-            car_server::validate::run(&dir, format, LoadOptions { max_file_bytes, sub_path: path })
+            car_server::cli::validate::run(&dir, format, LoadOptions { max_file_bytes, sub_path: path })
         }
-        Command::Schema { out, docs } => car_server::schema::run(&out, docs.as_deref()),
+        Command::Schema { out, docs } => car_server::cli::schema::run(&out, docs.as_deref()),
         Command::Serve => serve(),
-        Command::Plan { dir, revision } => car_server::plan::run(dir, revision),
+        Command::Plan { dir, revision } => car_server::cli::plan::run(dir, revision),
         Command::CanI { agent, config, tool, cwd, json, call } => {
-            car_server::can_i::run(car_server::can_i::Question { agent, config, tool, cwd, json, words: call })
+            car_server::cli::can_i::run(car_server::cli::can_i::Question {
+                agent,
+                config,
+                tool,
+                cwd,
+                json,
+                words: call,
+            })
         }
     }
 }
 
 fn serve() -> ExitCode {
-    car_server::telemetry::init();
-    let settings = match car_server::settings::Settings::from_env() {
+    car_server::app::telemetry::init();
+    let settings = match car_server::app::settings::Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -119,7 +126,7 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(car_server::startup::serve(settings, car_server::startup::signal())) {
+    match runtime.block_on(car_server::app::startup::serve(settings, car_server::app::startup::signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -65,7 +65,7 @@ async fn a_burst_of_pushes_syncs_once_per_distinct_head() {
     let revisions: Vec<&str> = history.iter().map(|h| h.revision.as_str()).collect();
     assert_eq!(revisions.len(), 2, "{revisions:?}");
     assert_eq!(revisions[0], head);
-    assert_eq!(history[0].trigger, car_server::sync::Trigger::Webhook);
+    assert_eq!(history[0].trigger, car_server::config::sync::Trigger::Webhook);
 }
 
 #[tokio::test]
@@ -328,7 +328,7 @@ fn the_committed_openapi_document_is_current() {
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json/openapi.json");
     let committed = std::fs::read_to_string(&committed).unwrap_or_default();
     assert!(
-        committed == car_server::schema::openapi_text(),
+        committed == car_server::cli::schema::openapi_text(),
         "schemas/json/openapi.json is stale: run `cargo run -p car-server -- schema --out schemas/json --docs docs/api.md`, then \
          regenerate the TypeScript client and docs (`npm --prefix ui run generate`), and commit the result"
     );
@@ -339,7 +339,7 @@ async fn the_served_document_is_the_committed_one() {
     let s = Server::start().await;
     let (status, doc) = s.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc, serde_json::from_str::<Value>(&car_server::schema::openapi_text()).unwrap());
+    assert_eq!(doc, serde_json::from_str::<Value>(&car_server::cli::schema::openapi_text()).unwrap());
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn the_committed_api_reference_is_current() {
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md");
     let committed = std::fs::read_to_string(&committed).unwrap_or_default();
     assert!(
-        committed == car_server::schema::reference_text(),
+        committed == car_server::cli::schema::reference_text(),
         "docs/api.md is stale: run `cargo run -p car-server -- schema --out schemas/json --docs docs/api.md` and commit it"
     );
 }

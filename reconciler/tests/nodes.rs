@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use car_server::drift::{self, Health};
-use car_server::reconcile::{Action, node};
-use car_server::store::Store;
-use car_server::sync::Trigger;
+use car_server::config::sync::Trigger;
+use car_server::db::Store;
+use car_server::nodes::drift::{self, Health};
+use car_server::nodes::reconcile as node;
+use car_server::reconcile::Action;
 use car_testkit::git::ConfigRepo;
 use serde_json::{Value, json};
 
@@ -45,7 +46,7 @@ const AGENT: &str =
     "apiVersion: car/v1\nkind: Agent\nmetadata: {name: zfs-check}\nspec:\n  prompt: Check pools.\n  requires: [zfs]\n";
 
 /// The server's environment holding one variable.
-fn env_with(name: &'static str, value: &'static str) -> car_server::runner::EnvLookup {
+fn env_with(name: &'static str, value: &'static str) -> car_server::nodes::client::EnvLookup {
     Box::new(move |k| (k == name).then(|| value.to_string()))
 }
 
@@ -234,6 +235,6 @@ async fn a_token_from_the_secret_store_reaches_the_runner() {
     let ctx = node::NodeContext { secrets: secrets.clone(), store: store.clone(), http: reqwest::Client::new() };
     let e = node::reconcile("vault".into(), &ctx).await.unwrap_err().to_string();
     assert!(e.contains("no secret named \"vault-token\" is stored"), "{e}");
-    secrets.put("vault-token", "stored-token-0001", &car_server::audit::Actor::system("test")).await.unwrap();
+    secrets.put("vault-token", "stored-token-0001", &car_server::trust::audit::Actor::system("test")).await.unwrap();
     assert_eq!(node::reconcile("vault".into(), &ctx).await.unwrap(), Action::Requeue(node::HEALTHY_INTERVAL));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use car_server::sync::Trigger;
+use car_server::config::sync::Trigger;
 use car_testkit::git::ConfigRepo;
 
 fn plan(dir: &std::path::Path, database_url: &str) -> (Option<i32>, String, String) {
@@ -21,8 +21,7 @@ fn plan(dir: &std::path::Path, database_url: &str) -> (Option<i32>, String, Stri
 #[tokio::test]
 async fn plan_shows_what_the_next_sync_would_change() {
     let url = common::database_url().await;
-    let store =
-        car_server::store::Store::connect(url.parse().unwrap(), std::time::Duration::from_secs(10)).await.unwrap();
+    let store = car_server::db::Store::connect(url.parse().unwrap(), std::time::Duration::from_secs(10)).await.unwrap();
     let repo = ConfigRepo::from_dir(&common::example_dir());
     let rev = repo.commit("initial");
     let data = tempfile::tempdir().unwrap();
@@ -74,8 +73,7 @@ async fn plan_shows_what_the_next_sync_would_change() {
 #[tokio::test]
 async fn plan_reads_a_revision_of_the_config_repository() {
     let url = common::database_url().await;
-    let store =
-        car_server::store::Store::connect(url.parse().unwrap(), std::time::Duration::from_secs(10)).await.unwrap();
+    let store = car_server::db::Store::connect(url.parse().unwrap(), std::time::Duration::from_secs(10)).await.unwrap();
     let mut repo = ConfigRepo::from_dir(&common::example_dir());
     let first = repo.commit("initial");
     let data = tempfile::tempdir().unwrap();

@@ -5,10 +5,10 @@
 mod common;
 
 use car_schemas::run::Usage;
+use car_server::db::Store;
 use car_server::runs::logs::Logs;
+use car_server::runs::repo::{NewRun, Outcome, RunTrigger, UsageGroup};
 use car_server::runs::retention::sweep;
-use car_server::runs::store::{NewRun, Outcome, RunTrigger, UsageGroup};
-use car_server::store::Store;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 

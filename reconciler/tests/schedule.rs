@@ -7,10 +7,10 @@ mod common;
 
 use std::time::Duration;
 
+use car_server::config::sync::Trigger;
+use car_server::db::Store;
 use car_server::runs::{RunTrigger, Runs};
 use car_server::schedule::fire::tick;
-use car_server::store::Store;
-use car_server::sync::Trigger;
 use chrono::{DateTime, TimeZone, Utc};
 
 fn config(schedule: &str) -> tempfile::TempDir {
@@ -46,7 +46,7 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 async fn runs_of(store: &Store) -> Vec<car_server::runs::Run> {
-    let filter = car_server::runs::store::RunFilter { limit: 100, ..Default::default() };
+    let filter = car_server::runs::repo::RunFilter { limit: 100, ..Default::default() };
     let mut runs = store.runs(&filter).await.unwrap();
     runs.reverse();
     runs
@@ -141,7 +141,7 @@ async fn two_replicas_fire_each_slot_once() {
 async fn a_paused_schedule_does_not_fire_and_does_not_catch_up_when_resumed() {
     let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n")).await;
     tick(&runs, at(0)).await.unwrap();
-    let by = car_server::audit::Actor::system("test");
+    let by = car_server::trust::audit::Actor::system("test");
     store
         .set_override("Schedule", "often", "paused", &serde_json::json!(true), Some("maintenance"), &by)
         .await

@@ -8,9 +8,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use car_server::audit::Actor;
-use car_server::auth::Role;
-use car_server::enrollment::{self, EnrollRequest};
+use car_server::trust::access::Role;
+use car_server::trust::audit::Actor;
+use car_server::trust::enrollment::{self, EnrollRequest};
 use common::app::{Answer, App, send};
 use serde_json::{Value, json};
 
@@ -54,7 +54,7 @@ async fn api_key(app: &App, name: &str, role: Role) -> (String, String) {
 }
 
 async fn add_user(app: &App, name: &str, password: &str, role: Role) {
-    let hash = car_server::auth::password::hash(password).await;
+    let hash = car_server::trust::password::hash(password).await;
     assert!(app.store.create_user(name, &hash, role, &Actor::system("test")).await.unwrap());
 }
 
@@ -550,8 +550,8 @@ async fn secrets_are_stored_encrypted_listed_without_values_and_need_their_key()
         app.state.secrets.redactor().redact_str("x the-new-gotify-token").contains("[redacted secret gotify-token]")
     );
 
-    let other = car_server::secrets::MasterKey::parse(&"77".repeat(32)).unwrap();
-    let e = car_server::secrets::Secrets::open(app.store.clone(), other, Box::new(|_| None), Vec::new())
+    let other = car_server::trust::secrets::MasterKey::parse(&"77".repeat(32)).unwrap();
+    let e = car_server::trust::secrets::Secrets::open(app.store.clone(), other, Box::new(|_| None), Vec::new())
         .await
         .err()
         .unwrap();
@@ -567,14 +567,14 @@ async fn secrets_are_stored_encrypted_listed_without_values_and_need_their_key()
 #[tokio::test]
 async fn the_values_of_the_env_references_in_the_config_are_redacted_and_no_others() {
     let app = App::start().await;
-    let env: car_server::runner::EnvLookup = Box::new(|k| match k {
+    let env: car_server::nodes::client::EnvLookup = Box::new(|k| match k {
         "TOWER_RUNNER_TOKEN" => Some("tower-token-value-123".into()),
         "GOTIFY_TOKEN" => Some("gotify-token-value-456".into()),
         "UNRELATED_VARIABLE" => Some("not-a-secret-at-all".into()),
         _ => None,
     });
-    let key = car_server::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
-    let secrets = car_server::secrets::Secrets::open(app.store.clone(), key, env, Vec::new()).await.unwrap();
+    let key = car_server::trust::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
+    let secrets = car_server::trust::secrets::Secrets::open(app.store.clone(), key, env, Vec::new()).await.unwrap();
     let text = "tower-token-value-123 gotify-token-value-456 not-a-secret-at-all";
     assert_eq!(
         secrets.redactor().redact_str(text),

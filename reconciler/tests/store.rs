@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use car_server::store::Store;
+use car_server::db::Store;
 use sqlx::postgres::PgConnectOptions;
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn a_database_that_is_down_is_retried_then_reported_clearly() {
 
 #[tokio::test]
 async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
-    use car_server::metrics::{Resolution, Sample};
+    use car_server::nodes::metrics::{Resolution, Sample};
     let store = common::store().await;
     let now = chrono::Utc::now();
     let sample = |cpu| Sample { cpu_percent: cpu, memory_percent: 50.0, load1: 1.0, disk_percent: 70.0 };

@@ -4,8 +4,8 @@
 
 mod common;
 
-use car_server::store::SyncOutcome;
-use car_server::sync::{Outcome, Trigger};
+use car_server::config::sync::{Outcome, Trigger};
+use car_server::db::SyncOutcome;
 use car_testkit::git::ConfigRepo;
 use common::{example_dir, store, syncer};
 
@@ -15,7 +15,7 @@ fn added_node(name: &str) -> String {
     )
 }
 
-async fn live_nodes(store: &car_server::store::Store) -> Vec<String> {
+async fn live_nodes(store: &car_server::db::Store) -> Vec<String> {
     store.objects(Some("Node")).await.unwrap().into_iter().map(|o| o.name).collect()
 }
 
@@ -130,8 +130,8 @@ async fn an_unreadable_source_is_an_error_and_live_state_stays() {
     syncer(&store, &repo.url(), data.path()).sync_once(Trigger::Start).await.unwrap();
     let mut settings = common::source_settings(&repo.url());
     settings.branch = "nope".into();
-    let source = car_server::source::open(&settings, data.path()).unwrap();
-    let s = car_server::sync::Syncer {
+    let source = car_server::config::source::open(&settings, data.path()).unwrap();
+    let s = car_server::config::sync::Syncer {
         store: store.clone(),
         source: std::sync::Arc::from(source),
         load: Default::default(),

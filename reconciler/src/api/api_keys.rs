@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::auth::store::ApiKey;
-use crate::auth::{Caller, Role};
+use crate::trust::access::{Caller, Role};
+use crate::trust::users::ApiKey;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::QueryParams;
 use super::runs::bad_gateway;
 use super::{ApiError, AppState, JsonBody};
-use crate::auth::Caller;
-use crate::runner::{Endpoint, RunnerErrorKind};
+use crate::nodes::client::{Endpoint, RunnerErrorKind};
 use crate::runs::{Approval, ApprovalStatus};
+use crate::trust::access::Caller;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -106,7 +106,7 @@ pub async fn decide(
     let actor = c.actor();
     store.decide_approval(&a.run_id, &a.request_id, approve, Some(&actor.label()), d.comment.as_deref()).await?;
     let detail = json!({"decision": d.decision, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
-    crate::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail).await?;
+    crate::trust::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail).await?;
     let approval = store.approval(&id).await?.ok_or_else(|| {
         ApiError::not_found(
             format!("approval {id:?} is gone (its run was deleted)"),

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::error::QueryParams;
 use super::{ApiError, AppState, Page};
-use crate::audit::{self, AuditEntry};
+use crate::trust::audit::{self, AuditEntry};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

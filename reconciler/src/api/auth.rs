@@ -13,9 +13,10 @@ use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::audit::{self, Action, Actor};
-use crate::auth::store::User;
-use crate::auth::{self, Caller, ClientIp, Principal, Role, password, throttle};
+use crate::trust::access::{self, Caller, ClientIp, Principal, Role};
+use crate::trust::audit::{self, Action, Actor};
+use crate::trust::users::User;
+use crate::trust::{password, throttle, users};
 
 /// A new dashboard session (its token is in the cookie, never in the body).
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,17 +139,17 @@ pub async fn login(
 /// A new session for `user`, as an answer that sets its cookie.
 async fn start_session(
     s: &AppState,
-    user: &auth::store::UserRow,
+    user: &users::UserRow,
     actor: &Actor,
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Result<LoggedIn, ApiError> {
-    let token = crate::tokens::generate("");
-    let expires_at = Utc::now() + auth::SESSION_MAX;
+    let token = crate::trust::tokens::generate("");
+    let expires_at = Utc::now() + access::SESSION_MAX;
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     s.store.create_session(user, &token, expires_at, actor, agent).await?;
     let session = Session { user: User::from(user), expires_at, idle_timeout_s: s.auth.session_idle.as_secs() };
-    let cookie = auth::session_set_cookie(Some(&token), s.auth.secure_cookies);
+    let cookie = access::session_set_cookie(Some(&token), s.auth.secure_cookies);
     Ok(LoggedIn { status, cookie, session })
 }
 
@@ -160,7 +161,7 @@ pub async fn logout(State(s): State<AppState>, Extension(c): Extension<Caller>) 
         s.store.end_session(token, &c.actor()).await?;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(header::SET_COOKIE, auth::session_set_cookie(None, s.auth.secure_cookies));
+    r.headers_mut().insert(header::SET_COOKIE, access::session_set_cookie(None, s.auth.secure_cookies));
     Ok(r)
 }
 

@@ -35,11 +35,11 @@ use utoipa_axum::routes;
 pub use error::{ApiError, JsonBody, whole};
 pub use page::Page;
 
-use crate::auth::{Access, AuthSettings, Role};
+use crate::app::settings::Settings;
+use crate::config::sync::SyncRequests;
+use crate::db::Store;
 use crate::reconcile::Queue;
-use crate::settings::Settings;
-use crate::store::Store;
-use crate::sync::SyncRequests;
+use crate::trust::access::{Access, AuthSettings, Role};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -52,7 +52,7 @@ pub struct AppState {
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,
     pub runs: Arc<crate::runs::Runs>,
-    pub secrets: Arc<crate::secrets::Secrets>,
+    pub secrets: Arc<crate::trust::secrets::Secrets>,
     pub auth: Arc<AuthSettings>,
 }
 
@@ -150,14 +150,14 @@ pub fn openapi() -> serde_json::Value {
     doc
 }
 
-/// The API router, each group behind [`crate::auth::guard`] with its [`Access`].
+/// The API router, each group behind [`crate::trust::access::guard`] with its [`Access`].
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut api = OpenApiRouter::new();
     for (group, access) in groups() {
         let layer = axum::middleware::from_fn_with_state(
             state.clone(),
             move |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::auth::guard(st, access, req, next)
+                crate::trust::access::guard(st, access, req, next)
             },
         );
         api = api.merge(group.route_layer(layer));
@@ -189,7 +189,7 @@ fn finish(doc: &mut utoipa::openapi::OpenApi) {
     );
     components.add_security_scheme(
         "session",
-        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::trust::access::SESSION_COOKIE))),
     );
     components.add_security_scheme(
         "node_key",
@@ -315,7 +315,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::auth::guard(st, Access::Role(Role::Viewer), req, next)
+                crate::trust::access::guard(st, Access::Role(Role::Viewer), req, next)
             },
         ));
     api.merge(openapi)

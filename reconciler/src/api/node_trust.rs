@@ -12,11 +12,11 @@ use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::audit::Action;
-use crate::auth::{Caller, ClientIp, Principal};
-use crate::enrollment::{self, EnrollError, EnrollRequest, Enrolled, EnrollmentToken};
-use crate::node_keys::{self, NodeKey, RotateError};
-use crate::runner::RunnerErrorKind;
+use crate::nodes::client::RunnerErrorKind;
+use crate::trust::access::{Caller, ClientIp, Principal};
+use crate::trust::audit::Action;
+use crate::trust::enrollment::{self, EnrollError, EnrollRequest, Enrolled, EnrollmentToken};
+use crate::trust::node_keys::{self, NodeKey, RotateError};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,8 +190,8 @@ pub async fn enroll(
         }
         Err(EnrollError::Refused { message, hint }) => {
             tracing::warn!(node = %b.name, ip = ?ip, reason = %message, "refused an enrollment");
-            let actor = crate::audit::Actor::new("node", b.name.clone(), ip.map(|i| i.to_string()));
-            crate::audit::record(
+            let actor = crate::trust::audit::Actor::new("node", b.name.clone(), ip.map(|i| i.to_string()));
+            crate::trust::audit::record(
                 s.store.pool(),
                 &actor,
                 Action::NodeEnrollRefused,

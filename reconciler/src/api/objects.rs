@@ -11,13 +11,13 @@ use utoipa::ToSchema;
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
-use crate::auth::Caller;
-use crate::drift::{self, Drift, DriftItem, NodeHealth};
-use crate::enrollment::Enrolled;
-use crate::metrics::{Point, Resolution};
+use crate::db::{LiveObject, NodeObservation};
+use crate::nodes::drift::{self, Drift, DriftItem, NodeHealth};
+use crate::nodes::metrics::{Point, Resolution};
 use crate::runs::AgentRecord;
 use crate::schedule::slots::Cadence;
-use crate::store::{LiveObject, NodeObservation};
+use crate::trust::access::Caller;
+use crate::trust::enrollment::Enrolled;
 use car_schemas::Kind;
 use car_schemas::kinds::ScheduleSpec;
 
@@ -186,7 +186,7 @@ pub struct PauseState {
 struct Live {
     objects: Vec<LiveObject>,
     observations: Vec<NodeObservation>,
-    enrolled: Vec<crate::enrollment::Enrolled>,
+    enrolled: Vec<crate::trust::enrollment::Enrolled>,
     drift: Drift,
 }
 
@@ -195,7 +195,7 @@ async fn live(s: &AppState) -> Result<Live, ApiError> {
         s.store.objects(None).await?,
         s.store.node_observations().await?,
         s.store.overrides().await?,
-        crate::enrollment::all_enrolled(&s.store).await?,
+        crate::trust::enrollment::all_enrolled(&s.store).await?,
     );
     let install_hint = match &s.settings.public_url {
         Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
@@ -312,7 +312,9 @@ pub async fn metrics(
         )
     })?;
     // Nothing older is kept, and a range past it would leave the calendar.
-    let back = chrono::TimeDelta::from_std(range.get()).unwrap_or(crate::metrics::KEPT).min(crate::metrics::KEPT);
+    let back = chrono::TimeDelta::from_std(range.get())
+        .unwrap_or(crate::nodes::metrics::KEPT)
+        .min(crate::nodes::metrics::KEPT);
     let from = chrono::Utc::now() - back;
     let (resolution, points) = s.store.metrics(&name, from).await?;
     Ok(Json(NodeMetrics { node: name, resolution, points }))

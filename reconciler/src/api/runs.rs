@@ -14,10 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody, Page};
-use crate::auth::Caller;
-use crate::runner::{Endpoint, RunnerErrorKind};
-use crate::runs::store::Transition;
+use crate::nodes::client::{Endpoint, RunnerErrorKind};
+use crate::runs::repo::Transition;
 use crate::runs::{Approval, QueueError, Run, RunTrigger, Start};
+use crate::trust::access::Caller;
 
 /// A reader further behind than this many events skips ahead (with a gap marker).
 const MAX_LAG: u64 = 5000;
@@ -234,7 +234,7 @@ pub async fn list(
 ) -> Result<Json<Page<RunView>>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let filter =
-        crate::runs::store::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
+        crate::runs::repo::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
     let runs = s.runs.store.runs(&filter).await?;
     let held = held(&s);
     let items = runs.iter().map(|r| view(r, held.as_deref())).collect::<Result<Vec<_>, _>>()?;
@@ -350,16 +350,16 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
     let run = find(&s, &id).await?;
-    if crate::runs::store::OPEN.contains(&run.status.as_str()) {
+    if crate::runs::repo::OPEN.contains(&run.status.as_str()) {
         let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
-        crate::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail).await?;
+        crate::trust::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail).await?;
     }
     if run.status == "queued" {
         let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});
         s.runs.finish_here(&run, "cancelled", error).await?;
         return Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true })));
     }
-    if !crate::runs::store::OPEN.contains(&run.status.as_str()) {
+    if !crate::runs::repo::OPEN.contains(&run.status.as_str()) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "finished",
@@ -384,7 +384,7 @@ fn unreadable(e: std::io::Error) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "log", format!("cannot read the run's log: {e}"), "check DATA_DIR")
 }
 
-pub fn bad_gateway(e: crate::runner::RunnerError) -> ApiError {
+pub fn bad_gateway(e: crate::nodes::client::RunnerError) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         "runner",

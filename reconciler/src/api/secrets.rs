@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::auth::Caller;
-use crate::secrets::{SecretError, SecretInfo};
+use crate::trust::access::Caller;
+use crate::trust::secrets::{SecretError, SecretInfo};
 
 /// The stored secrets, by name.
 #[derive(Debug, Serialize, ToSchema)]

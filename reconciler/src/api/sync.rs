@@ -9,9 +9,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::auth::Caller;
-use crate::store::{HistoryEntry, StoreError, SyncState};
-use crate::sync::{ConfigDiagnostic, ObjectStatus, Severity, Trigger};
+use crate::config::sync::{ConfigDiagnostic, ObjectStatus, Severity, Trigger};
+use crate::db::{HistoryEntry, StoreError, SyncState};
+use crate::trust::access::Caller;
 
 /// How the live state relates to the head of the config repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -141,7 +141,7 @@ pub async fn refresh(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> Result<(StatusCode, Json<SyncQueued>), ApiError> {
-    crate::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({})).await?;
+    crate::trust::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({})).await?;
     s.sync.request(Trigger::Refresh);
     Ok((StatusCode::ACCEPTED, Json(SyncQueued { queued: true })))
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
-use crate::runs::store::UsageGroup;
+use crate::runs::repo::UsageGroup;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

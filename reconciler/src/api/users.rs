@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 use super::error::JsonBody;
 use super::{ApiError, AppState};
-use crate::auth::store::User;
-use crate::auth::{Caller, Role, password};
+use crate::trust::access::{Caller, Role};
+use crate::trust::password;
+use crate::trust::users::User;
 
 /// A user name: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
 pub fn check_username(name: &str) -> Result<(), ApiError> {

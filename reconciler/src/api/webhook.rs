@@ -9,8 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::sync::Trigger;
-use crate::webhook::{event, pushed_ref, verify};
+use crate::config::sync::Trigger;
+use crate::config::webhook::{event, pushed_ref, verify};
 
 /// The answer to a provider's ping (sent when the webhook is set up).
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,7 +53,7 @@ impl IntoResponse for GitHookAnswer {
     (status = 200, description = "a ping", body = Pong),
     (status = 401, description = "missing or wrong signature")))]
 pub async fn git(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<GitHookAnswer, ApiError> {
-    let Some(secret) = s.settings.git_webhook_secret.as_ref().map(crate::settings::Secret::expose) else {
+    let Some(secret) = s.settings.git_webhook_secret.as_ref().map(crate::app::settings::Secret::expose) else {
         tracing::warn!("refused a git webhook: GIT_WEBHOOK_SECRET is not set");
         return Err(ApiError::unauthorized(
             "push webhooks are off",

@@ -5,9 +5,8 @@
 //! twice at once.
 //!
 //! Today one kind needs it: nodes, whose runners are probed for health,
-//! version and capabilities ([`node`]).
+//! version and capabilities (`crate::nodes::reconcile`).
 
-pub mod node;
 pub mod queue;
 
 use std::future::Future;

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{Run, Runs, follow};
-use crate::runner::{Endpoint, RunnerErrorKind};
+use crate::nodes::client::{Endpoint, RunnerErrorKind};
 
 /// How often queued runs and orphaned runs are looked for without a wake-up.
 const POLL: Duration = Duration::from_secs(1);
@@ -70,7 +70,7 @@ pub async fn run(runs: Arc<Runs>) {
 /// The server's timeout, a backstop to the runner's: a run past its
 /// agent's timeout plus [`BACKSTOP_GRACE`] is cancelled through its runner;
 /// one still going a grace later is finished here as `timed_out`.
-async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::store::StoreError> {
+async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::db::StoreError> {
     let now = Utc::now();
     let grace = chrono::TimeDelta::from_std(BACKSTOP_GRACE).unwrap_or_default();
     for run in runs.store.going().await? {
@@ -105,7 +105,7 @@ async fn dispatch(runs: Arc<Runs>, run: Run) {
     }
 }
 
-async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::store::StoreError> {
+async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> {
     let endpoint = match Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
         Ok(e) => e,
         Err(e) => {

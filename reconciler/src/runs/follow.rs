@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use car_schemas::run::{RunEvent, Usage, kind};
 use serde_json::{Value, json};
 
-use super::store::{Approval, ApprovalStatus, Outcome};
+use super::repo::{Approval, ApprovalStatus, Outcome};
 use super::{Notice, Run, Runs};
-use crate::runner::{Endpoint, RunnerErrorKind};
-use crate::store::StoreError;
+use crate::db::StoreError;
+use crate::nodes::client::{Endpoint, RunnerErrorKind};
 
 /// How often the lease is renewed while following.
 const RENEW: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
 
 /// How long a spend figure is trusted before it is read again (a finished
 /// run makes it stale at once).

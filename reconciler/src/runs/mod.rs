@@ -1,5 +1,5 @@
 //! Runs end to end. A click, an API call or a schedule [`Runs::queue`]s a
-//! run in PostgreSQL ([`store`]); the [`dispatch`]er claims queued runs and
+//! run in PostgreSQL ([`repo`]); the [`dispatch`]er claims queued runs and
 //! sends them to their node's runner; a [`follow`]er per run reads the
 //! runner's event stream into the run's log file ([`logs`]) and moves the
 //! run's status along, until `run.finished`. Any server replica can
@@ -10,9 +10,9 @@ pub mod dispatch;
 pub mod follow;
 pub mod gate;
 pub mod logs;
+pub mod repo;
 pub mod retention;
 pub mod retry;
-pub mod store;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -23,9 +23,9 @@ use car_schemas::kinds::{AgentSpec, NodeSpec};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
-use crate::secrets::Secrets;
-use crate::store::{Store, StoreError};
-pub use store::{Approval, ApprovalStatus, NewRun, Run, RunTrigger};
+use crate::db::{Store, StoreError};
+use crate::trust::secrets::Secrets;
+pub use repo::{Approval, ApprovalStatus, NewRun, Run, RunTrigger};
 
 /// Something other parts of the server may act on (notifications).
 #[derive(Debug, Clone)]
@@ -69,9 +69,9 @@ struct Stats {
 /// An agent's record: how its runs went over the last 30 days, and its newest run on each node.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AgentRecord {
-    pub stats: store::AgentStats,
+    pub stats: repo::AgentStats,
     /// The newest run on each node it ran on, by node.
-    pub last_runs: Vec<store::LastRun>,
+    pub last_runs: Vec<repo::LastRun>,
     /// When these were computed; once 30 s old, they are computed again in the background.
     pub stats_at: chrono::DateTime<chrono::Utc>,
 }
@@ -111,7 +111,7 @@ pub struct Start {
     pub trigger: RunTrigger,
     /// Who or what starts it (a user, an API key, a schedule): recorded as
     /// the run's `started_by` and in the audit log.
-    pub by: Option<crate::audit::Actor>,
+    pub by: Option<crate::trust::audit::Actor>,
     pub slot: Option<chrono::DateTime<chrono::Utc>>,
     /// Extra context for the agent (a trigger's payload).
     pub context: Value,
@@ -188,7 +188,7 @@ impl Runs {
             files.insert(script.as_str().to_string(), Value::String(source));
         }
         let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
-        let started_by = start.by.as_ref().map(crate::audit::Actor::label);
+        let started_by = start.by.as_ref().map(crate::trust::audit::Actor::label);
         // The node's `sandbox: unenforced` is how its runner learns that git accepts running
         // read-only agents without a jail where the kernel has none.
         let mut context = json!({"node": {"name": node, "tags": tags, "sandbox": node_spec.sandbox},
@@ -269,7 +269,7 @@ impl Runs {
     /// Finishes a run without its runner (never dispatched, lost, refused):
     /// the database and the log both say how it ended.
     pub async fn finish_here(&self, run: &Run, status: &str, error: Value) -> Result<(), StoreError> {
-        let outcome = store::Outcome { status: status.into(), error: Some(error.clone()), ..Default::default() };
+        let outcome = repo::Outcome { status: status.into(), error: Some(error.clone()), ..Default::default() };
         let reason = error["message"].as_str().unwrap_or(status).to_string();
         if self.store.finish(&run.id, &outcome, &reason).await? {
             if let Err(e) = self.logs.finish(&run.id, json!({"status": status, "error": error})) {

@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Runs;
 use super::logs::Logs;
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
 
 /// Runs deleted per transaction: small enough that row locks and the
 /// transaction are short, large enough that a backlog goes in minutes.

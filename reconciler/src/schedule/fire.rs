@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::slots::{Cadence, apply_misfire};
+use crate::db::StoreError;
 use crate::runs::{QueueError, Runs, Start};
-use crate::store::StoreError;
 
 /// How often schedules are looked at.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -155,7 +155,7 @@ async fn fire(
     let jitter = chrono::TimeDelta::from_std(cadence.jitter(name, slot)).unwrap_or_default();
     let start = Start {
         trigger: crate::runs::RunTrigger::Schedule,
-        by: Some(crate::audit::Actor::new("schedule", name, None)),
+        by: Some(crate::trust::audit::Actor::new("schedule", name, None)),
         slot: Some(slot),
         context: json!({"schedule": name, "slot": slot}),
         not_before: Some(slot + jitter),

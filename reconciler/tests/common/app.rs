@@ -10,10 +10,10 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use car_server::api::{self, AppState};
+use car_server::app::settings::Settings;
+use car_server::config::sync::SyncRequests;
+use car_server::db::Store;
 use car_server::reconcile::Queue;
-use car_server::settings::Settings;
-use car_server::store::Store;
-use car_server::sync::SyncRequests;
 use car_testkit::git::ConfigRepo;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -78,7 +78,7 @@ impl App {
                 Duration::from_secs(60),
             )),
             secrets,
-            auth: Arc::new(car_server::auth::AuthSettings::default()),
+            auth: Arc::new(car_server::trust::access::AuthSettings::default()),
         };
         let key = super::admin_key(&store).await;
         let (app, ui) = (api::app(state.clone()), api::ui(state.clone()));

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use car_server::postgres::EmbeddedPostgres;
-use car_server::settings::SourceSettings;
-use car_server::source;
-use car_server::store::Store;
-use car_server::sync::Syncer;
+use car_server::app::settings::SourceSettings;
+use car_server::config::source;
+use car_server::config::sync::Syncer;
+use car_server::db::Store;
+use car_server::db::postgres::EmbeddedPostgres;
 use sqlx::postgres::PgConnectOptions;
 
 /// A fresh, empty database on the shared test cluster, as a URL.
@@ -46,15 +46,20 @@ pub async fn database() -> PgConnectOptions {
 }
 
 /// The secret store of a test server: a fixed master key, and `env` as its environment.
-pub async fn secrets(store: &Store, env: car_server::runner::EnvLookup) -> Arc<car_server::secrets::Secrets> {
-    let key = car_server::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
-    Arc::new(car_server::secrets::Secrets::open(store.clone(), key, env, Vec::new()).await.expect("the secret store"))
+pub async fn secrets(
+    store: &Store,
+    env: car_server::nodes::client::EnvLookup,
+) -> Arc<car_server::trust::secrets::Secrets> {
+    let key = car_server::trust::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
+    Arc::new(
+        car_server::trust::secrets::Secrets::open(store.clone(), key, env, Vec::new()).await.expect("the secret store"),
+    )
 }
 
 /// An admin API key, made straight in the database.
 pub async fn admin_key(store: &Store) -> String {
-    let by = car_server::audit::Actor::system("test");
-    store.create_api_key("test admin", car_server::auth::Role::Admin, None, &by).await.expect("an API key").1
+    let by = car_server::trust::audit::Actor::system("test");
+    store.create_api_key("test admin", car_server::trust::access::Role::Admin, None, &by).await.expect("an API key").1
 }
 
 /// An admin API key from a running server, by logging in as `user` and asking for one.

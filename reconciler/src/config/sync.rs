@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-use crate::source::{Source, SourceError};
-use crate::store::{Changes, Desired, DesiredScript, LiveKey, Revision, Store, StoreError};
+use crate::config::source::{Source, SourceError};
+use crate::db::{Changes, Desired, DesiredScript, LiveKey, Revision, Store, StoreError};
 
 /// Why a sync ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use car_schemas::{LoadOptions, Loaded};
 
-use crate::settings::SourceSettings;
-use crate::store::Revision;
+use crate::app::settings::SourceSettings;
+use crate::db::Revision;
 
 pub use git::GitSource;
 pub use local::LocalSource;
@@ -47,7 +47,7 @@ pub trait Source: Send + Sync {
 pub fn load_for_cli(
     dir: Option<&Path>,
     revision: Option<&str>,
-    settings: &crate::settings::Settings,
+    settings: &crate::app::settings::Settings,
 ) -> Result<Loaded, String> {
     if let Some(d) = dir {
         return car_schemas::check(d, &LoadOptions::default()).map_err(|e| e.to_string());

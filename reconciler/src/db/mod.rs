@@ -6,6 +6,8 @@
 //! (and by the tests against a real PostgreSQL) rather than at compile time,
 //! so building needs no database.
 
+pub mod postgres;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -68,7 +70,7 @@ pub struct HistoryEntry {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
-    pub trigger: crate::sync::Trigger,
+    pub trigger: crate::config::sync::Trigger,
     #[sqlx(try_from = "String")]
     pub outcome: SyncOutcome,
     /// Objects the revision added, changed and removed (0 when invalid).
@@ -77,7 +79,7 @@ pub struct HistoryEntry {
     pub removed: i32,
     /// Why it is invalid; empty when applied.
     #[sqlx(json)]
-    pub errors: Vec<crate::sync::ConfigDiagnostic>,
+    pub errors: Vec<crate::config::sync::ConfigDiagnostic>,
 }
 
 /// What became of a revision.
@@ -299,7 +301,7 @@ impl Store {
         )
         .await?;
         let detail = serde_json::json!({"errors": errors.len(), "author": head.author, "message": head.message});
-        crate::audit::record(&mut *tx, &git(trigger), "sync.rejected", Some(&head.id), detail).await?;
+        crate::trust::audit::record(&mut *tx, &git(trigger), "sync.rejected", Some(&head.id), detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -386,7 +388,7 @@ impl Store {
             .await?;
         let detail = serde_json::json!({"added": changes.added.len(), "changed": changes.changed.len(),
             "removed": changes.removed.len(), "author": head.author, "message": head.message});
-        crate::audit::record(&mut *tx, &git(trigger), "sync.applied", Some(&head.id), detail).await?;
+        crate::trust::audit::record(&mut *tx, &git(trigger), "sync.applied", Some(&head.id), detail).await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -471,7 +473,7 @@ impl Store {
         field: &str,
         value: &Value,
         reason: Option<&str>,
-        by: &crate::audit::Actor,
+        by: &crate::trust::audit::Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -487,7 +489,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let detail = serde_json::json!({"field": field, "value": value, "reason": reason});
-        crate::audit::record(&mut *tx, by, "override.set", Some(&format!("{kind}/{name}")), detail).await?;
+        crate::trust::audit::record(&mut *tx, by, "override.set", Some(&format!("{kind}/{name}")), detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -498,7 +500,7 @@ impl Store {
         kind: &str,
         name: &str,
         field: &str,
-        by: &crate::audit::Actor,
+        by: &crate::trust::audit::Actor,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query("DELETE FROM live_overrides WHERE kind = $1 AND name = $2 AND field = $3")
@@ -509,7 +511,8 @@ impl Store {
             .await?;
         if r.rows_affected() > 0 {
             let detail = serde_json::json!({"field": field});
-            crate::audit::record(&mut *tx, by, "override.cleared", Some(&format!("{kind}/{name}")), detail).await?;
+            crate::trust::audit::record(&mut *tx, by, "override.cleared", Some(&format!("{kind}/{name}")), detail)
+                .await?;
         }
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
@@ -522,8 +525,8 @@ impl Store {
 }
 
 /// Syncs act as `git`, named by what triggered them (poll, webhook, …).
-fn git(trigger: &str) -> crate::audit::Actor {
-    crate::audit::Actor::new("git", trigger, None)
+fn git(trigger: &str) -> crate::trust::audit::Actor {
+    crate::trust::audit::Actor::new("git", trigger, None)
 }
 
 async fn insert_history(

@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use crate::audit::{self, Action, Actor};
-use crate::runner::{Endpoint, RunnerError};
-use crate::secrets::{MasterKey, Secrets};
-use crate::store::{Store, StoreError};
-use crate::tokens;
+use crate::db::{Store, StoreError};
+use crate::nodes::client::{Endpoint, RunnerError};
+use crate::trust::audit::{self, Action, Actor};
+use crate::trust::secrets::{MasterKey, Secrets};
+use crate::trust::tokens;
 
 /// A node key as the API shows it: never the key itself.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -157,7 +157,7 @@ pub async fn verify(store: &Store, key: &MasterKey, secret: &str) -> Result<Opti
     if !genuine {
         return Ok(None);
     }
-    if found.state != KeyState::Revoked && crate::auth::store::stale(found.last_used_at) {
+    if found.state != KeyState::Revoked && crate::trust::users::stale(found.last_used_at) {
         sqlx::query(
             "UPDATE node_keys SET last_used_at = now() WHERE id = $1 \
              AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",

@@ -14,12 +14,13 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
-use crate::postgres::{EmbeddedPostgres, PgError};
-use crate::reconcile::{self, Queue, node};
-use crate::settings::Settings;
-use crate::source::{self, SourceError};
-use crate::store::{Store, StoreError};
-use crate::sync::{SyncRequests, Syncer, Trigger};
+use crate::app::settings::Settings;
+use crate::config::source::{self, SourceError};
+use crate::config::sync::{SyncRequests, Syncer, Trigger};
+use crate::db::postgres::{EmbeddedPostgres, PgError};
+use crate::db::{Store, StoreError};
+use crate::nodes::reconcile as node;
+use crate::reconcile::{self, Queue};
 
 /// How long start-up waits for the database before giving up.
 pub const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
@@ -35,7 +36,7 @@ pub enum StartError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
-    Secrets(#[from] crate::secrets::SecretError),
+    Secrets(#[from] crate::trust::secrets::SecretError),
     #[error("cannot create DATA_DIR {path}: {source} (hint: set DATA_DIR to a writable folder)")]
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source} (hint: set {var} to a free port)")]
@@ -85,13 +86,18 @@ async fn run(
     let store = Store::connect(options, DATABASE_PATIENCE).await?;
     let key = match settings.secret_key.clone() {
         Some(k) => k,
-        None => crate::secrets::MasterKey::load_or_create(&settings.data_dir.join("secret.key"))?,
+        None => crate::trust::secrets::MasterKey::load_or_create(&settings.data_dir.join("secret.key"))?,
     };
     let secrets = Arc::new(
-        crate::secrets::Secrets::open(store.clone(), key, Box::new(|k| std::env::var(k).ok()), own_secrets(&settings))
-            .await?,
+        crate::trust::secrets::Secrets::open(
+            store.clone(),
+            key,
+            Box::new(|k| std::env::var(k).ok()),
+            own_secrets(&settings),
+        )
+        .await?,
     );
-    crate::auth::bootstrap::first_admin(&store, &settings).await?;
+    crate::trust::bootstrap::first_admin(&store, &settings).await?;
     let source: Arc<dyn source::Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
     tracing::info!(source = %source.describe(), "config source opened");
     let settings = Arc::new(settings);
@@ -106,7 +112,7 @@ async fn run(
     let on_change = {
         let nodes = nodes.clone();
         let secrets = secrets.clone();
-        move |c: &crate::store::Changes| {
+        move |c: &crate::db::Changes| {
             // A changed config may name other {env} values to redact.
             let secrets = secrets.clone();
             tokio::spawn(async move { secrets.refresh().await });
@@ -163,7 +169,7 @@ async fn run(
         source: source.describe(),
         runs: runs.clone(),
         secrets,
-        auth: Arc::new(crate::auth::AuthSettings {
+        auth: Arc::new(crate::trust::access::AuthSettings {
             session_idle: settings.session_idle,
             secure_cookies: settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
             trusted_proxies: settings.trusted_proxies.clone(),

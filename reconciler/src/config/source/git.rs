@@ -10,15 +10,15 @@ use chrono::{TimeZone, Utc};
 use git2::{Cred, Direction, FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::{Source, SourceError};
-use crate::settings::SourceSettings;
-use crate::store::Revision;
+use crate::app::settings::SourceSettings;
+use crate::db::Revision;
 
 pub struct GitSource {
     mirror: Mutex<Repository>,
     url: String,
     branch: String,
     sub_path: Option<PathBuf>,
-    token: Option<crate::settings::Secret>,
+    token: Option<crate::app::settings::Secret>,
     ssh_key: Option<PathBuf>,
 }
 

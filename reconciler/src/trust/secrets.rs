@@ -27,9 +27,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::audit::{self, Action, Actor};
-use crate::runner::EnvLookup;
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
+use crate::nodes::client::EnvLookup;
+use crate::trust::audit::{self, Action, Actor};
 
 /// What a wrong key decrypts the check value to: nothing.
 const KEY_CHECK: &[u8] = b"car secret key check v1";
@@ -351,7 +351,7 @@ impl Secrets {
         let keys: Vec<(String, String)> =
             sqlx::query_as("SELECT id, node FROM node_keys").fetch_all(self.store.pool()).await.unwrap_or_default();
         for (id, node) in keys {
-            known.push((format!("node key of {node}"), crate::node_keys::derive(&self.key, &id)));
+            known.push((format!("node key of {node}"), crate::trust::node_keys::derive(&self.key, &id)));
         }
         let redactor = Arc::new(Redactor::new(known));
         *self.redactor.write().unwrap_or_else(|p| p.into_inner()) = redactor;

@@ -12,7 +12,7 @@ use car_schemas::kinds::{AgentSpec, NodeSpec};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{LiveObject, NodeObservation, Override};
+use crate::db::{LiveObject, NodeObservation, Override};
 
 /// One difference between git and reality.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

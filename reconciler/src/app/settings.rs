@@ -42,7 +42,7 @@ pub struct Settings {
     /// `ADMIN_USERNAME` and `ADMIN_PASSWORD`: the first admin, made at start when missing.
     pub admin: Option<(String, Secret)>,
     /// `SECRET_KEY`: the master key of stored secrets and node keys; unset: `DATA_DIR/secret.key`.
-    pub secret_key: Option<crate::secrets::MasterKey>,
+    pub secret_key: Option<crate::trust::secrets::MasterKey>,
     /// `SESSION_IDLE_TIMEOUT` (default 12h): dashboard sessions end after this long unused (and after 7 days anyway).
     pub session_idle: Duration,
     /// `TRUSTED_PROXIES` (default loopback): addresses or networks whose `X-Forwarded-For` is believed; `none` for none.
@@ -170,7 +170,7 @@ impl Settings {
         let admin = match (var("ADMIN_USERNAME"), get("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
             (None, None) => None,
             (Some(user), Some(password)) => {
-                if let Err(why) = crate::auth::password::check_new(&password) {
+                if let Err(why) = crate::trust::password::check_new(&password) {
                     problems.push(format!("ADMIN_PASSWORD: {why}"));
                 }
                 Some((user.trim().to_string(), Secret::new(password)))
@@ -187,10 +187,10 @@ impl Settings {
                 None
             }
         };
-        let secret_key =
-            var("SECRET_KEY").and_then(|v| crate::secrets::MasterKey::parse(&v).map_err(|why| problems.push(why)).ok());
+        let secret_key = var("SECRET_KEY")
+            .and_then(|v| crate::trust::secrets::MasterKey::parse(&v).map_err(|why| problems.push(why)).ok());
         let trusted_proxies = match var("TRUSTED_PROXIES") {
-            None => crate::auth::loopback(),
+            None => crate::trust::access::loopback(),
             Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
             Some(v) => v
                 .split(',')

@@ -7,10 +7,10 @@ use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use super::Role;
-use crate::audit::{self, Action, Actor};
-use crate::store::{Store, StoreError};
-use crate::tokens;
+use super::access::Role;
+use crate::db::{Store, StoreError};
+use crate::trust::audit::{self, Action, Actor};
+use crate::trust::tokens;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
 
 pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 pub const PER_USER_AND_ADDRESS: i64 = 5;

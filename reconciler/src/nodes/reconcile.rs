@@ -11,20 +11,20 @@ use car_schemas::kinds::NodeSpec;
 use chrono::Utc;
 use serde_json::Value;
 
-use super::Action;
-use crate::runner::{Endpoint, RunnerErrorKind};
-use crate::store::{NodeObservation, Store, StoreError};
+use crate::db::{NodeObservation, Store, StoreError};
+use crate::nodes::client::{Endpoint, RunnerErrorKind};
+use crate::reconcile::Action;
 
 /// How often a healthy node is looked at again.
 pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a runner may take to answer.
-pub const PROBE_TIMEOUT: Duration = crate::runner::CALL_TIMEOUT;
+pub const PROBE_TIMEOUT: Duration = crate::nodes::client::CALL_TIMEOUT;
 
 pub struct NodeContext {
     pub store: Store,
     pub http: reqwest::Client,
     /// Resolves nodes' tokens and keys.
-    pub secrets: std::sync::Arc<crate::secrets::Secrets>,
+    pub secrets: std::sync::Arc<crate::trust::secrets::Secrets>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,11 +57,11 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
     match endpoint.health(&ctx.http).await {
         Ok(health) if health.is_object() => {
             observe(ctx, &name, Some(&health), None).await?;
-            if let Some(sample) = crate::metrics::Sample::from_health(&health["metrics"]) {
+            if let Some(sample) = crate::nodes::metrics::Sample::from_health(&health["metrics"]) {
                 ctx.store.record_metrics(&name, Utc::now(), sample).await?;
             }
             // A rotation whose last step did not reach the runner is finished now.
-            if let Err(e) = crate::node_keys::settle(&ctx.store, &ctx.secrets, &ctx.http, &name).await {
+            if let Err(e) = crate::trust::node_keys::settle(&ctx.store, &ctx.secrets, &ctx.http, &name).await {
                 tracing::warn!(node = %name, error = %e, "cannot retire the node's previous key yet");
             }
             Ok(Action::Requeue(HEALTHY_INTERVAL))

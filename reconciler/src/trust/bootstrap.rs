@@ -4,9 +4,9 @@
 //! existing user is never changed from the environment: the password set
 //! in the dashboard wins.
 
-use crate::audit::Actor;
-use crate::settings::Settings;
-use crate::store::{Store, StoreError};
+use crate::app::settings::Settings;
+use crate::db::{Store, StoreError};
+use crate::trust::audit::Actor;
 
 /// How long the setup link works.
 pub const SETUP_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -17,7 +17,7 @@ pub async fn first_admin(store: &Store, settings: &Settings) -> Result<(), Store
         Some((username, password)) => match store.user(username).await? {
             None => {
                 let hash = super::password::hash(password.expose()).await;
-                store.create_user(username, &hash, super::Role::Admin, &by).await?;
+                store.create_user(username, &hash, super::access::Role::Admin, &by).await?;
                 tracing::info!(username = %username, "made the first admin from ADMIN_USERNAME and ADMIN_PASSWORD");
             }
             Some(user) => {
@@ -30,7 +30,7 @@ pub async fn first_admin(store: &Store, settings: &Settings) -> Result<(), Store
             }
         },
         None if !store.has_users().await? => {
-            let token = crate::tokens::generate("");
+            let token = crate::trust::tokens::generate("");
             store.set_setup_token(&token, chrono::Utc::now() + SETUP_TTL).await?;
             let base = settings.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", settings.ui_port));
             tracing::warn!(

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use car_schemas::run::RunStatus;
 
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
 
 /// Statuses a run can still leave.
 pub const OPEN: [&str; 4] = ["queued", "dispatched", "running", "awaiting_approval"];
@@ -126,7 +126,7 @@ pub struct NewRun {
     pub trigger: RunTrigger,
     pub started_by: Option<String>,
     /// Who started it, for the audit log.
-    pub by: Option<crate::audit::Actor>,
+    pub by: Option<crate::trust::audit::Actor>,
     pub slot: Option<DateTime<Utc>>,
     pub revision: Option<String>,
     pub agent_document: Value,
@@ -276,7 +276,7 @@ impl Store {
             transition(&mut tx, &id, "queued", &reason).await?;
             if let Some(by) = &r.by {
                 let detail = serde_json::json!({"agent": r.agent, "node": r.node, "trigger": r.trigger});
-                crate::audit::record(&mut *tx, by, "run.started", Some(&id), detail).await?;
+                crate::trust::audit::record(&mut *tx, by, "run.started", Some(&id), detail).await?;
             }
         }
         tx.commit().await?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
 
 /// How far back metrics are kept (as hourly points).
 pub const KEPT: chrono::TimeDelta = chrono::TimeDelta::days(90);

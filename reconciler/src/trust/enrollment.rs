@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Action, Actor};
-use crate::secrets::Secrets;
-use crate::store::{Store, StoreError};
-use crate::tokens;
+use crate::db::{Store, StoreError};
+use crate::trust::audit::{self, Action, Actor};
+use crate::trust::secrets::Secrets;
+use crate::trust::tokens;
 
 /// Default lifetime of an enrollment token.
 pub const DEFAULT_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(1);
@@ -243,7 +243,7 @@ pub async fn enroll(
     .bind(name.as_str())
     .execute(&mut *tx)
     .await?;
-    let (key_id, key) = crate::node_keys::replace_all(&mut tx, secrets.key(), name.as_str()).await?;
+    let (key_id, key) = crate::trust::node_keys::replace_all(&mut tx, secrets.key(), name.as_str()).await?;
     let actor = Actor::new("node", name.as_str(), ip.map(|i| i.to_string()));
     let detail = serde_json::json!({"token_id": token.id, "address": address, "key_id": key_id});
     audit::record(&mut *tx, &actor, Action::NodeEnrolled, Some(name.as_str()), detail).await?;

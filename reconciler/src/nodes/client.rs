@@ -12,8 +12,8 @@ use car_schemas::kinds::NodeSpec;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::secrets::Secrets;
-use crate::store::{Store, StoreError};
+use crate::db::{Store, StoreError};
+use crate::trust::secrets::Secrets;
 
 /// How long a runner may take to answer a call (not a stream).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,7 +90,7 @@ impl Endpoint {
         spec: Option<&NodeSpec>,
     ) -> Result<Endpoint, RunnerError> {
         let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
-        let enrolled = crate::enrollment::enrolled(store, name).await.map_err(|e| unreadable(name, e))?;
+        let enrolled = crate::trust::enrollment::enrolled(store, name).await.map_err(|e| unreadable(name, e))?;
         if spec.is_none() && enrolled.is_none() {
             return Err(config(format!("node {name} is not declared in git (hint: add a Node document)")));
         }
@@ -108,7 +108,10 @@ impl Endpoint {
         let token = match spec.and_then(|s| s.token.as_ref()) {
             Some(r) => Some(secrets.resolve(r).await.map_err(|e| config(format!("node {name}: its token: {e}")))?),
             None => {
-                match crate::node_keys::current(store, secrets.key(), name).await.map_err(|e| unreadable(name, e))? {
+                match crate::trust::node_keys::current(store, secrets.key(), name)
+                    .await
+                    .map_err(|e| unreadable(name, e))?
+                {
                     Some(key) => Some(key),
                     None if enrolled.is_some() => {
                         return Err(config(format!(

@@ -9,11 +9,6 @@
 //! Roles: `viewer` reads, `operator` also runs agents and decides
 //! approvals, `admin` also manages users, keys, secrets and nodes' trust.
 
-pub mod bootstrap;
-pub mod password;
-pub mod store;
-pub mod throttle;
-
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, AppState};
-use crate::audit::Actor;
-use crate::node_keys::KeyState;
-use crate::tokens;
+use crate::trust::audit::Actor;
+use crate::trust::node_keys::KeyState;
+use crate::trust::tokens;
 
 /// The dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "car_session";
@@ -296,7 +291,7 @@ async fn authenticate(s: &AppState, headers: &HeaderMap, path: &str, ip: Option<
 
 async fn bearer(s: &AppState, token: &str, path: &str) -> Result<Principal, ApiError> {
     if token.starts_with(tokens::NODE_KEY) {
-        let key = crate::node_keys::verify(&s.store, s.secrets.key(), token).await?;
+        let key = crate::trust::node_keys::verify(&s.store, s.secrets.key(), token).await?;
         return match key {
             Some(k) if k.state != KeyState::Revoked => Ok(Principal::Node { name: k.node, key_id: Some(k.id) }),
             Some(k) => Err(ApiError::new(
@@ -326,7 +321,7 @@ async fn bearer(s: &AppState, token: &str, path: &str) -> Result<Principal, ApiE
     }
     // A runner declared in git authenticates with its token from git, on its node's routes only.
     if let Some(node) = node_in_path(path)
-        && crate::runner::Endpoint::declared_token_matches(&s.store, &s.secrets, &node, token).await
+        && crate::nodes::client::Endpoint::declared_token_matches(&s.store, &s.secrets, &node, token).await
     {
         return Ok(Principal::Node { name: node, key_id: None });
     }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use car_schemas::diagnostic::{Format, render};
 use serde_json::Value;
 
-use crate::settings::Settings;
-use crate::store::{Desired, LiveObject, Store};
-use crate::sync::desired;
+use crate::app::settings::Settings;
+use crate::config::sync::desired;
+use crate::db::{Desired, LiveObject, Store};
 
 /// One object's fate in the next sync.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +131,7 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
         let loaded = {
             let (dir, settings) = (dir.clone(), settings.clone());
             tokio::task::spawn_blocking(move || {
-                crate::source::load_for_cli(dir.as_deref(), revision.as_deref(), &settings)
+                crate::config::source::load_for_cli(dir.as_deref(), revision.as_deref(), &settings)
             })
             .await
             .map_err(|e| e.to_string())??
@@ -145,7 +145,7 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
             Some(url) => sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| format!("DATABASE_URL: {e}"))?,
             None => {
                 let pg_dir = settings.data_dir.join("postgres");
-                let pg = tokio::task::spawn_blocking(move || crate::postgres::EmbeddedPostgres::start(&pg_dir))
+                let pg = tokio::task::spawn_blocking(move || crate::db::postgres::EmbeddedPostgres::start(&pg_dir))
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())?;

@@ -1,0 +1,7 @@
+//! The config: where it comes from ([`source`]), how each revision is
+//! validated and applied as live state ([`sync`]), and the push webhooks
+//! that ask for a sync ([`webhook`]).
+
+pub mod source;
+pub mod sync;
+pub mod webhook;
