@@ -1,30 +1,40 @@
 //! The management server of Claude Agent Runner, as a library so that tests
-//! drive the same code the binary runs. One folder per domain:
+//! drive the same code the binary runs. One folder per domain, in layers:
+//! each uses only those below it (`tests/architecture.rs` checks it).
 //!
-//! - [`config`]: where the config comes from ([`config::source`]), how a
-//!   revision becomes live state ([`config::sync`]), push webhooks;
-//! - [`nodes`]: each node's runner seen through its health ([`nodes::reconcile`]),
-//!   called through [`nodes::client`], its metrics history and [`nodes::drift`];
-//! - [`runs`]: queueing, dispatch, following, retries, budget, retention, logs;
-//! - [`schedule`]: when schedules fire;
+//! - [`db`]: the PostgreSQL pool (and the server's own PostgreSQL); [`tasks`]:
+//!   supervised background tasks, the shared backoff, the reconcile queue;
 //! - [`trust`]: who may do what — users, sessions, API keys, roles, node
 //!   enrollment and keys, the secret store, the audit log;
-//! - [`db`]: the PostgreSQL store (and the server's own PostgreSQL);
-//! - [`reconcile`]: the generic controller loop the node probes run on;
+//! - [`config`]: where the config comes from ([`config::source`]), how a
+//!   revision becomes live state ([`config::sync`]), and the typed
+//!   [`config::snapshot`] every consumer reads;
+//! - [`nodes`]: each node's runner, called through [`nodes::client`] and
+//!   looked at by [`nodes::reconcile`], its metrics and [`nodes::drift`];
+//! - [`runs`]: queueing, dispatch, following, retries, budget, retention, logs;
+//! - [`schedule`]: when schedules fire;
 //! - [`api`]: the HTTP API over all of them;
 //! - [`app`]: settings and start-up, which wire it all together;
 //! - [`cli`]: the subcommands besides `serve`.
 //!
-//! Data flows one way: `config` → `nodes` → `runs` and `schedule` → `api`,
-//! with `trust` and `db` beneath them and `app` above.
+//! Each domain keeps its SQL in its own repository (`*::repo`, the `trust`
+//! modules) and its writes with their audit entries in one transaction.
+
+pub mod db;
+pub mod tasks;
+
+pub mod trust;
+
+pub mod config;
+
+pub mod nodes;
+
+pub mod runs;
+
+pub mod schedule;
 
 pub mod api;
+
 pub mod app;
+
 pub mod cli;
-pub mod config;
-pub mod db;
-pub mod nodes;
-pub mod reconcile;
-pub mod runs;
-pub mod schedule;
-pub mod trust;

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Repos;
+
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -61,7 +63,7 @@ async fn a_burst_of_pushes_syncs_once_per_distinct_head() {
     }
     s.wait_applied(Some(&head)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let history = s.store.history(20).await.unwrap();
+    let history = s.store.config_repo().history(20).await.unwrap();
     let revisions: Vec<&str> = history.iter().map(|h| h.revision.as_str()).collect();
     assert_eq!(revisions.len(), 2, "{revisions:?}");
     assert_eq!(revisions[0], head);

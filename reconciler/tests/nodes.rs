@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Repos;
+
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -11,7 +13,7 @@ use car_server::config::sync::Trigger;
 use car_server::db::Store;
 use car_server::nodes::drift::{self, Health};
 use car_server::nodes::reconcile as node;
-use car_server::reconcile::Action;
+use car_server::tasks::reconcile::Action;
 use car_testkit::git::ConfigRepo;
 use serde_json::{Value, json};
 
@@ -46,7 +48,7 @@ const AGENT: &str =
     "apiVersion: car/v1\nkind: Agent\nmetadata: {name: zfs-check}\nspec:\n  prompt: Check pools.\n  requires: [zfs]\n";
 
 /// The server's environment holding one variable.
-fn env_with(name: &'static str, value: &'static str) -> car_server::nodes::client::EnvLookup {
+fn env_with(name: &'static str, value: &'static str) -> car_server::trust::secrets::EnvLookup {
     Box::new(move |k| (k == name).then(|| value.to_string()))
 }
 
@@ -58,15 +60,20 @@ async fn setup(nodes: &[String]) -> (Store, tempfile::TempDir, ConfigRepo) {
     }
     repo.commit("nodes");
     let (store, data) = (common::store().await, tempfile::tempdir().unwrap());
-    common::syncer(&store, &repo.url(), data.path()).sync_once(Trigger::Start).await.unwrap();
+    common::syncer(&store, &repo.url(), data.path()).await.sync_once(Trigger::Start).await.unwrap();
     (store, data, repo)
+}
+
+/// A node reconcile's context over `store`'s live config.
+async fn context(store: &Store, secrets: std::sync::Arc<car_server::trust::secrets::Secrets>) -> node::NodeContext {
+    let runners = car_server::nodes::client::Runners::new(common::live(store).await, store.clone(), secrets);
+    node::NodeContext { runners, repo: store.node_repo() }
 }
 
 async fn drift_of(store: &Store, version: &str) -> drift::Drift {
     drift::compute(&drift::Inputs {
-        objects: &store.objects(None).await.unwrap(),
-        observations: &store.node_observations().await.unwrap(),
-        overrides: &store.overrides().await.unwrap(),
+        config: &common::live(store).await.now(),
+        observations: &store.node_repo().observations().await.unwrap(),
         server_version: version,
         install_hint: "run the install script".into(),
     })
@@ -82,15 +89,11 @@ async fn a_healthy_runner_is_recorded_and_checked_again_later() {
     )
     .await;
     let (store, _d, _r) = setup(&[node_doc("nas", &url, "HEALTHY_NODE_TOKEN", "[zfs-check]")]).await;
-    let ctx = node::NodeContext {
-        secrets: common::secrets(&store, env).await,
-        store: store.clone(),
-        http: reqwest::Client::new(),
-    };
+    let ctx = context(&store, common::secrets(&store, env).await).await;
     assert_eq!(node::reconcile("nas".into(), &ctx).await.unwrap(), Action::Requeue(node::HEALTHY_INTERVAL));
-    let obs = store.node_observations().await.unwrap();
+    let obs = store.node_repo().observations().await.unwrap();
     assert_eq!(obs[0].version.as_deref(), Some("0.1.0"));
-    assert_eq!(obs[0].capabilities, json!(["zfs"]));
+    assert_eq!(obs[0].capabilities, ["zfs"]);
     assert_eq!(obs[0].sandbox.as_deref(), Some("landlock v7"));
     assert!(obs[0].reachable && obs[0].last_seen.is_some());
     let d = drift_of(&store, "0.1.0").await;
@@ -103,11 +106,7 @@ async fn an_old_runner_without_a_required_capability_is_yellow() {
     let env = env_with("OLD_NODE_TOKEN", "tok-2");
     let url = runner("tok-2", json!({"version": "0.0.9", "capabilities": ["docker"], "sandbox": "landlock v5"})).await;
     let (store, _d, _r) = setup(&[node_doc("old", &url, "OLD_NODE_TOKEN", "[zfs-check]")]).await;
-    let ctx = node::NodeContext {
-        secrets: common::secrets(&store, env).await,
-        store: store.clone(),
-        http: reqwest::Client::new(),
-    };
+    let ctx = context(&store, common::secrets(&store, env).await).await;
     node::reconcile("old".into(), &ctx).await.unwrap();
     let d = drift_of(&store, "0.1.0").await;
     let kinds: Vec<&str> = d.items.iter().map(|i| i.kind.as_str()).collect();
@@ -130,11 +129,7 @@ async fn a_refused_token_or_a_dead_runner_is_an_error_with_the_reason() {
         node_doc("unset", &url, "NO_SUCH_TOKEN_VARIABLE", "[]"),
     ])
     .await;
-    let ctx = node::NodeContext {
-        secrets: common::secrets(&store, env).await,
-        store: store.clone(),
-        http: reqwest::Client::new(),
-    };
+    let ctx = context(&store, common::secrets(&store, env).await).await;
     let e = node::reconcile("wrong".into(), &ctx).await.unwrap_err().to_string();
     assert!(e.contains("refused the token (hint: the node's token in git must match the runner's RUNNER_TOKEN"), "{e}");
     let e = node::reconcile("dead".into(), &ctx).await.unwrap_err().to_string();
@@ -159,11 +154,7 @@ async fn a_runner_that_hangs_costs_at_most_the_probe_timeout() {
         }
     });
     let (store, _d, _r) = setup(&[node_doc("slow", &format!("http://{addr}"), "SLOW_NODE_TOKEN", "[]")]).await;
-    let ctx = node::NodeContext {
-        secrets: common::secrets(&store, env).await,
-        store: store.clone(),
-        http: reqwest::Client::new(),
-    };
+    let ctx = context(&store, common::secrets(&store, env).await).await;
     let t = std::time::Instant::now();
     let e = node::reconcile("slow".into(), &ctx).await.unwrap_err().to_string();
     assert!(t.elapsed() < node::PROBE_TIMEOUT + Duration::from_secs(2));
@@ -174,7 +165,7 @@ async fn a_runner_that_hangs_costs_at_most_the_probe_timeout() {
 async fn a_node_removed_from_git_is_not_probed() {
     let (store, _d, _r) = setup(&[]).await;
     let secrets = common::secrets(&store, env_with("X", "y")).await;
-    let ctx = node::NodeContext { store, http: reqwest::Client::new(), secrets };
+    let ctx = context(&store, secrets).await;
     assert_eq!(node::reconcile("gone".into(), &ctx).await.unwrap(), Action::AwaitChange);
 }
 
@@ -192,11 +183,7 @@ async fn a_node_without_landlock_is_yellow_unless_git_accepts_the_risk_which_sho
         unenforced("needless", &jailed),
     ])
     .await;
-    let ctx = node::NodeContext {
-        secrets: common::secrets(&store, env).await,
-        store: store.clone(),
-        http: reqwest::Client::new(),
-    };
+    let ctx = context(&store, common::secrets(&store, env).await).await;
     for n in ["old-kernel", "accepted", "needless"] {
         node::reconcile(n.into(), &ctx).await.unwrap();
     }
@@ -232,7 +219,7 @@ async fn a_token_from_the_secret_store_reaches_the_runner() {
     );
     let (store, _d, _r) = setup(&[doc]).await;
     let secrets = common::secrets(&store, Box::new(|_| None)).await;
-    let ctx = node::NodeContext { secrets: secrets.clone(), store: store.clone(), http: reqwest::Client::new() };
+    let ctx = context(&store, secrets.clone()).await;
     let e = node::reconcile("vault".into(), &ctx).await.unwrap_err().to_string();
     assert!(e.contains("no secret named \"vault-token\" is stored"), "{e}");
     secrets.put("vault-token", "stored-token-0001", &car_server::trust::audit::Actor::system("test")).await.unwrap();

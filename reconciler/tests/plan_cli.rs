@@ -25,7 +25,7 @@ async fn plan_shows_what_the_next_sync_would_change() {
     let repo = ConfigRepo::from_dir(&common::example_dir());
     let rev = repo.commit("initial");
     let data = tempfile::tempdir().unwrap();
-    common::syncer(&store, &repo.url(), data.path()).sync_once(Trigger::Start).await.unwrap();
+    common::syncer(&store, &repo.url(), data.path()).await.sync_once(Trigger::Start).await.unwrap();
 
     let work = tempfile::tempdir().unwrap();
     let copy = |to: &std::path::Path| {
@@ -77,7 +77,7 @@ async fn plan_reads_a_revision_of_the_config_repository() {
     let mut repo = ConfigRepo::from_dir(&common::example_dir());
     let first = repo.commit("initial");
     let data = tempfile::tempdir().unwrap();
-    common::syncer(&store, &repo.url(), data.path()).sync_once(Trigger::Start).await.unwrap();
+    common::syncer(&store, &repo.url(), data.path()).await.sync_once(Trigger::Start).await.unwrap();
     repo.remove("triggers/emergency.yaml");
     repo.commit("drop the trigger");
     let run = |args: &[&str]| {

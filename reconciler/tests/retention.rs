@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Repos;
+
 use car_schemas::run::Usage;
 use car_server::db::Store;
 use car_server::runs::logs::Logs;
@@ -55,13 +57,13 @@ impl Setup {
     /// an open one), created at `created_at`, with a log file.
     async fn run(&self, agent: &str, node: &str, status: &str, u: Usage, created_at: DateTime<Utc>) -> String {
         let new = NewRun { agent: agent.into(), node: node.into(), trigger: RunTrigger::Manual, ..Default::default() };
-        let run = self.store.queue_run(&new).await.unwrap().expect("a queued run");
+        let run = self.store.run_repo().queue_run(&new).await.unwrap().expect("a queued run");
         match status {
             "queued" => {}
-            "running" | "awaiting_approval" => self.store.set_status(&run.id, status, "test").await.unwrap(),
+            "running" | "awaiting_approval" => self.store.run_repo().set_status(&run.id, status, "test").await.unwrap(),
             _ => {
                 let outcome = Outcome { status: status.into(), usage: Some(u), ..Default::default() };
-                assert!(self.store.finish(&run.id, &outcome, "test").await.unwrap());
+                assert!(self.store.run_repo().finish(&run.id, &outcome, "test", None).await.unwrap());
             }
         }
         sqlx::query("UPDATE runs SET created_at = $2 WHERE id = $1")
@@ -75,7 +77,7 @@ impl Setup {
     }
 
     async fn exists(&self, id: &str) -> bool {
-        self.store.run(id).await.unwrap().is_some()
+        self.store.run_repo().run(id).await.unwrap().is_some()
     }
 
     async fn count(&self, sql: &str) -> i64 {
@@ -127,7 +129,7 @@ async fn old_finished_runs_go_with_their_logs_while_recent_and_open_runs_stay() 
         s.run("cleaner", "pi", "awaiting_approval", Usage::default(), old(1, 0)).await,
     ];
 
-    let deleted = sweep(&s.store, &s.logs, cutoff(), 100).await.unwrap();
+    let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
 
     assert_eq!(deleted, gone.len() as u64);
     for id in &gone {
@@ -153,7 +155,7 @@ async fn usage_daily_holds_the_deleted_runs_totals_per_day_agent_and_node() {
     history(&s).await;
     s.run("checker", "nas", "succeeded", usage(1, 0.5), recent()).await;
 
-    sweep(&s.store, &s.logs, cutoff(), 100).await.unwrap();
+    sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
 
     let daily: Vec<Daily> = sqlx::query_as(
         "SELECT day, agent, node, runs, succeeded, failed, input_tokens, output_tokens, \
@@ -185,15 +187,15 @@ async fn usage_after_a_sweep_equals_usage_before_it() {
     let (from, to) = (old(1, 0), Utc::now() + TimeDelta::days(1));
     let mut before = Vec::new();
     for group_by in ["agent", "node", "day"] {
-        before.push(rows(s.store.usage(from, to, group_by).await.unwrap()));
+        before.push(rows(s.store.run_repo().usage(from, to, group_by).await.unwrap()));
     }
 
-    sweep(&s.store, &s.logs, cutoff(), 100).await.unwrap();
+    sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
 
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(s.store.pool()).await.unwrap();
     assert_eq!(left, 2, "the old runs are still there");
     for (group_by, before) in ["agent", "node", "day"].into_iter().zip(before) {
-        let after = rows(s.store.usage(from, to, group_by).await.unwrap());
+        let after = rows(s.store.run_repo().usage(from, to, group_by).await.unwrap());
         assert_eq!(after, before, "grouped by {group_by}");
     }
 }
@@ -202,9 +204,11 @@ async fn usage_after_a_sweep_equals_usage_before_it() {
 async fn a_rolled_up_day_counts_whole_when_the_range_touches_it() {
     let s = setup().await;
     s.run("checker", "nas", "succeeded", usage(10, 0.25), old(10, 15)).await;
-    sweep(&s.store, &s.logs, cutoff(), 100).await.unwrap();
+    sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
     let at = |day, hour| Utc.with_ymd_and_hms(2025, 1, day, hour, 0, 0).unwrap();
-    let runs = async |from, to| -> i64 { s.store.usage(from, to, "day").await.unwrap().iter().map(|g| g.runs).sum() };
+    let runs = async |from, to| -> i64 {
+        s.store.run_repo().usage(from, to, "day").await.unwrap().iter().map(|g| g.runs).sum()
+    };
 
     // The run was at 15:00; ranges that hold any part of its day count it.
     assert_eq!(runs(at(10, 0), at(11, 0)).await, 1);
@@ -213,7 +217,7 @@ async fn a_rolled_up_day_counts_whole_when_the_range_touches_it() {
     assert_eq!(runs(at(9, 0), at(10, 0)).await, 0, "a range ending at the day's midnight");
     assert_eq!(runs(at(11, 0), at(12, 0)).await, 0, "a range starting after the day");
     let keys: Vec<String> =
-        s.store.usage(at(1, 0), at(20, 0), "day").await.unwrap().into_iter().map(|g| g.key).collect();
+        s.store.run_repo().usage(at(1, 0), at(20, 0), "day").await.unwrap().into_iter().map(|g| g.key).collect();
     assert_eq!(keys, ["2025-01-10"]);
 }
 
@@ -225,7 +229,7 @@ async fn small_batches_delete_every_old_run() {
         ids.push(s.run("checker", "nas", "succeeded", usage(1, 0.5), old(10, hour)).await);
     }
 
-    let deleted = sweep(&s.store, &s.logs, cutoff(), 2).await.unwrap();
+    let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 2).await.unwrap();
 
     assert_eq!(deleted, 5);
     assert_eq!(s.count("SELECT count(*) FROM runs").await, 0);
@@ -245,7 +249,7 @@ async fn a_log_that_cannot_be_deleted_does_not_stop_the_sweep() {
     let fine = s.run("checker", "nas", "succeeded", usage(1, 0.5), old(10, 3)).await;
 
     // Batches of one: the run after the troubled ones is in a later batch.
-    let deleted = sweep(&s.store, &s.logs, cutoff(), 1).await.unwrap();
+    let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 1).await.unwrap();
 
     assert_eq!(deleted, 3);
     for id in [&missing, &blocked, &fine] {
@@ -263,7 +267,8 @@ async fn two_replicas_sweeping_at_once_delete_and_count_each_run_once() {
     }
     let other = Logs::open(s.logs.path("x").parent().unwrap().to_path_buf()).unwrap();
 
-    let (a, b) = tokio::join!(sweep(&s.store, &s.logs, cutoff(), 3), sweep(&s.store, &other, cutoff(), 3));
+    let repo = s.store.run_repo();
+    let (a, b) = tokio::join!(sweep(&repo, &s.logs, cutoff(), 3), sweep(&repo, &other, cutoff(), 3));
 
     assert_eq!(a.unwrap() + b.unwrap(), 40);
     assert_eq!(s.count("SELECT count(*) FROM runs").await, 0);

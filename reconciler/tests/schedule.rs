@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
+use common::Repos;
 
 use car_server::config::sync::Trigger;
 use car_server::db::Store;
-use car_server::runs::{RunTrigger, Runs};
-use car_server::schedule::fire::tick;
+use car_server::runs::RunTrigger;
+use car_server::schedule::fire::Scheduler;
 use chrono::{DateTime, TimeZone, Utc};
 
 fn config(schedule: &str) -> tempfile::TempDir {
@@ -26,19 +26,20 @@ fn schedule(extra: &str) -> String {
     )
 }
 
-async fn setup(schedule: &str) -> (Store, Runs, tempfile::TempDir, tempfile::TempDir) {
+/// A database with `schedule` applied, and a server replica's scheduler over it.
+async fn setup(schedule: &str) -> (Store, Scheduler, tempfile::TempDir, tempfile::TempDir) {
     let store = common::store().await;
     let dir = config(schedule);
     let data = tempfile::tempdir().unwrap();
-    common::syncer(&store, dir.path().to_str().unwrap(), data.path()).sync_once(Trigger::Start).await.unwrap();
-    let runs = replica(&store, &data, "a").await;
-    (store, runs, dir, data)
+    common::syncer(&store, dir.path().to_str().unwrap(), data.path()).await.sync_once(Trigger::Start).await.unwrap();
+    let scheduler = replica(&store, &dir, &data).await;
+    (store, scheduler, dir, data)
 }
 
-async fn replica(store: &Store, data: &tempfile::TempDir, name: &str) -> Runs {
-    let logs = car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap();
-    let secrets = common::secrets(store, Box::new(|_| None)).await;
-    Runs::new(store.clone(), logs, secrets, name.into(), Duration::from_secs(60))
+/// The scheduler of a server replica with its data in `data`.
+async fn replica(store: &Store, config: &tempfile::TempDir, data: &tempfile::TempDir) -> Scheduler {
+    let app = common::application(store, config.path().to_str().unwrap(), data.path()).await;
+    Scheduler { runs: app.runs.clone(), repo: store.schedule_repo() }
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -47,20 +48,20 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 async fn runs_of(store: &Store) -> Vec<car_server::runs::Run> {
     let filter = car_server::runs::repo::RunFilter { limit: 100, ..Default::default() };
-    let mut runs = store.runs(&filter).await.unwrap();
+    let mut runs = store.run_repo().runs(&filter).await.unwrap();
     runs.reverse();
     runs
 }
 
 #[tokio::test]
 async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n  overlap: allow\n")).await;
-    tick(&runs, at(0)).await.unwrap();
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 10s\n  overlap: allow\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
     assert!(runs_of(&store).await.is_empty(), "a new schedule fired for the past");
-    tick(&runs, at(5)).await.unwrap();
+    scheduler.tick(at(5)).await.unwrap();
     assert!(runs_of(&store).await.is_empty());
-    tick(&runs, at(10)).await.unwrap();
-    tick(&runs, at(21)).await.unwrap();
+    scheduler.tick(at(10)).await.unwrap();
+    scheduler.tick(at(21)).await.unwrap();
     let fired = runs_of(&store).await;
     let what: Vec<(&str, &str, Option<DateTime<Utc>>)> =
         fired.iter().map(|r| (r.agent.as_str(), r.node.as_str(), r.slot)).collect();
@@ -72,37 +73,37 @@ async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
 
 #[tokio::test]
 async fn after_ten_missed_slots_run_once_runs_only_the_newest() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n  misfire: run-once\n")).await;
-    tick(&runs, at(0)).await.unwrap();
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 10s\n  misfire: run-once\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
     // The server was away for 100 s: slots 10..100 were missed.
-    tick(&runs, at(105)).await.unwrap();
+    scheduler.tick(at(105)).await.unwrap();
     let fired = runs_of(&store).await;
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].slot, Some(at(100)));
-    let skipped = store.skipped("often", 100).await.unwrap();
+    let skipped = store.schedule_repo().skipped("often", 100).await.unwrap();
     assert_eq!(skipped.len(), 9);
     assert!(skipped.iter().all(|s| s.reason.starts_with("missed")), "{skipped:?}");
 }
 
 #[tokio::test]
 async fn after_missed_slots_skip_runs_none_of_them_but_fires_on_time_again() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n  misfire: skip\n")).await;
-    tick(&runs, at(0)).await.unwrap();
-    tick(&runs, at(1000)).await.unwrap(); // slot 1000 is on time
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 10s\n  misfire: skip\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
+    scheduler.tick(at(1000)).await.unwrap(); // slot 1000 is on time
     let fired = runs_of(&store).await;
     assert_eq!(fired.iter().map(|r| r.slot).collect::<Vec<_>>(), [Some(at(1000))]);
 }
 
 #[tokio::test]
 async fn overlap_skip_records_slots_while_the_previous_run_goes() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 2s\n  overlap: skip\n")).await;
-    tick(&runs, at(0)).await.unwrap();
-    tick(&runs, at(2)).await.unwrap();
-    tick(&runs, at(4)).await.unwrap();
-    tick(&runs, at(6)).await.unwrap();
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 2s\n  overlap: skip\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
+    scheduler.tick(at(2)).await.unwrap();
+    scheduler.tick(at(4)).await.unwrap();
+    scheduler.tick(at(6)).await.unwrap();
     let fired = runs_of(&store).await;
     assert_eq!(fired.len(), 1, "the slot fired while its previous run was open");
-    let skipped = store.skipped("often", 10).await.unwrap();
+    let skipped = store.schedule_repo().skipped("often", 10).await.unwrap();
     let slots: Vec<_> = skipped.iter().map(|s| s.slot).collect();
     assert_eq!(slots, [at(6), at(4)]);
     assert!(skipped[0].reason.contains(&format!("the previous run {} is still queued", fired[0].id)), "{skipped:?}");
@@ -110,26 +111,30 @@ async fn overlap_skip_records_slots_while_the_previous_run_goes() {
 
 #[tokio::test]
 async fn overlap_queue_waits_for_the_previous_run() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 2s\n  overlap: queue\n")).await;
-    tick(&runs, at(0)).await.unwrap();
-    tick(&runs, at(2)).await.unwrap();
-    tick(&runs, at(4)).await.unwrap();
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 2s\n  overlap: queue\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
+    scheduler.tick(at(2)).await.unwrap();
+    scheduler.tick(at(4)).await.unwrap();
     let fired = runs_of(&store).await;
     assert_eq!(fired.len(), 2);
     assert!(fired.iter().all(|r| r.after_previous));
     // The first is claimed (as if dispatched); the second waits for it.
-    let first = store.claim_queued("a", true).await.unwrap().expect("the first run");
+    let first = store.run_repo().claim_queued("a", true).await.unwrap().expect("the first run");
     assert_eq!(first.id, fired[0].id);
-    assert!(store.claim_queued("a", true).await.unwrap().is_none(), "the queued run did not wait for the previous one");
+    assert!(
+        store.run_repo().claim_queued("a", true).await.unwrap().is_none(),
+        "the queued run did not wait for the previous one"
+    );
 }
 
 #[tokio::test]
 async fn two_replicas_fire_each_slot_once() {
-    let (store, a, _dir, data) = setup(&schedule("  every: 10s\n  overlap: allow\n")).await;
-    let b = replica(&store, &data, "b").await;
-    tick(&a, at(0)).await.unwrap();
+    let (store, a, dir, _data) = setup(&schedule("  every: 10s\n  overlap: allow\n")).await;
+    let other = tempfile::tempdir().unwrap();
+    let b = replica(&store, &dir, &other).await;
+    a.tick(at(0)).await.unwrap();
     for t in [10, 20, 30] {
-        let (x, y) = tokio::join!(tick(&a, at(t)), tick(&b, at(t)));
+        let (x, y) = tokio::join!(a.tick(at(t)), b.tick(at(t)));
         x.unwrap();
         y.unwrap();
     }
@@ -139,17 +144,14 @@ async fn two_replicas_fire_each_slot_once() {
 
 #[tokio::test]
 async fn a_paused_schedule_does_not_fire_and_does_not_catch_up_when_resumed() {
-    let (store, runs, _dir, _data) = setup(&schedule("  every: 10s\n")).await;
-    tick(&runs, at(0)).await.unwrap();
+    let (store, scheduler, _dir, _data) = setup(&schedule("  every: 10s\n")).await;
+    scheduler.tick(at(0)).await.unwrap();
     let by = car_server::trust::audit::Actor::system("test");
-    store
-        .set_override("Schedule", "often", "paused", &serde_json::json!(true), Some("maintenance"), &by)
-        .await
-        .unwrap();
-    tick(&runs, at(50)).await.unwrap();
-    store.clear_override("Schedule", "often", "paused", &by).await.unwrap();
-    tick(&runs, at(55)).await.unwrap();
+    assert!(scheduler.runs.live.pause("often", Some("maintenance"), &by).await.unwrap());
+    scheduler.tick(at(50)).await.unwrap();
+    assert!(scheduler.runs.live.resume("often", &by).await.unwrap());
+    scheduler.tick(at(55)).await.unwrap();
     assert!(runs_of(&store).await.is_empty(), "a paused schedule fired");
-    tick(&runs, at(60)).await.unwrap();
+    scheduler.tick(at(60)).await.unwrap();
     assert_eq!(runs_of(&store).await.len(), 1);
 }

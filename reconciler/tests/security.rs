@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Repos;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use car_server::trust::access::Role;
@@ -49,13 +51,13 @@ fn with_cookie(method: &str, path: &str, cookie: &str, headers: &[(&str, &str)],
 }
 
 async fn api_key(app: &App, name: &str, role: Role) -> (String, String) {
-    let (key, secret) = app.store.create_api_key(name, role, None, &Actor::system("test")).await.unwrap();
+    let (key, secret) = app.store.user_repo().create_api_key(name, role, None, &Actor::system("test")).await.unwrap();
     (key.id, secret)
 }
 
 async fn add_user(app: &App, name: &str, password: &str, role: Role) {
     let hash = car_server::trust::password::hash(password).await;
-    assert!(app.store.create_user(name, &hash, role, &Actor::system("test")).await.unwrap());
+    assert!(app.store.user_repo().create_user(name, &hash, role, &Actor::system("test")).await.unwrap());
 }
 
 async fn login(app: &App, user: &str, password: &str, peer: &str) -> Answer {
@@ -106,7 +108,7 @@ async fn every_route_but_the_public_ones_needs_a_valid_key_and_a_big_enough_role
         .await
         .unwrap();
     let (gone, revoked) = api_key(&app, "gone", Role::Admin).await;
-    assert!(app.store.revoke_api_key(&gone, &Actor::system("test")).await.unwrap());
+    assert!(app.store.user_repo().revoke_api_key(&gone, &Actor::system("test")).await.unwrap());
     let node = enrolled_node(&app, "probe").await;
 
     let (status, doc) = app.get("/openapi.json").await;
@@ -375,7 +377,11 @@ async fn users_are_managed_by_admins_and_the_last_admin_cannot_go() {
 #[tokio::test]
 async fn the_setup_link_makes_the_first_admin_once() {
     let app = App::start().await;
-    app.store.set_setup_token("the-setup-token", chrono::Utc::now() + chrono::TimeDelta::hours(1)).await.unwrap();
+    app.store
+        .user_repo()
+        .set_setup_token("the-setup-token", chrono::Utc::now() + chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
     let setup = |token: &str, user: &str| {
         let body = json!({"token": token, "username": user, "password": "first admin's password"});
         send(&app.app, request("post", "/api/v1/auth/setup", None, Some(body)), Some("192.0.2.9"))
@@ -567,7 +573,7 @@ async fn secrets_are_stored_encrypted_listed_without_values_and_need_their_key()
 #[tokio::test]
 async fn the_values_of_the_env_references_in_the_config_are_redacted_and_no_others() {
     let app = App::start().await;
-    let env: car_server::nodes::client::EnvLookup = Box::new(|k| match k {
+    let env: car_server::trust::secrets::EnvLookup = Box::new(|k| match k {
         "TOWER_RUNNER_TOKEN" => Some("tower-token-value-123".into()),
         "GOTIFY_TOKEN" => Some("gotify-token-value-456".into()),
         "UNRELATED_VARIABLE" => Some("not-a-secret-at-all".into()),

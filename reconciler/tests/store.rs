@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Repos;
+
 use std::time::{Duration, Instant};
 
 use car_server::db::Store;
@@ -31,17 +33,17 @@ async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
     let now = chrono::Utc::now();
     let sample = |cpu| Sample { cpu_percent: cpu, memory_percent: 50.0, load1: 1.0, disk_percent: 70.0 };
     let minute = chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::minutes(1)).unwrap();
-    store.record_metrics("nas", minute + chrono::TimeDelta::seconds(1), sample(10.0)).await.unwrap();
-    store.record_metrics("nas", minute + chrono::TimeDelta::seconds(31), sample(30.0)).await.unwrap();
-    store.record_metrics("pi", minute, sample(99.0)).await.unwrap();
-    let (resolution, points) = store.metrics("nas", now - chrono::TimeDelta::hours(1)).await.unwrap();
+    store.node_repo().record_metrics("nas", minute + chrono::TimeDelta::seconds(1), sample(10.0)).await.unwrap();
+    store.node_repo().record_metrics("nas", minute + chrono::TimeDelta::seconds(31), sample(30.0)).await.unwrap();
+    store.node_repo().record_metrics("pi", minute, sample(99.0)).await.unwrap();
+    let (resolution, points) = store.node_repo().metrics("nas", now - chrono::TimeDelta::hours(1)).await.unwrap();
     assert_eq!(resolution, Resolution::Minute);
     assert_eq!(points.len(), 1);
     assert_eq!((points[0].samples, points[0].cpu_percent), (2, 20.0));
-    let (resolution, hours) = store.metrics("nas", now - chrono::TimeDelta::days(7)).await.unwrap();
+    let (resolution, hours) = store.node_repo().metrics("nas", now - chrono::TimeDelta::days(7)).await.unwrap();
     assert_eq!((resolution, hours.len()), (Resolution::Hour, 1));
     // A sample three days later drops the old minute but keeps its hour.
-    store.record_metrics("nas", now + chrono::TimeDelta::days(3), sample(50.0)).await.unwrap();
+    store.node_repo().record_metrics("nas", now + chrono::TimeDelta::days(3), sample(50.0)).await.unwrap();
     let minutes: i64 =
         sqlx::query_scalar("SELECT count(*) FROM node_metrics WHERE node = 'nas' AND resolution = 'minute'")
             .fetch_one(store.pool())

@@ -607,6 +607,21 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
     }
 }
 
+/// A whole JSON number that fits `T`: JSON Schema's `integer`, so `90` and
+/// `90.0` alike (serde's integers take only the first).
+pub fn whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error;
+    let Some(n) = <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? else { return Ok(None) };
+    let whole =
+        n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e19).map(|f| f as u64));
+    let value = whole.ok_or_else(|| D::Error::custom(format!("{n} is not a whole number from 0 up")))?;
+    T::try_from(value).map(Some).map_err(|_| D::Error::custom(format!("{n} is too large")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod kinds;
 pub mod load;
+pub mod placement;
 pub mod redact;
 pub mod rules;
 pub mod run;

@@ -18,6 +18,7 @@ use crate::kinds::notification::{NotificationChannelSpec, NotificationRuleSpec};
 use crate::kinds::schedule::{NodeSelector, ScheduleSpec};
 use crate::kinds::trigger::TriggerSpec;
 use crate::load::Loaded;
+use crate::placement::{self, Refusal};
 use crate::rules::{Effect, ShellEffect};
 use crate::values::{Condition, Duration, Name, TextOrSecret};
 
@@ -292,29 +293,19 @@ impl<'a> Validator<'a> {
         }
         for agent in agents {
             let Some(spec) = self.agents.get(agent.as_str()).copied() else { continue };
-            let allowed: Vec<&str> = picked
+            // Git alone: what runners report is unknown here.
+            let checks: Vec<Result<(), Refusal>> = picked
                 .iter()
-                .copied()
-                .filter(|p| {
-                    self.nodes.iter().any(|(n, s)| {
-                        n == p && s.agents.as_ref().is_none_or(|a| a.iter().any(|x| x.as_str() == agent.as_str()))
-                    })
-                })
+                .filter_map(|p| self.nodes.iter().find(|(n, _)| n == p))
+                .map(|(n, s)| placement::check(n, s, None, agent.as_str(), spec).map_err(|r| r.why))
                 .collect();
-            if allowed.is_empty() {
+            if checks.iter().all(|c| *c == Err(Refusal::NotAllowed)) {
                 self.error(
                     agent.span,
                     format!("agent {:?} is not allowed on any selected node ({})", agent.as_str(), picked.join(", ")),
                     "add the agent to a selected node's `agents`, or select other nodes",
                 );
-                continue;
-            }
-            let capable = allowed.iter().any(|p| {
-                self.nodes.iter().any(|(n, s)| {
-                    n == p && spec.requires.iter().all(|r| s.capabilities.iter().any(|c| c.as_str() == r.as_str()))
-                })
-            });
-            if !capable {
+            } else if !checks.iter().any(Result::is_ok) {
                 self.warning(
                     agent.span,
                     format!("no selected node declares every capability agent {:?} requires", agent.as_str()),

@@ -24,7 +24,7 @@ pub struct NewKey {
     pub role: Role,
     /// Days until it stops working; leave out for a key that does not expire.
     #[schema(minimum = 1, maximum = 3650)]
-    #[serde(default, deserialize_with = "crate::api::whole")]
+    #[serde(default, deserialize_with = "car_schemas::de::whole")]
     pub expires_in_days: Option<u32>,
 }
 
@@ -70,7 +70,7 @@ pub async fn create(
         Some(days @ 1..=3650) => Some(Utc::now() + chrono::TimeDelta::days(i64::from(days))),
         Some(days) => return Err(invalid(format!("expires_in_days={days} is not from 1 to 3650"), "e.g. 90")),
     };
-    let (record, secret) = s.store.create_api_key(name, b.role, expires_at, &c.actor()).await?;
+    let (record, secret) = s.users.create_api_key(name, b.role, expires_at, &c.actor()).await?;
     let hint = "this is the only time the key is shown; send it as Authorization: Bearer <key>".into();
     Ok((StatusCode::CREATED, Json(NewApiKey { record, key: secret, hint })))
 }
@@ -79,7 +79,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys",
     responses((status = 200, description = "every API key", body = ApiKeyList)))]
 pub async fn list(State(s): State<AppState>) -> Result<Json<ApiKeyList>, ApiError> {
-    Ok(Json(ApiKeyList { api_keys: s.store.api_keys().await? }))
+    Ok(Json(ApiKeyList { api_keys: s.users.api_keys().await? }))
 }
 
 /// Revokes an API key at once.
@@ -90,7 +90,7 @@ pub async fn revoke(
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if s.store.revoke_api_key(&id, &c.actor()).await? {
+    if s.users.revoke_api_key(&id, &c.actor()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no live API key {id:?}"), "GET /api/v1/api-keys lists them"))

@@ -5,14 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
-use super::runs::bad_gateway;
 use super::{ApiError, AppState, JsonBody};
-use crate::nodes::client::{Endpoint, RunnerErrorKind};
-use crate::runs::{Approval, ApprovalStatus};
+use crate::runs::Approval;
 use crate::trust::access::Caller;
 
 #[derive(Deserialize, IntoParams)]
@@ -41,7 +38,7 @@ pub async fn list(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ApprovalList>, ApiError> {
-    let approvals = s.runs.store.approvals(q.status.as_deref(), None).await?;
+    let approvals = s.runs.repo.approvals(q.status.as_deref(), None).await?;
     Ok(Json(ApprovalList { approvals }))
 }
 
@@ -72,46 +69,10 @@ pub async fn decide(
     Path(id): Path<String>,
     JsonBody(d): JsonBody<Decision>,
 ) -> Result<(StatusCode, Json<ApprovalDecided>), ApiError> {
-    let approve = d.decision == Verdict::Approve;
     if let Some(c) = &d.comment {
         super::error::storable("comment", c)?;
     }
-    let store = &s.runs.store;
-    let a = store
-        .approval(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no approval {id:?}"), "GET /api/v1/approvals lists them"))?;
-    if a.status != ApprovalStatus::Pending {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "decided",
-            format!("approval {id} is {}", a.status),
-            "nothing to decide",
-        ));
-    }
-    let endpoint = Endpoint::of(store, &s.runs.secrets, &a.node).await.map_err(bad_gateway)?;
-    let body = json!({"decision": d.decision, "comment": d.comment});
-    match endpoint.decide(&s.runs.http, &a.run_id, &a.request_id, &body).await {
-        Ok(_) => {}
-        Err(e) if e.kind == RunnerErrorKind::Refused(409) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "decided",
-                "the run no longer waits for this approval",
-                "reload the run",
-            ));
-        }
-        Err(e) => return Err(bad_gateway(e)),
-    }
-    let actor = c.actor();
-    store.decide_approval(&a.run_id, &a.request_id, approve, Some(&actor.label()), d.comment.as_deref()).await?;
-    let detail = json!({"decision": d.decision, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
-    crate::trust::audit::record(store.pool(), &actor, "approval.decided", Some(&id), detail).await?;
-    let approval = store.approval(&id).await?.ok_or_else(|| {
-        ApiError::not_found(
-            format!("approval {id:?} is gone (its run was deleted)"),
-            "GET /api/v1/approvals lists them",
-        )
-    })?;
+    let approve = d.decision == Verdict::Approve;
+    let approval = s.runs.decide(&id, approve, d.comment.as_deref(), &c.actor()).await?;
     Ok((StatusCode::ACCEPTED, Json(ApprovalDecided { approval })))
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::error::JsonBody;
 use super::{ApiError, AppState};
 use crate::trust::access::{self, Caller, ClientIp, Principal, Role};
-use crate::trust::audit::{self, Action, Actor};
+use crate::trust::audit::{self, Action, Actor, ActorKind};
 use crate::trust::users::User;
 use crate::trust::{password, throttle, users};
 
@@ -102,7 +102,7 @@ pub async fn login(
     if b.password.chars().count() > password::MAX_LEN {
         return Err(too_long("password"));
     }
-    let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
+    let actor = Actor::new(ActorKind::User, b.username.clone(), ip.map(|i| i.to_string()));
     if let Some(wait) = throttle::wait(&s.store, &b.username, ip).await? {
         audit::record(s.store.pool(), &actor, Action::AuthLoginThrottled, None, json!({})).await?;
         let mut r = ApiError::new(
@@ -115,7 +115,7 @@ pub async fn login(
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
         return Ok(r);
     }
-    let user = s.store.user(&b.username).await?;
+    let user = s.users.user(&b.username).await?;
     let matches = password::verify(&b.password, user.as_ref().map(|u| u.password_hash.as_str())).await;
     let user = match user {
         Some(u) if matches && !u.disabled => u,
@@ -147,9 +147,10 @@ async fn start_session(
     let token = crate::trust::tokens::generate("");
     let expires_at = Utc::now() + access::SESSION_MAX;
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    s.store.create_session(user, &token, expires_at, actor, agent).await?;
-    let session = Session { user: User::from(user), expires_at, idle_timeout_s: s.auth.session_idle.as_secs() };
-    let cookie = access::session_set_cookie(Some(&token), s.auth.secure_cookies);
+    s.users.create_session(user, &token, expires_at, actor, agent).await?;
+    let session =
+        Session { user: User::from(user), expires_at, idle_timeout_s: s.settings.auth.session_idle.as_secs() };
+    let cookie = access::session_set_cookie(Some(&token), s.settings.auth.secure_cookies);
     Ok(LoggedIn { status, cookie, session })
 }
 
@@ -158,10 +159,10 @@ async fn start_session(
     responses((status = 204, description = "logged out")))]
 pub async fn logout(State(s): State<AppState>, Extension(c): Extension<Caller>) -> Result<Response, ApiError> {
     if let Some(token) = &c.session {
-        s.store.end_session(token, &c.actor()).await?;
+        s.users.end_session(token, &c.actor()).await?;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(header::SET_COOKIE, access::session_set_cookie(None, s.auth.secure_cookies));
+    r.headers_mut().insert(header::SET_COOKIE, access::session_set_cookie(None, s.settings.auth.secure_cookies));
     Ok(r)
 }
 
@@ -204,8 +205,8 @@ pub async fn setup(
     password::check_new(&b.password)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
     let hash = password::hash(&b.password).await;
-    let actor = Actor::new("user", b.username.clone(), ip.map(|i| i.to_string()));
-    if !s.store.complete_setup(&b.token, &b.username, &hash, &actor).await? {
+    let actor = Actor::new(ActorKind::User, b.username.clone(), ip.map(|i| i.to_string()));
+    if !s.users.complete_setup(&b.token, &b.username, &hash, &actor).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "setup_refused",
@@ -213,7 +214,7 @@ pub async fn setup(
             "restart the server for a fresh link (printed in its log), or log in",
         ));
     }
-    let user = s.store.user(&b.username).await?.expect("the user just made");
+    let user = s.users.user(&b.username).await?.expect("the user just made");
     start_session(&s, &user, &actor, &headers, StatusCode::CREATED).await
 }
 
@@ -245,7 +246,7 @@ pub async fn change_password(
             "log in as the user",
         ));
     };
-    let user = s.store.user(name).await?.ok_or_else(|| ApiError::unauthorized("no such user", "log in again"))?;
+    let user = s.users.user(name).await?.ok_or_else(|| ApiError::unauthorized("no such user", "log in again"))?;
     if b.current_password.len() > password::MAX_LEN
         || !password::verify(&b.current_password, Some(&user.password_hash)).await
     {
@@ -259,6 +260,6 @@ pub async fn change_password(
     password::check_new(&b.new_password)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m, "choose another password"))?;
     let hash = password::hash(&b.new_password).await;
-    s.store.update_user(name, None, Some(&hash), None, &c.actor()).await?;
+    s.users.update_user(name, None, Some(&hash), None, &c.actor()).await?;
     start_session(&s, &user, &c.actor(), &headers, StatusCode::OK).await
 }

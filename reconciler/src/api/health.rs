@@ -39,7 +39,8 @@ pub async fn healthz() -> Json<Liveness> {
     Json(Liveness { status: Up::Ok, version: env!("CARGO_PKG_VERSION").into() })
 }
 
-/// The server can serve: the database answers and the config source was read once.
+/// The server can serve: the database answers, the config source was read
+/// once, and no background task died lately (the reason names it).
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "ready", body = Readiness),
     (status = 503, description = "not ready, with the reason", body = Readiness)))]
@@ -49,7 +50,11 @@ pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) 
     if !s.store.ping().await {
         return not_ready("the database does not answer");
     }
-    match s.store.sync_state().await {
+    let down = s.tasks.down();
+    if !down.is_empty() {
+        return not_ready(&down.join("; "));
+    }
+    match s.live.repo().sync_state().await {
         Ok(state) if state.fetched_at.is_some() => (StatusCode::OK, Json(Readiness { ready: true, reason: None })),
         _ => not_ready("the config source was not read yet"),
     }

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod error;
 mod events;
+mod guard;
 mod health;
 mod install;
 mod node_trust;
@@ -32,28 +33,56 @@ use utoipa::openapi::security::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, JsonBody, whole};
+pub use error::{ApiError, JsonBody};
 pub use page::Page;
 
-use crate::app::settings::Settings;
+use crate::config::snapshot::LiveConfig;
 use crate::config::sync::SyncRequests;
 use crate::db::Store;
-use crate::reconcile::Queue;
+use crate::nodes::client::Runners;
+use crate::nodes::repo::NodeRepo;
+use crate::tasks::Queue;
 use crate::trust::access::{Access, AuthSettings, Role};
+use crate::trust::users::UserRepo;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The live config.
+    pub live: LiveConfig,
     pub sync: SyncRequests,
     /// Node reconciles, so a heartbeat can ask for a look now.
-    pub nodes: Arc<Queue<String>>,
-    pub settings: Arc<Settings>,
+    pub probes: Arc<Queue<String>>,
+    pub runners: Runners,
+    /// What the server saw of the nodes.
+    pub nodes: NodeRepo,
+    pub users: UserRepo,
+    pub settings: Arc<ApiSettings>,
     /// `CONFIG_REPO` as shown to users (credentials removed).
     pub source: String,
     pub runs: Arc<crate::runs::Runs>,
     pub secrets: Arc<crate::trust::secrets::Secrets>,
-    pub auth: Arc<AuthSettings>,
+    /// The background tasks' health, for `/readyz`.
+    pub tasks: crate::tasks::Health,
+}
+
+/// What the API needs of the server's settings.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// `PUBLIC_URL`: how users reach the server.
+    pub public_url: Option<String>,
+    /// `API_PORT`, for addresses when `PUBLIC_URL` is unset.
+    pub api_port: u16,
+    /// `GIT_WEBHOOK_SECRET`; unset, pushes are refused.
+    pub webhook_secret: Option<crate::trust::secrets::Secret>,
+    /// `CONFIG_BRANCH`: pushes to other branches are ignored.
+    pub branch: String,
+    /// `RUNNER_IMAGE`, for the install script.
+    pub runner_image: Option<String>,
+    /// `RUNNER_BINARY_DIR`, where the install script's binaries are.
+    pub runner_binary_dir: Option<std::path::PathBuf>,
+    pub auth: AuthSettings,
 }
 
 #[derive(OpenApi)]
@@ -150,14 +179,14 @@ pub fn openapi() -> serde_json::Value {
     doc
 }
 
-/// The API router, each group behind [`crate::trust::access::guard`] with its [`Access`].
+/// The API router, each group behind [`guard::guard`] with its [`Access`].
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut api = OpenApiRouter::new();
     for (group, access) in groups() {
         let layer = axum::middleware::from_fn_with_state(
             state.clone(),
             move |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::trust::access::guard(st, access, req, next)
+                guard::guard(st, access, req, next)
             },
         );
         api = api.merge(group.route_layer(layer));
@@ -315,7 +344,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             |st: axum::extract::State<AppState>, req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::trust::access::guard(st, Access::Role(Role::Viewer), req, next)
+                guard::guard(st, Access::Role(Role::Viewer), req, next)
             },
         ));
     api.merge(openapi)

@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 use super::error::JsonBody;
 use super::{ApiError, AppState};
 use crate::nodes::client::RunnerErrorKind;
+use crate::nodes::keys::{self, RotateError};
 use crate::trust::access::{Caller, ClientIp, Principal};
 use crate::trust::audit::Action;
 use crate::trust::enrollment::{self, EnrollError, EnrollRequest, Enrolled, EnrollmentToken};
-use crate::trust::node_keys::{self, NodeKey, RotateError};
+use crate::trust::node_keys::{self, NodeKey};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +27,7 @@ pub struct NewEnrollmentToken {
     pub node: Option<String>,
     /// Minutes it stays valid: 60 unless said, at most 10080 (7 days).
     #[schema(minimum = 1, maximum = 10080)]
-    #[serde(default, deserialize_with = "crate::api::whole")]
+    #[serde(default, deserialize_with = "car_schemas::de::whole")]
     pub expires_in_minutes: Option<u32>,
 }
 
@@ -185,12 +186,16 @@ pub async fn enroll(
     }
     match enrollment::enroll(&s.store, &s.secrets, &b, ip).await {
         Ok((node, key)) => {
-            s.nodes.schedule(node.name.clone());
+            s.probes.schedule(node.name.clone());
             Ok((StatusCode::CREATED, Json(EnrolledNode { node, key })))
         }
         Err(EnrollError::Refused { message, hint }) => {
             tracing::warn!(node = %b.name, ip = ?ip, reason = %message, "refused an enrollment");
-            let actor = crate::trust::audit::Actor::new("node", b.name.clone(), ip.map(|i| i.to_string()));
+            let actor = crate::trust::audit::Actor::new(
+                crate::trust::audit::ActorKind::Node,
+                b.name.clone(),
+                ip.map(|i| i.to_string()),
+            );
             crate::trust::audit::record(
                 s.store.pool(),
                 &actor,
@@ -206,7 +211,7 @@ pub async fn enroll(
 }
 
 async fn known_node(s: &AppState, name: &str) -> Result<(), ApiError> {
-    let declared = s.store.object("Node", name).await?.is_some();
+    let declared = s.live.now().nodes.contains_key(name);
     if declared || enrollment::enrolled(&s.store, name).await?.is_some() {
         Ok(())
     } else {
@@ -239,7 +244,7 @@ pub async fn rotate(
     Path(name): Path<String>,
 ) -> Result<Json<RotatedKey>, ApiError> {
     known_node(&s, &name).await?;
-    match node_keys::rotate(&s.store, &s.secrets, &s.runs.http, &name, &c.actor()).await {
+    match keys::rotate(&s.runners, &name, &c.actor()).await {
         Ok(key) => Ok(Json(RotatedKey { key })),
         Err(e @ RotateError::NotEnrolled(_)) => {
             Err(ApiError::new(StatusCode::CONFLICT, "not_enrolled", e.to_string(), "enroll the node first"))
@@ -274,8 +279,8 @@ pub async fn revoke(
     Path(name): Path<String>,
 ) -> Result<Json<RevokedKeys>, ApiError> {
     known_node(&s, &name).await?;
-    let revoked = node_keys::revoke(&s.store, &s.secrets, &s.runs.http, &name, &c.actor()).await?;
-    s.nodes.schedule(name.clone());
+    let revoked = keys::revoke(&s.runners, &name, &c.actor()).await?;
+    s.probes.schedule(name.clone());
     Ok(Json(RevokedKeys { node: name, revoked }))
 }
 
@@ -292,7 +297,7 @@ pub async fn heartbeat(
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<HeartbeatAnswer>), ApiError> {
     known_node(&s, &name).await?;
-    s.nodes.schedule(name.clone());
+    s.probes.schedule(name.clone());
     let keys = match c.principal {
         Principal::Node { key_id: Some(_), .. } => Some(node_keys::valid_ids(&s.store, &name).await?),
         _ => None,

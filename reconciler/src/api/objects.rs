@@ -6,20 +6,20 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::QueryParams;
 use super::{ApiError, AppState};
-use crate::db::{LiveObject, NodeObservation};
+use crate::config::snapshot::{Declared, Snapshot};
 use crate::nodes::drift::{self, Drift, DriftItem, NodeHealth};
 use crate::nodes::metrics::{Point, Resolution};
+use crate::nodes::repo::NodeObservation;
 use crate::runs::AgentRecord;
 use crate::schedule::slots::Cadence;
 use crate::trust::access::Caller;
 use crate::trust::enrollment::Enrolled;
 use car_schemas::Kind;
-use car_schemas::kinds::ScheduleSpec;
 
 /// An object as the applied revision declares it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,17 +41,9 @@ pub struct ObjectView {
     pub labels: Option<Value>,
 }
 
-fn view(o: &LiveObject) -> Result<ObjectView, ApiError> {
-    let kind = Kind::parse(&o.kind).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the live object {}/{} has an unknown kind", o.kind, o.name),
-            "sync the config again",
-        )
-    })?;
+fn view<S>(kind: Kind, o: &Declared<S>) -> ObjectView {
     let labels = &o.document["metadata"]["labels"];
-    Ok(ObjectView {
+    ObjectView {
         kind,
         name: o.name.clone(),
         revision: o.revision.clone(),
@@ -60,7 +52,7 @@ fn view(o: &LiveObject) -> Result<ObjectView, ApiError> {
         applied_at: o.applied_at,
         spec: o.document["spec"].clone(),
         labels: labels.is_object().then(|| labels.clone()),
-    })
+    }
 }
 
 /// Whether the server hears from a node's runner.
@@ -182,42 +174,36 @@ pub struct PauseState {
     pub paused: bool,
 }
 
-/// Live objects, node observations, enrollments and overrides, read once per request.
+/// The live config, node observations and enrollments, read once per request.
 struct Live {
-    objects: Vec<LiveObject>,
+    config: std::sync::Arc<Snapshot>,
     observations: Vec<NodeObservation>,
     enrolled: Vec<crate::trust::enrollment::Enrolled>,
     drift: Drift,
 }
 
 async fn live(s: &AppState) -> Result<Live, ApiError> {
-    let (objects, observations, overrides, enrolled) = (
-        s.store.objects(None).await?,
-        s.store.node_observations().await?,
-        s.store.overrides().await?,
-        crate::trust::enrollment::all_enrolled(&s.store).await?,
-    );
+    let config = s.live.now();
+    let (observations, enrolled) =
+        (s.nodes.observations().await?, crate::trust::enrollment::all_enrolled(&s.store).await?);
     let install_hint = match &s.settings.public_url {
         Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
         None => "run the install script from the server's /install".into(),
     };
     let drift = drift::compute(&drift::Inputs {
-        objects: &objects,
+        config: &config,
         observations: &observations,
-        overrides: &overrides,
         server_version: env!("CARGO_PKG_VERSION"),
         install_hint,
     });
-    Ok(Live { objects, observations, enrolled, drift })
+    Ok(Live { config, observations, enrolled, drift })
 }
 
-async fn one(s: &AppState, kind: &str, name: &str) -> Result<LiveObject, ApiError> {
-    s.store.object(kind, name).await?.ok_or_else(|| {
-        ApiError::not_found(
-            format!("no {kind} named {name:?} is live"),
-            format!("GET /api/v1/{}s lists them", kind.to_lowercase()),
-        )
-    })
+fn not_live(kind: Kind, name: &str) -> ApiError {
+    ApiError::not_found(
+        format!("no {kind} named {name:?} is live"),
+        format!("GET /api/v1/{}s lists them", kind.as_str().to_lowercase()),
+    )
 }
 
 /// Declared nodes with their health, then nodes that enrolled but git does
@@ -230,8 +216,8 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<NodeList>, ApiError
     let enrolled = |name: &str| live.enrolled.iter().find(|e| e.name == name).cloned();
     let seen = |name: &str| connection(live.observations.iter().find(|n| n.name == name));
     let mut nodes = Vec::new();
-    for o in live.objects.iter().filter(|o| o.kind == "Node") {
-        let v = view(o)?;
+    for o in live.config.nodes.values() {
+        let v = view(Kind::Node, o);
         nodes.push(NodeView {
             kind: Kind::Node,
             declared: true,
@@ -247,7 +233,7 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<NodeList>, ApiError
             name: v.name,
         });
     }
-    for e in live.enrolled.iter().filter(|e| !live.objects.iter().any(|o| o.kind == "Node" && o.name == e.name)) {
+    for e in live.enrolled.iter().filter(|e| !live.config.nodes.contains_key(&e.name)) {
         nodes.push(NodeView {
             kind: Kind::Node,
             name: e.name.clone(),
@@ -270,12 +256,12 @@ pub async fn nodes(State(s): State<AppState>) -> Result<Json<NodeList>, ApiError
 #[utoipa::path(get, path = "/api/v1/nodes/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "the node", body = NodeDetail), (status = 404, description = "not live")))]
 pub async fn node(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<NodeDetail>, ApiError> {
-    let o = one(&s, "Node", &name).await?;
     let live = live(&s).await?;
+    let o = live.config.nodes.get(&name).ok_or_else(|| not_live(Kind::Node, &name))?;
     let observed = live.observations.iter().find(|n| n.name == name);
     let object = format!("Node/{name}");
     Ok(Json(NodeDetail {
-        object: view(&o)?,
+        object: view(Kind::Node, o),
         declared: true,
         enrolled: live.enrolled.iter().find(|e| e.name == name).cloned(),
         health: live.drift.nodes.iter().find(|h| h.name == name).cloned(),
@@ -301,7 +287,9 @@ pub async fn metrics(
     Path(name): Path<String>,
     QueryParams(q): QueryParams<MetricsQuery>,
 ) -> Result<Json<NodeMetrics>, ApiError> {
-    one(&s, "Node", &name).await?;
+    if !s.live.now().nodes.contains_key(&name) {
+        return Err(not_live(Kind::Node, &name));
+    }
     let text = q.range.unwrap_or_else(|| "6h".into());
     let range: car_schemas::values::Duration = text.parse().map_err(|_| {
         ApiError::new(
@@ -316,7 +304,7 @@ pub async fn metrics(
         .unwrap_or(crate::nodes::metrics::KEPT)
         .min(crate::nodes::metrics::KEPT);
     let from = chrono::Utc::now() - back;
-    let (resolution, points) = s.store.metrics(&name, from).await?;
+    let (resolution, points) = s.nodes.metrics(&name, from).await?;
     Ok(Json(NodeMetrics { node: name, resolution, points }))
 }
 
@@ -337,7 +325,7 @@ fn connection(observed: Option<&NodeObservation>) -> Connection {
 #[utoipa::path(get, path = "/api/v1/agents", tag = "live state",
     responses((status = 200, description = "the agents", body = AgentList)))]
 pub async fn agents(State(s): State<AppState>) -> Result<Json<AgentList>, ApiError> {
-    let agents = s.store.objects(Some("Agent")).await?.iter().map(view).collect::<Result<_, _>>()?;
+    let agents = s.live.now().agents.values().map(|a| view(Kind::Agent, a)).collect();
     Ok(Json(AgentList { agents }))
 }
 
@@ -347,7 +335,7 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<AgentList>, ApiErr
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "the agent", body = AgentDetail), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<AgentDetail>, ApiError> {
-    let object = view(&one(&s, "Agent", &name).await?)?;
+    let object = view(Kind::Agent, s.live.now().agents.get(&name).ok_or_else(|| not_live(Kind::Agent, &name))?);
     let record = s.runs.agent_stats(&name).await?;
     Ok(Json(AgentDetail { object, record }))
 }
@@ -400,37 +388,26 @@ pub async fn can_i(
             return Err(invalid("`cwd` is not an absolute path", "give the folder the call runs in, e.g. /srv/app"));
         }
     }
-    let o = one(&s, "Agent", &name).await?;
-    let spec =
-        car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(&o.document)
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("agent {name}'s stored document does not parse"),
-                    "sync the config again",
-                )
-            })?
-            .spec;
+    let config = s.live.now();
+    let spec = &config.agents.get(&name).ok_or_else(|| not_live(Kind::Agent, &name))?.spec;
     let input = Value::Object(b.input);
-    Ok(Json(car_policy::Policy::new(&spec).explain(&b.tool, &input, b.cwd.as_deref())))
+    Ok(Json(car_policy::Policy::new(spec).explain(&b.tool, &input, b.cwd.as_deref())))
 }
 
 /// Declared schedules, with any pause made outside git.
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "live state",
     responses((status = 200, description = "the schedules", body = ScheduleList)))]
 pub async fn schedules(State(s): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
-    let overrides = s.store.overrides().await?;
+    let config = s.live.now();
     let mut schedules = Vec::new();
-    for o in s.store.objects(Some("Schedule")).await?.iter() {
-        let paused = overrides.iter().find(|x| x.kind == "Schedule" && x.name == o.name && x.field == "paused");
-        let spec = car_schemas::de::from_json::<car_schemas::document::Manifest<ScheduleSpec>>(&o.document).ok();
-        let active = spec.as_ref().is_some_and(|s| s.spec.enabled) && paused.is_none();
+    for o in config.schedules.values() {
+        let paused = config.paused(&o.name);
+        let active = o.spec.enabled && paused.is_none();
         schedules.push(ScheduleView {
-            object: view(o)?,
+            object: view(Kind::Schedule, o),
             paused: paused.is_some(),
             paused_reason: paused.and_then(|p| p.reason.clone()),
-            next_fire: spec.filter(|_| active).and_then(|s| Cadence::of(&s.spec).next_after(chrono::Utc::now())),
+            next_fire: active.then(|| Cadence::of(&o.spec).next_after(chrono::Utc::now())).flatten(),
         });
     }
     Ok(Json(ScheduleList { schedules }))
@@ -454,12 +431,13 @@ pub async fn pause(
     Path(name): Path<String>,
     body: Option<super::JsonBody<PauseRequest>>,
 ) -> Result<Json<PauseState>, ApiError> {
-    one(&s, "Schedule", &name).await?;
     let reason = body.and_then(|super::JsonBody(b)| b.reason);
     if let Some(r) = &reason {
         super::error::storable("reason", r)?;
     }
-    s.store.set_override("Schedule", &name, "paused", &json!(true), reason.as_deref(), &c.actor()).await?;
+    if !s.live.pause(&name, reason.as_deref(), &c.actor()).await? {
+        return Err(not_live(Kind::Schedule, &name));
+    }
     Ok(Json(PauseState { name, paused: true }))
 }
 
@@ -471,7 +449,7 @@ pub async fn resume(
     Extension(c): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<PauseState>, ApiError> {
-    if !s.store.clear_override("Schedule", &name, "paused", &c.actor()).await? {
+    if !s.live.resume(&name, &c.actor()).await? {
         return Err(ApiError::not_found(
             format!("schedule {name:?} is not paused"),
             "GET /api/v1/schedules shows which are",

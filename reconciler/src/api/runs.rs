@@ -14,20 +14,21 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody, Page};
-use crate::nodes::client::{Endpoint, RunnerErrorKind};
 use crate::runs::repo::Transition;
-use crate::runs::{Approval, QueueError, Run, RunTrigger, Start};
+use crate::runs::{Approval, Run, RunError, RunTrigger, Start};
 use crate::trust::access::Caller;
 
 /// A reader further behind than this many events skips ahead (with a gap marker).
 const MAX_LAG: u64 = 5000;
 
-impl From<QueueError> for ApiError {
-    fn from(e: QueueError) -> Self {
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
         match e {
-            QueueError::NotFound { message, hint } => ApiError::not_found(message, hint),
-            QueueError::Invalid { message, hint } => ApiError::new(StatusCode::CONFLICT, "not_allowed", message, hint),
-            QueueError::Store(e) => e.into(),
+            RunError::NotFound { message, hint } => ApiError::not_found(message, hint),
+            RunError::Invalid { message, hint } => ApiError::new(StatusCode::CONFLICT, "not_allowed", message, hint),
+            RunError::Conflict { code, message, hint } => ApiError::new(StatusCode::CONFLICT, code, message, hint),
+            RunError::Runner(e) => bad_gateway(e),
+            RunError::Store(e) => e.into(),
         }
     }
 }
@@ -176,11 +177,7 @@ fn held(s: &AppState) -> Option<String> {
 }
 
 async fn find(s: &AppState, id: &str) -> Result<Run, ApiError> {
-    s.runs
-        .store
-        .run(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}"), "GET /api/v1/runs lists the runs"))
+    Ok(s.runs.run(id).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -197,7 +194,7 @@ pub struct StartRun {
 /// Starts an agent on a node now (one click in the dashboard).
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
     responses((status = 202, description = "the queued run", body = RunView), (status = 404, description = "no such agent or node"),
-    (status = 409, description = "the node does not allow the agent, or its script is not in the applied revision")))]
+    (status = 409, description = "the node does not allow the agent or lacks a capability it requires, or its script is not in the applied revision")))]
 pub async fn start(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
@@ -235,7 +232,7 @@ pub async fn list(
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let filter =
         crate::runs::repo::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
-    let runs = s.runs.store.runs(&filter).await?;
+    let runs = s.runs.repo.runs(&filter).await?;
     let held = held(&s);
     let items = runs.iter().map(|r| view(r, held.as_deref())).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(Page::of(items, limit as usize, |r| r.id.clone())))
@@ -246,7 +243,7 @@ pub async fn list(
     responses((status = 200, description = "the run", body = RunDetail), (status = 404, description = "no such run")))]
 pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
     let run = find(&s, &id).await?;
-    let store = &s.runs.store;
+    let store = &s.runs.repo;
     let (transitions, attempts, approvals) = (
         store.transitions(&id).await?,
         store.attempts(&run.first_run_id).await?,
@@ -349,35 +346,8 @@ pub async fn cancel(
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
-    let run = find(&s, &id).await?;
-    if crate::runs::repo::OPEN.contains(&run.status.as_str()) {
-        let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
-        crate::trust::audit::record(s.store.pool(), &c.actor(), "run.cancelled", Some(&id), detail).await?;
-    }
-    if run.status == "queued" {
-        let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched", "hint": "start it again when needed"});
-        s.runs.finish_here(&run, "cancelled", error).await?;
-        return Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true })));
-    }
-    if !crate::runs::repo::OPEN.contains(&run.status.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "finished",
-            format!("run {id} already {}", run.status),
-            "nothing to cancel",
-        ));
-    }
-    let endpoint = Endpoint::of(&s.runs.store, &s.runs.secrets, &run.node).await.map_err(bad_gateway)?;
-    match endpoint.cancel(&s.runs.http, &id).await {
-        Ok(_) => Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true }))),
-        Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "finished",
-            "the run already finished on its node",
-            "reload the run",
-        )),
-        Err(e) => Err(bad_gateway(e)),
-    }
+    s.runs.cancel(&id, &c.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Cancelling { cancelling: true })))
 }
 
 fn unreadable(e: std::io::Error) -> ApiError {

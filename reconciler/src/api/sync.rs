@@ -9,8 +9,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::config::repo::{HistoryEntry, SyncState};
 use crate::config::sync::{ConfigDiagnostic, ObjectStatus, Severity, Trigger};
-use crate::db::{HistoryEntry, StoreError, SyncState};
+use crate::db::StoreError;
 use crate::trust::access::Caller;
 
 /// How the live state relates to the head of the config repository.
@@ -89,8 +90,8 @@ fn stored<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value) -> R
 #[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
     responses((status = 200, description = "where the config stands", body = SyncView)))]
 pub async fn status(State(s): State<AppState>) -> Result<Json<SyncView>, ApiError> {
-    let state = s.store.sync_state().await?;
-    let history = s.store.history(20).await?;
+    let state = s.live.repo().sync_state().await?;
+    let history = s.live.repo().history(20).await?;
     let diagnostics: Vec<ConfigDiagnostic> = stored("diagnostics", state.diagnostics.clone())?;
     let (mut errors, warnings): (Vec<_>, Vec<_>) =
         diagnostics.into_iter().partition(|d| d.severity == Some(Severity::Error));
@@ -141,7 +142,14 @@ pub async fn refresh(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> Result<(StatusCode, Json<SyncQueued>), ApiError> {
-    crate::trust::audit::record(s.store.pool(), &c.actor(), "sync.requested", None, json!({})).await?;
+    crate::trust::audit::record(
+        s.store.pool(),
+        &c.actor(),
+        crate::trust::audit::Action::SyncRequested,
+        None,
+        json!({}),
+    )
+    .await?;
     s.sync.request(Trigger::Refresh);
     Ok((StatusCode::ACCEPTED, Json(SyncQueued { queued: true })))
 }

@@ -83,7 +83,7 @@ pub async fn usage(
             "use group_by=agent, node or day",
         )
     })?;
-    let groups = s.runs.store.usage(from, to, group_by.as_str()).await?;
+    let groups = s.runs.repo.usage(from, to, group_by.as_str()).await?;
     let mut total = UsageGroup { key: "total".into(), ..Default::default() };
     for g in &groups {
         total.add(g);

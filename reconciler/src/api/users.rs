@@ -65,7 +65,7 @@ pub struct UserAnswer {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, description = "every user", body = UserList)))]
 pub async fn list(State(s): State<AppState>) -> Result<Json<UserList>, ApiError> {
-    let users = s.store.users().await?.iter().map(User::from).collect();
+    let users = s.users.users().await?.iter().map(User::from).collect();
     Ok(Json(UserList { users }))
 }
 
@@ -91,7 +91,7 @@ pub async fn create(
     check_username(&b.username)?;
     password::check_new(&b.password).map_err(weak)?;
     let hash = password::hash(&b.password).await;
-    if !s.store.create_user(&b.username, &hash, b.role, &c.actor()).await? {
+    if !s.users.create_user(&b.username, &hash, b.role, &c.actor()).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "taken",
@@ -99,7 +99,7 @@ pub async fn create(
             "pick another name, or change that user",
         ));
     }
-    let user = s.store.user(&b.username).await?.ok_or_else(|| no_user(&b.username))?;
+    let user = s.users.user(&b.username).await?.ok_or_else(|| no_user(&b.username))?;
     Ok((StatusCode::CREATED, Json(UserAnswer { user: User::from(&user) })))
 }
 
@@ -125,7 +125,7 @@ pub async fn update(
     Path(username): Path<String>,
     JsonBody(b): JsonBody<UserChange>,
 ) -> Result<Json<UserAnswer>, ApiError> {
-    s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    s.users.user(&username).await?.ok_or_else(|| no_user(&username))?;
     let hash = match &b.password {
         Some(p) => {
             password::check_new(p).map_err(weak)?;
@@ -133,10 +133,10 @@ pub async fn update(
         }
         None => None,
     };
-    if !s.store.update_user(&username, b.role, hash.as_deref(), b.disabled, &c.actor()).await? {
+    if !s.users.update_user(&username, b.role, hash.as_deref(), b.disabled, &c.actor()).await? {
         return Err(last_admin());
     }
-    let user = s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    let user = s.users.user(&username).await?.ok_or_else(|| no_user(&username))?;
     Ok(Json(UserAnswer { user: User::from(&user) }))
 }
 
@@ -149,8 +149,8 @@ pub async fn delete(
     Extension(c): Extension<Caller>,
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store.user(&username).await?.ok_or_else(|| no_user(&username))?;
-    if !s.store.delete_user(&username, &c.actor()).await? {
+    s.users.user(&username).await?.ok_or_else(|| no_user(&username))?;
+    if !s.users.delete_user(&username, &c.actor()).await? {
         return Err(last_admin());
     }
     Ok(StatusCode::NO_CONTENT)

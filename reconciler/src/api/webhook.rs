@@ -53,7 +53,7 @@ impl IntoResponse for GitHookAnswer {
     (status = 200, description = "a ping", body = Pong),
     (status = 401, description = "missing or wrong signature")))]
 pub async fn git(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<GitHookAnswer, ApiError> {
-    let Some(secret) = s.settings.git_webhook_secret.as_ref().map(crate::app::settings::Secret::expose) else {
+    let Some(secret) = s.settings.webhook_secret.as_ref().map(crate::trust::secrets::Secret::expose) else {
         tracing::warn!("refused a git webhook: GIT_WEBHOOK_SECRET is not set");
         return Err(ApiError::unauthorized(
             "push webhooks are off",
@@ -71,7 +71,7 @@ pub async fn git(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     if event.as_deref() == Some("ping") {
         return Ok(GitHookAnswer::Pong(Pong { pong: true }));
     }
-    let wanted = format!("refs/heads/{}", s.settings.source.branch);
+    let wanted = format!("refs/heads/{}", s.settings.branch);
     match pushed_ref(&body) {
         Some(r) if r != wanted => {
             tracing::info!(pushed = %r, "push to another branch; nothing to sync");

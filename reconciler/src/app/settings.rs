@@ -10,25 +10,8 @@ use std::time::Duration;
 
 use car_schemas::values::Duration as ConfigDuration;
 
-/// A setting that is a secret: its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
+use crate::config::source::SourceSettings;
+use crate::trust::secrets::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -67,28 +50,35 @@ pub struct Settings {
     pub retention_days: u32,
 }
 
-#[derive(Debug, Clone)]
-pub struct SourceSettings {
-    /// `CONFIG_REPO`: a local folder, a bare repository, or a file://, https:// or ssh:// URL.
-    pub repo: String,
-    /// `CONFIG_BRANCH` (default main).
-    pub branch: String,
-    /// `CONFIG_PATH`: the folder of the repository that holds the config (default: all of it).
-    pub path: Option<PathBuf>,
-    /// `CONFIG_POLL_INTERVAL` (default 60s).
-    pub poll_interval: Duration,
-    /// `CONFIG_REPO_TOKEN`: token for https repositories.
-    pub token: Option<Secret>,
-    /// `CONFIG_SSH_KEY`: private key file for ssh repositories.
-    pub ssh_key: Option<PathBuf>,
-}
-
 /// Everything wrong with the environment, one line per variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings:\n{}", .0.join("\n"))]
 pub struct SettingsError(pub Vec<String>);
 
 impl Settings {
+    /// What the API needs of them.
+    pub fn api(&self) -> crate::api::ApiSettings {
+        crate::api::ApiSettings {
+            public_url: self.public_url.clone(),
+            api_port: self.api_port,
+            webhook_secret: self.git_webhook_secret.clone(),
+            branch: self.source.branch.clone(),
+            runner_image: self.runner_image.clone(),
+            runner_binary_dir: self.runner_binary_dir.clone(),
+            auth: crate::trust::access::AuthSettings {
+                session_idle: self.session_idle,
+                secure_cookies: self.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+                trusted_proxies: self.trusted_proxies.clone(),
+                origins: self.public_url.iter().filter_map(|u| origin(u)).collect(),
+            },
+        }
+    }
+
+    /// Where the dashboard is, for links printed in the log.
+    pub fn dashboard_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", self.ui_port))
+    }
+
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -243,6 +233,12 @@ impl Settings {
             retention_days,
         })
     }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(u: &str) -> Option<String> {
+    let u = url::Url::parse(u).ok()?;
+    Some(u.origin().ascii_serialization())
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! `car-server serve`: wires the parts together and runs them until a
-//! shutdown signal: database (given or embedded), config source, the sync
-//! loop and its triggers, the node reconciler, and the two HTTP ports.
+//! Start-up: [`Application::build`] wires every part over a database (the
+//! tests build the same one), [`Application::start`] runs the background
+//! tasks under a supervisor, and [`serve`] does it all for `car-server
+//! serve`: the database (given or embedded), then the two HTTP ports until
+//! a shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,18 +11,27 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use car_schemas::LoadOptions;
+use car_schemas::Kind;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::app::settings::Settings;
-use crate::config::source::{self, SourceError};
+use crate::config::repo::{Changes, ConfigRepo};
+use crate::config::snapshot::LiveConfig;
+use crate::config::source::{self, Source, SourceError};
 use crate::config::sync::{SyncRequests, Syncer, Trigger};
 use crate::db::postgres::{EmbeddedPostgres, PgError};
 use crate::db::{Store, StoreError};
+use crate::nodes::client::Runners;
 use crate::nodes::reconcile as node;
-use crate::reconcile::{self, Queue};
+use crate::nodes::repo::NodeRepo;
+use crate::runs::Runs;
+use crate::schedule::fire::Scheduler;
+use crate::schedule::repo::ScheduleRepo;
+use crate::tasks::{self, Backoff, Queue, Supervisor};
+use crate::trust::secrets::{EnvLookup, MasterKey, Secrets};
+use crate::trust::users::UserRepo;
 
 /// How long start-up waits for the database before giving up.
 pub const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
@@ -45,7 +56,228 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// Runs the server until `shutdown` resolves.
+/// The background tasks, each supervised under its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Syncs the config on start, on the poll timer and when asked.
+    Sync,
+    /// Asks for a sync when a watched local config folder changes.
+    Watch,
+    /// Looks at each node's runner.
+    Probes,
+    /// Sends queued runs to their runners.
+    Dispatch,
+    /// Fires schedules.
+    Schedule,
+    /// Deletes runs older than `RETENTION_DAYS`.
+    Retention,
+}
+
+impl Task {
+    pub const ALL: [Task; 6] = [Task::Sync, Task::Watch, Task::Probes, Task::Dispatch, Task::Schedule, Task::Retention];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Sync => "sync",
+            Task::Watch => "watch",
+            Task::Probes => "probes",
+            Task::Dispatch => "dispatch",
+            Task::Schedule => "schedule",
+            Task::Retention => "retention",
+        }
+    }
+}
+
+/// The server, wired: every part over one database, nothing running yet.
+pub struct Application {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub live: LiveConfig,
+    pub runs: Arc<Runs>,
+    /// What the HTTP API serves from.
+    pub state: AppState,
+    source: Arc<dyn Source>,
+    syncer: Arc<Syncer>,
+    supervisor: Supervisor,
+}
+
+impl Application {
+    /// Wires the server over `store` (migrated): the live config as the
+    /// database holds it, the secret store (reading `env` for `{env: …}`
+    /// references), the first admin, the config source, the runs. Starts nothing.
+    pub async fn build(settings: Settings, store: Store, env: EnvLookup) -> Result<Application, StartError> {
+        let key = match settings.secret_key.clone() {
+            Some(k) => k,
+            None => MasterKey::load_or_create(&settings.data_dir.join("secret.key"))?,
+        };
+        let own = own_secrets(&settings, &env);
+        let secrets = Arc::new(Secrets::open(store.clone(), key, env, own).await?);
+        crate::trust::bootstrap::first_admin(&store, settings.admin.as_ref(), &settings.dashboard_url()).await?;
+        let source: Arc<dyn Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
+        tracing::info!(source = %source.describe(), "config source opened");
+        let live = LiveConfig::load(ConfigRepo::new(&store)).await?;
+        let runners = Runners::new(live.clone(), store.clone(), secrets.clone());
+        let probes: Arc<Queue<String>> = Arc::new(Queue::new(
+            Duration::from_millis(200),
+            Backoff::new(Duration::from_secs(5), Duration::from_secs(300)),
+        ));
+        let logs_dir = settings.data_dir.join("logs");
+        let logs = crate::runs::logs::Logs::open(logs_dir.clone())
+            .map_err(|e| StartError::DataDir { path: logs_dir, source: e })?;
+        let runs = Arc::new(Runs::new(
+            &store,
+            runners.clone(),
+            logs,
+            server_id(&settings.data_dir)?,
+            settings.run_lost_grace,
+            settings.budget,
+        ));
+        let sync = SyncRequests::default();
+        let syncer = Arc::new(Syncer {
+            live: live.clone(),
+            source: source.clone(),
+            load: car_schemas::LoadOptions::default(),
+            on_change: Box::new(on_change(probes.clone(), secrets.clone())),
+        });
+        let supervisor = Supervisor::default();
+        let state = AppState {
+            store: store.clone(),
+            live: live.clone(),
+            sync,
+            probes,
+            runners,
+            nodes: NodeRepo::new(&store),
+            users: UserRepo::new(&store),
+            settings: Arc::new(settings.api()),
+            source: source.describe(),
+            runs: runs.clone(),
+            secrets,
+            tasks: supervisor.health(),
+        };
+        Ok(Application { settings: Arc::new(settings), store, live, runs, state, source, syncer, supervisor })
+    }
+
+    /// Starts `tasks` under the supervisor.
+    pub fn start(&mut self, tasks: &[Task]) {
+        for &task in tasks {
+            let name = task.name();
+            match task {
+                Task::Sync => {
+                    let (syncer, requests) = (self.syncer.clone(), self.state.sync.clone());
+                    let poll = self.settings.source.poll_interval;
+                    self.supervisor.spawn(name, move || {
+                        let (syncer, requests) = (syncer.clone(), requests.clone());
+                        async move { syncer.run(requests, poll).await }
+                    });
+                }
+                Task::Watch => {
+                    let Some(dir) = self.source.watch_dir() else { continue };
+                    let requests = self.state.sync.clone();
+                    self.supervisor.spawn(name, move || watch(dir.clone(), requests.clone()));
+                }
+                Task::Probes => {
+                    // Every live node is looked at from the start; changed ones again after each sync.
+                    for n in self.live.now().nodes.keys() {
+                        self.state.probes.schedule(n.clone());
+                    }
+                    let ctx = Arc::new(node::NodeContext {
+                        runners: self.state.runners.clone(),
+                        repo: self.state.nodes.clone(),
+                    });
+                    let probes = self.state.probes.clone();
+                    self.supervisor.spawn(name, move || {
+                        let ctx = ctx.clone();
+                        tasks::reconcile::run(probes.clone(), 4, move |name: String| {
+                            let ctx = ctx.clone();
+                            async move { node::reconcile(name, &ctx).await }
+                        })
+                    });
+                }
+                Task::Dispatch => {
+                    let runs = self.runs.clone();
+                    self.supervisor.spawn(name, move || crate::runs::dispatch::run(runs.clone()));
+                }
+                Task::Schedule => {
+                    let scheduler =
+                        Arc::new(Scheduler { runs: self.runs.clone(), repo: ScheduleRepo::new(&self.store) });
+                    self.supervisor.spawn(name, move || {
+                        let scheduler = scheduler.clone();
+                        async move { scheduler.run().await }
+                    });
+                }
+                Task::Retention => {
+                    let (runs, days) = (self.runs.clone(), self.settings.retention_days);
+                    self.supervisor.spawn(name, move || crate::runs::retention::run(runs.clone(), days));
+                }
+            }
+        }
+    }
+
+    /// Serves the API and dashboard ports until `shutdown` resolves, then
+    /// stops the tasks and hands this replica's runs over.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let settings = &self.settings;
+        let api_addr = SocketAddr::new(settings.bind, settings.api_port);
+        let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
+        let listen = |addr: SocketAddr, var: &'static str| async move {
+            TcpListener::bind(addr).await.map_err(|e| StartError::Listen { addr, var, source: e })
+        };
+        let api_listener = listen(api_addr, "API_PORT").await?;
+        let ui_listener = listen(ui_addr, "UI_PORT").await?;
+        tracing::info!(api = %api_addr, ui = %ui_addr, "listening");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        // Live events go out as they come: no waiting on delayed ACKs for small writes.
+        let nodelay = |tcp: &mut tokio::net::TcpStream| {
+            let _ = tcp.set_nodelay(true);
+        };
+        let api_listener = axum::serve::ListenerExt::tap_io(api_listener, nodelay);
+        let ui_listener = axum::serve::ListenerExt::tap_io(ui_listener, nodelay);
+        // The peer's address, for the audit log and login throttling.
+        let api =
+            axum::serve(api_listener, api::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stopped(stop_rx.clone()));
+        let ui =
+            axum::serve(ui_listener, api::ui(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stopped(stop_rx));
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+        let (a, u) = tokio::join!(api, ui);
+        self.supervisor.shutdown().await;
+        // Another replica (or this one, restarted) takes the runs over at once.
+        if let Err(e) = self.runs.repo.release_leases(&self.runs.server).await {
+            tracing::warn!(error = %e, "cannot release the runs this server followed");
+        }
+        a.and(u).map_err(StartError::Serve)
+    }
+}
+
+/// After a sync applied changes: nodes are looked at again, and secrets
+/// the config names are redacted from run events from now on.
+fn on_change(probes: Arc<Queue<String>>, secrets: Arc<Secrets>) -> impl Fn(&Changes) + Send + Sync {
+    move |c: &Changes| {
+        let secrets = secrets.clone();
+        tokio::spawn(async move { secrets.refresh().await });
+        for (kind, name) in c.added.iter().chain(&c.changed) {
+            if kind == Kind::Node.as_str() {
+                probes.schedule(name.clone());
+            }
+        }
+        for (kind, name) in &c.removed {
+            if kind == Kind::Node.as_str() {
+                probes.forget(name);
+            }
+        }
+    }
+}
+
+/// `car-server serve`: runs the whole server until `shutdown` resolves.
 pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
     let mut settings = settings;
     let data_dir = settings.data_dir.clone();
@@ -54,7 +286,13 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()> + Send
     let data_dir = std::fs::canonicalize(&data_dir).map_err(|e| StartError::DataDir { path: data_dir, source: e })?;
     settings.data_dir = data_dir.clone();
     let (options, embedded) = database(&settings, &data_dir).await?;
-    let result = run(settings, options, shutdown).await;
+    let result = async {
+        let store = Store::connect(options, DATABASE_PATIENCE).await?;
+        let mut app = Application::build(settings, store, Box::new(|k| std::env::var(k).ok())).await?;
+        app.start(&Task::ALL);
+        app.serve(shutdown).await
+    }
+    .await;
     if let Some(pg) = embedded {
         tracing::info!("stopping the embedded PostgreSQL");
         let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
@@ -78,149 +316,8 @@ async fn database(
     Ok((pg.options("car"), Some(pg)))
 }
 
-async fn run(
-    settings: Settings,
-    options: PgConnectOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    let store = Store::connect(options, DATABASE_PATIENCE).await?;
-    let key = match settings.secret_key.clone() {
-        Some(k) => k,
-        None => crate::trust::secrets::MasterKey::load_or_create(&settings.data_dir.join("secret.key"))?,
-    };
-    let secrets = Arc::new(
-        crate::trust::secrets::Secrets::open(
-            store.clone(),
-            key,
-            Box::new(|k| std::env::var(k).ok()),
-            own_secrets(&settings),
-        )
-        .await?,
-    );
-    crate::trust::bootstrap::first_admin(&store, &settings).await?;
-    let source: Arc<dyn source::Source> = Arc::from(source::open(&settings.source, &settings.data_dir)?);
-    tracing::info!(source = %source.describe(), "config source opened");
-    let settings = Arc::new(settings);
-    let requests = SyncRequests::default();
-    let nodes: Arc<Queue<String>> =
-        Arc::new(Queue::new(Duration::from_millis(200), (Duration::from_secs(5), Duration::from_secs(300))));
-
-    // Every live node is looked at from the start; changed ones again after each sync.
-    for n in store.objects(Some("Node")).await? {
-        nodes.schedule(n.name);
-    }
-    let on_change = {
-        let nodes = nodes.clone();
-        let secrets = secrets.clone();
-        move |c: &crate::db::Changes| {
-            // A changed config may name other {env} values to redact.
-            let secrets = secrets.clone();
-            tokio::spawn(async move { secrets.refresh().await });
-            for (kind, name) in c.added.iter().chain(&c.changed) {
-                if kind == "Node" {
-                    nodes.schedule(name.clone());
-                }
-            }
-            for (kind, name) in &c.removed {
-                if kind == "Node" {
-                    nodes.forget(name);
-                }
-            }
-        }
-    };
-    let syncer = Syncer {
-        store: store.clone(),
-        source: source.clone(),
-        load: LoadOptions::default(),
-        on_change: Box::new(on_change),
-    };
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(syncer.run(requests.clone(), settings.source.poll_interval));
-    if let Some(dir) = source.watch_dir() {
-        tasks.spawn(watch(dir, requests.clone()));
-    }
-    let ctx =
-        Arc::new(node::NodeContext { store: store.clone(), http: reqwest::Client::new(), secrets: secrets.clone() });
-    tasks.spawn(reconcile::run(nodes.clone(), 4, move |name: String| {
-        let ctx = ctx.clone();
-        async move { node::reconcile(name, &ctx).await }
-    }));
-
-    let logs = crate::runs::logs::Logs::open(settings.data_dir.join("logs"))
-        .map_err(|e| StartError::DataDir { path: settings.data_dir.join("logs"), source: e })?;
-    let server = server_id(&settings.data_dir)?;
-    let runs = Arc::new(crate::runs::Runs::with_budget(
-        store.clone(),
-        logs,
-        secrets.clone(),
-        server,
-        settings.run_lost_grace,
-        settings.budget,
-    ));
-    tasks.spawn(crate::runs::dispatch::run(runs.clone()));
-    tasks.spawn(crate::schedule::fire::run(runs.clone()));
-    tasks.spawn(crate::runs::retention::run(runs.clone(), settings.retention_days));
-
-    let state = AppState {
-        store,
-        sync: requests,
-        nodes,
-        settings: settings.clone(),
-        source: source.describe(),
-        runs: runs.clone(),
-        secrets,
-        auth: Arc::new(crate::trust::access::AuthSettings {
-            session_idle: settings.session_idle,
-            secure_cookies: settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-            trusted_proxies: settings.trusted_proxies.clone(),
-            origins: settings.public_url.iter().filter_map(|u| origin(u)).collect(),
-        }),
-    };
-    let api_addr = SocketAddr::new(settings.bind, settings.api_port);
-    let ui_addr = SocketAddr::new(settings.bind, settings.ui_port);
-    let api_listener = TcpListener::bind(api_addr).await.map_err(|e| StartError::Listen {
-        addr: api_addr,
-        var: "API_PORT",
-        source: e,
-    })?;
-    let ui_listener = TcpListener::bind(ui_addr).await.map_err(|e| StartError::Listen {
-        addr: ui_addr,
-        var: "UI_PORT",
-        source: e,
-    })?;
-    tracing::info!(api = %api_addr, ui = %ui_addr, "listening");
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    // Live events go out as they come: no waiting on delayed ACKs for small writes.
-    let nodelay = |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    };
-    let api_listener = axum::serve::ListenerExt::tap_io(api_listener, nodelay);
-    let ui_listener = axum::serve::ListenerExt::tap_io(ui_listener, nodelay);
-    // The peer's address, for the audit log and login throttling.
-    let api = axum::serve(api_listener, api::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let ui = axum::serve(ui_listener, api::ui(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(stopped(stop_rx));
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    });
-    let (a, u) = tokio::join!(api, ui);
-    tasks.abort_all();
-    // Another replica (or this one, restarted) takes the runs over at once.
-    if let Err(e) = runs.store.release_leases(&runs.server).await {
-        tracing::warn!(error = %e, "cannot release the runs this server followed");
-    }
-    a.and(u).map_err(StartError::Serve)
-}
-
 /// The server's own secrets, never to appear in a run's events.
-fn own_secrets(s: &Settings) -> Vec<(String, String)> {
+fn own_secrets(s: &Settings, env: &EnvLookup) -> Vec<(String, String)> {
     let mut own = Vec::new();
     if let Some(v) = &s.git_webhook_secret {
         own.push(("GIT_WEBHOOK_SECRET".to_string(), v.expose().to_string()));
@@ -231,16 +328,10 @@ fn own_secrets(s: &Settings) -> Vec<(String, String)> {
     if let Some((_, v)) = &s.admin {
         own.push(("ADMIN_PASSWORD".to_string(), v.expose().to_string()));
     }
-    if let Ok(v) = std::env::var("SECRET_KEY") {
+    if let Some(v) = env("SECRET_KEY") {
         own.push(("SECRET_KEY".to_string(), v));
     }
     own
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin(u: &str) -> Option<String> {
-    let u = url::Url::parse(u).ok()?;
-    Some(u.origin().ascii_serialization())
 }
 
 /// This replica's name, kept in `DATA_DIR/server-id` so that after a
@@ -268,10 +359,14 @@ async fn watch(dir: std::path::PathBuf, requests: SyncRequests) {
     });
     let mut watcher = match watcher {
         Ok(w) => w,
-        Err(e) => return tracing::warn!(error = %e, "cannot watch the config folder; edits apply at the next poll"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config folder; edits apply at the next poll");
+            return std::future::pending().await;
+        }
     };
     if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::Recursive) {
-        return tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config folder; edits apply at the next poll");
+        tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config folder; edits apply at the next poll");
+        return std::future::pending().await;
     }
     while rx.recv().await.is_some() {
         while tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_ok_and(|m| m.is_some()) {}

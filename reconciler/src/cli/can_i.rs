@@ -45,7 +45,7 @@ fn answer(q: &Question) -> Result<u8, String> {
         _ => std::env::var(k).ok(),
     })
     .map_err(|e| e.to_string())?;
-    let loaded = crate::config::source::load_for_cli(q.config.as_deref(), None, &settings)?;
+    let loaded = super::load_config(q.config.as_deref(), None, &settings)?;
     let Some(spec) = loaded.documents.iter().find_map(|d| match &d.spec {
         Spec::Agent(a) if d.metadata.name.as_str() == q.agent => Some(a),
         _ => None,

@@ -13,8 +13,9 @@ use car_schemas::diagnostic::{Format, render};
 use serde_json::Value;
 
 use crate::app::settings::Settings;
+use crate::config::repo::{ConfigRepo, Desired, LiveObject};
 use crate::config::sync::desired;
-use crate::db::{Desired, LiveObject, Store};
+use crate::db::Store;
 
 /// One object's fate in the next sync.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,11 +131,9 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
         .map_err(|e| e.to_string())?;
         let loaded = {
             let (dir, settings) = (dir.clone(), settings.clone());
-            tokio::task::spawn_blocking(move || {
-                crate::config::source::load_for_cli(dir.as_deref(), revision.as_deref(), &settings)
-            })
-            .await
-            .map_err(|e| e.to_string())??
+            tokio::task::spawn_blocking(move || super::load_config(dir.as_deref(), revision.as_deref(), &settings))
+                .await
+                .map_err(|e| e.to_string())??
         };
         if loaded.diagnostics.iter().any(|d| d.is_error()) {
             let root = dir.clone().unwrap_or_default();
@@ -153,8 +152,9 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
             }
         };
         let store = Store::connect(options, Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
-        let live = store.objects(None).await.map_err(|e| e.to_string())?;
-        let state = store.sync_state().await.map_err(|e| e.to_string())?;
+        let repo = ConfigRepo::new(&store);
+        let live = repo.objects(None).await.map_err(|e| e.to_string())?;
+        let state = repo.sync_state().await.map_err(|e| e.to_string())?;
         let steps = diff(&live, &desired(&loaded));
         print!("{}", render_plan(&steps, state.applied_revision.as_deref()));
         Ok(u8::from(!steps.is_empty()))

@@ -2,6 +2,8 @@
 //! validated and applied as live state ([`sync`]), and the push webhooks
 //! that ask for a sync ([`webhook`]).
 
+pub mod repo;
+pub mod snapshot;
 pub mod source;
 pub mod sync;
 pub mod webhook;

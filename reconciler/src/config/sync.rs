@@ -20,8 +20,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use crate::config::repo::{Changes, Desired, DesiredScript, LiveKey, Revision};
+use crate::config::snapshot::LiveConfig;
 use crate::config::source::{Source, SourceError};
-use crate::db::{Changes, Desired, DesiredScript, LiveKey, Revision, Store, StoreError};
+use crate::db::StoreError;
 
 /// Why a sync ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -173,7 +175,8 @@ impl SyncRequests {
 }
 
 pub struct Syncer {
-    pub store: Store,
+    /// Published again after each sync.
+    pub live: LiveConfig,
     pub source: Arc<dyn Source>,
     pub load: LoadOptions,
     /// Objects whose live state changed, for the object reconcilers.
@@ -182,12 +185,16 @@ pub struct Syncer {
 
 impl Syncer {
     /// Runs forever: one sync per request or poll interval (±10% jitter).
-    pub async fn run(self, requests: SyncRequests, poll: Duration) {
+    pub async fn run(&self, requests: SyncRequests, poll: Duration) {
         let mut trigger = Trigger::Start;
         loop {
             match self.sync_once(trigger).await {
                 Ok(outcome) => tracing::debug!(?outcome, "sync finished"),
                 Err(e) => tracing::error!(error = %e, "sync failed"),
+            }
+            // Also what another replica applied, or overrides it set.
+            if let Err(e) = self.live.reload().await {
+                tracing::error!(error = %e, "cannot read the live config");
             }
             let jitter = poll.mul_f64(rand::random_range(0.9..1.1));
             trigger = requests.next(jitter).await;
@@ -198,31 +205,32 @@ impl Syncer {
     #[tracing::instrument(name = "sync", skip(self), fields(trigger = trigger.as_str(), revision))]
     pub async fn sync_once(&self, trigger: Trigger) -> Result<Outcome, SyncError> {
         let started_at = Utc::now();
+        let repo = self.live.repo();
         let source = self.source.clone();
         let head = match tokio::task::spawn_blocking(move || source.head()).await? {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the config source");
-                self.store.record_fetch_error(&e.to_string()).await?;
+                repo.record_fetch_error(&e.to_string()).await?;
                 return Err(e.into());
             }
         };
         tracing::Span::current().record("revision", head.id.as_str());
-        self.store.record_head(&head).await?;
-        let state = self.store.sync_state().await?;
+        repo.record_head(&head).await?;
+        let state = repo.sync_state().await?;
         if state.attempted_revision.as_deref() == Some(head.id.as_str()) {
             return Ok(Outcome::Unchanged);
         }
         let (source, rev, opts) = (self.source.clone(), head.clone(), self.load.clone());
         let loaded = tokio::task::spawn_blocking(move || source.load(&rev, &opts)).await??;
-        let live = self.store.live_keys().await?;
+        let live = repo.live_keys().await?;
         let diagnostics = json!(loaded.diagnostics.iter().map(ConfigDiagnostic::from).collect::<Vec<_>>());
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         let desired = desired(&loaded);
         let objects = json!(object_statuses(&loaded, &desired, &live, &head));
         if errors > 0 {
             tracing::warn!(errors, "revision is invalid; the last good revision stays live");
-            self.store.record_invalid(&head, trigger.as_str(), started_at, &diagnostics, &objects).await?;
+            repo.record_invalid(&head, trigger, started_at, &diagnostics, &objects).await?;
             return Ok(Outcome::Invalid { errors });
         }
         let scripts: Vec<DesiredScript> = loaded
@@ -234,14 +242,14 @@ impl Syncer {
                 hash: hash(source.as_bytes()),
             })
             .collect();
-        let changes =
-            self.store.apply(&head, trigger.as_str(), started_at, &desired, &scripts, &diagnostics, &objects).await?;
+        let changes = repo.apply(&head, trigger, started_at, &desired, &scripts, &diagnostics, &objects).await?;
         tracing::info!(
             added = changes.added.len(),
             changed = changes.changed.len(),
             removed = changes.removed.len(),
             "revision applied"
         );
+        self.live.reload().await?;
         (self.on_change)(&changes);
         Ok(Outcome::Applied(changes))
     }

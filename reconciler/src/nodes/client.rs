@@ -1,25 +1,22 @@
 //! Talking to a node's `car-runner`: where it is and which token it wants
-//! (from the live Node object, its enrollment, the secret store and the
-//! server's environment), and its API
+//! ([`Runners`]: from the live Node object, its enrollment, the secret
+//! store and the server's environment), and its API
 //! (`/v1/health`, `/v1/runs`, events, cancel, approvals). Every call is
 //! bounded, so a dead, slow or lying runner costs a timeout, never a stuck
 //! server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use car_schemas::document::Manifest;
-use car_schemas::kinds::NodeSpec;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use crate::config::snapshot::LiveConfig;
 use crate::db::{Store, StoreError};
 use crate::trust::secrets::Secrets;
 
 /// How long a runner may take to answer a call (not a stream).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Reads a variable of the server's environment.
-pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// A node's runner: its base URL and bearer token.
 #[derive(Debug, Clone)]
@@ -27,6 +24,7 @@ pub struct Endpoint {
     pub node: String,
     pub url: String,
     token: Option<String>,
+    http: reqwest::Client,
 }
 
 /// Why a runner cannot be called or did not do what was asked; `message`
@@ -58,39 +56,45 @@ impl RunnerError {
     }
 }
 
-/// Node `name`'s spec as the live config declares it, if it does.
-async fn declared(store: &Store, name: &str) -> Result<Option<NodeSpec>, RunnerError> {
-    let Some(obj) = store.object("Node", name).await.map_err(|e| unreadable(name, e))? else { return Ok(None) };
-    car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document).map(|m| Some(m.spec)).map_err(|e| {
-        RunnerError::new(
-            RunnerErrorKind::Config,
-            format!("node {name}: its stored document does not parse: {:?}", e.first()),
-        )
-    })
-}
-
 fn unreadable(name: &str, e: StoreError) -> RunnerError {
     RunnerError::new(RunnerErrorKind::Config, format!("node {name}: cannot read it from the database: {e}"))
 }
 
-impl Endpoint {
+/// The nodes' runners, by node name: where each is and which token it
+/// wants, from the live config, enrollments, node keys and secrets. Cheap to clone.
+#[derive(Clone)]
+pub struct Runners {
+    live: LiveConfig,
+    store: Store,
+    secrets: Arc<Secrets>,
+    http: reqwest::Client,
+}
+
+impl Runners {
+    pub fn new(live: LiveConfig, store: Store, secrets: Arc<Secrets>) -> Runners {
+        Runners { live, store, secrets, http: reqwest::Client::new() }
+    }
+
+    pub fn secrets(&self) -> &Arc<Secrets> {
+        &self.secrets
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn live(&self) -> &LiveConfig {
+        &self.live
+    }
+
     /// The runner of node `name`: where git says it is (or where it said it
     /// was when it enrolled), called with the token git names, or with the
     /// node's key when git names none.
-    pub async fn of(store: &Store, secrets: &Secrets, name: &str) -> Result<Endpoint, RunnerError> {
-        let spec = declared(store, name).await?;
-        Self::of_spec(store, secrets, name, spec.as_ref()).await
-    }
-
-    /// [`Endpoint::of`] for a caller that has read the node's spec from git already (`None`: not declared).
-    pub async fn of_spec(
-        store: &Store,
-        secrets: &Secrets,
-        name: &str,
-        spec: Option<&NodeSpec>,
-    ) -> Result<Endpoint, RunnerError> {
+    pub async fn endpoint(&self, name: &str) -> Result<Endpoint, RunnerError> {
+        let snapshot = self.live.now();
+        let spec = snapshot.nodes.get(name).map(|d| &d.spec);
         let config = |m: String| RunnerError::new(RunnerErrorKind::Config, m);
-        let enrolled = crate::trust::enrollment::enrolled(store, name).await.map_err(|e| unreadable(name, e))?;
+        let enrolled = crate::trust::enrollment::enrolled(&self.store, name).await.map_err(|e| unreadable(name, e))?;
         if spec.is_none() && enrolled.is_none() {
             return Err(config(format!("node {name} is not declared in git (hint: add a Node document)")));
         }
@@ -106,43 +110,48 @@ impl Endpoint {
                 )
             })?;
         let token = match spec.and_then(|s| s.token.as_ref()) {
-            Some(r) => Some(secrets.resolve(r).await.map_err(|e| config(format!("node {name}: its token: {e}")))?),
-            None => {
-                match crate::trust::node_keys::current(store, secrets.key(), name)
-                    .await
-                    .map_err(|e| unreadable(name, e))?
-                {
-                    Some(key) => Some(key),
-                    None if enrolled.is_some() => {
-                        return Err(config(format!(
-                            "node {name} has no valid key: it was revoked or never issued (hint: enroll the node again with a new enrollment token)"
-                        )));
-                    }
-                    None => None,
+            Some(r) => Some(self.secrets.resolve(r).await.map_err(|e| config(format!("node {name}: its token: {e}")))?),
+            None => match crate::trust::node_keys::current(&self.store, self.secrets.key(), name)
+                .await
+                .map_err(|e| unreadable(name, e))?
+            {
+                Some(key) => Some(key),
+                None if enrolled.is_some() => {
+                    return Err(config(format!(
+                        "node {name} has no valid key: it was revoked or never issued (hint: enroll the node again with a new enrollment token)"
+                    )));
                 }
-            }
+                None => None,
+            },
         };
-        Ok(Endpoint { node: name.to_string(), url: address.trim_end_matches('/').to_string(), token })
+        Ok(Endpoint {
+            node: name.to_string(),
+            url: address.trim_end_matches('/').to_string(),
+            token,
+            http: self.http.clone(),
+        })
     }
 
+    /// Whether `presented` is the token git declares for node `name` (a
+    /// runner set up by hand authenticates its heartbeats with it).
+    pub async fn declared_token_matches(&self, name: &str, presented: &str) -> bool {
+        let snapshot = self.live.now();
+        let Some(r) = snapshot.nodes.get(name).and_then(|d| d.spec.token.as_ref()) else { return false };
+        match self.secrets.resolve(r).await {
+            Ok(token) => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Endpoint {
     /// The same runner, called with another token (a key being rotated in or out).
     pub fn with_token(self, token: String) -> Endpoint {
         Endpoint { token: Some(token), ..self }
     }
 
-    /// Whether `presented` is the token git declares for node `name` (a
-    /// runner set up by hand authenticates its heartbeats with it).
-    pub async fn declared_token_matches(store: &Store, secrets: &Secrets, name: &str, presented: &str) -> bool {
-        let Ok(Some(spec)) = declared(store, name).await else { return false };
-        let Some(r) = spec.token else { return false };
-        match secrets.resolve(&r).await {
-            Ok(token) => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
-            Err(_) => false,
-        }
-    }
-
-    fn request(&self, http: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let req = http.request(method, format!("{}{path}", self.url));
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.url));
         match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
@@ -150,14 +159,8 @@ impl Endpoint {
     }
 
     /// Sends a call and reads its JSON answer.
-    async fn call(
-        &self,
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, RunnerError> {
-        let mut req = self.request(http, method, path).timeout(CALL_TIMEOUT);
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, RunnerError> {
+        let mut req = self.request(method, path).timeout(CALL_TIMEOUT);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -202,46 +205,34 @@ impl Endpoint {
         Err(RunnerError::new(kind, message))
     }
 
-    pub async fn health(&self, http: &reqwest::Client) -> Result<Value, RunnerError> {
-        self.call(http, reqwest::Method::GET, "/v1/health", None).await
+    pub async fn health(&self) -> Result<Value, RunnerError> {
+        self.call(reqwest::Method::GET, "/v1/health", None).await
     }
 
     /// `POST /v1/runs` (idempotent by run id).
-    pub async fn start(&self, http: &reqwest::Client, request: &Value) -> Result<Value, RunnerError> {
-        self.call(http, reqwest::Method::POST, "/v1/runs", Some(request)).await
+    pub async fn start(&self, request: &Value) -> Result<Value, RunnerError> {
+        self.call(reqwest::Method::POST, "/v1/runs", Some(request)).await
     }
 
-    pub async fn cancel(&self, http: &reqwest::Client, run_id: &str) -> Result<Value, RunnerError> {
-        self.call(http, reqwest::Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await
+    pub async fn cancel(&self, run_id: &str) -> Result<Value, RunnerError> {
+        self.call(reqwest::Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await
     }
 
-    pub async fn decide(
-        &self,
-        http: &reqwest::Client,
-        run_id: &str,
-        request_id: &str,
-        decision: &Value,
-    ) -> Result<Value, RunnerError> {
+    pub async fn decide(&self, run_id: &str, request_id: &str, decision: &Value) -> Result<Value, RunnerError> {
         let path = format!("/v1/runs/{run_id}/approvals/{request_id}");
-        self.call(http, reqwest::Method::POST, &path, Some(decision)).await
+        self.call(reqwest::Method::POST, &path, Some(decision)).await
     }
 
     /// `PUT /v1/keys`: the node keys the runner accepts from now on (its
     /// own `RUNNER_TOKEN`, if it has one, stays).
-    pub async fn put_keys(&self, http: &reqwest::Client, keys: &[String]) -> Result<Value, RunnerError> {
-        self.call(http, reqwest::Method::PUT, "/v1/keys", Some(&serde_json::json!({"keys": keys}))).await
+    pub async fn put_keys(&self, keys: &[String]) -> Result<Value, RunnerError> {
+        self.call(reqwest::Method::PUT, "/v1/keys", Some(&serde_json::json!({"keys": keys}))).await
     }
 
     /// The run's events after `after` as they come (NDJSON, until `run.finished`).
-    pub async fn events(
-        &self,
-        http: &reqwest::Client,
-        run_id: &str,
-        after: u64,
-    ) -> Result<reqwest::Response, RunnerError> {
+    pub async fn events(&self, run_id: &str, after: u64) -> Result<reqwest::Response, RunnerError> {
         let path = format!("/v1/runs/{run_id}/events?after={after}");
-        let resp =
-            self.request(http, reqwest::Method::GET, &path).send().await.map_err(|e| self.unreachable(&path, &e))?;
+        let resp = self.request(reqwest::Method::GET, &path).send().await.map_err(|e| self.unreachable(&path, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }

@@ -1,18 +1,18 @@
 //! Drift: every difference between what git declares and what the server
 //! sees, each with a suggested fix, and a health colour per node.
 //!
-//! Pure: live objects, node observations and live overrides go in; the
-//! report comes out. Computed on each request, so it is never stale.
+//! Pure: the live config (with its overrides) and node observations go
+//! in; the report comes out. Computed on each request, so it is never stale.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use car_schemas::document::Manifest;
 use car_schemas::kinds::node::Sandbox;
-use car_schemas::kinds::{AgentSpec, NodeSpec};
+use car_schemas::placement::{self, Refusal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{LiveObject, NodeObservation, Override};
+use crate::config::snapshot::Snapshot;
+use crate::nodes::repo::NodeObservation;
 
 /// One difference between git and reality.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -108,37 +108,29 @@ pub struct Drift {
 }
 
 pub struct Inputs<'a> {
-    pub objects: &'a [LiveObject],
+    pub config: &'a Snapshot,
     pub observations: &'a [NodeObservation],
-    pub overrides: &'a [Override],
     pub server_version: &'a str,
     /// How nodes install a runner, for fixes.
     pub install_hint: String,
 }
 
 pub fn compute(i: &Inputs<'_>) -> Drift {
-    let spec = |kind: &str| -> Vec<(&str, &serde_json::Value)> {
-        i.objects.iter().filter(|o| o.kind == kind).map(|o| (o.name.as_str(), &o.document)).collect()
-    };
-    let nodes: BTreeMap<&str, NodeSpec> = spec("Node")
-        .into_iter()
-        .filter_map(|(n, d)| car_schemas::de::from_json::<Manifest<NodeSpec>>(d).ok().map(|m| (n, m.spec)))
-        .collect();
-    let agents: BTreeMap<&str, AgentSpec> = spec("Agent")
-        .into_iter()
-        .filter_map(|(n, d)| car_schemas::de::from_json::<Manifest<AgentSpec>>(d).ok().map(|m| (n, m.spec)))
-        .collect();
+    let (nodes, agents) = (&i.config.nodes, &i.config.agents);
     let seen: BTreeMap<&str, &NodeObservation> = i.observations.iter().map(|o| (o.name.as_str(), o)).collect();
     let mut items = Vec::new();
     let mut health = Vec::new();
-    let names: BTreeSet<&str> =
-        nodes.keys().copied().chain(i.observations.iter().filter(|o| o.enrolled).map(|o| o.name.as_str())).collect();
+    let names: BTreeSet<&str> = nodes
+        .keys()
+        .map(String::as_str)
+        .chain(i.observations.iter().filter(|o| o.enrolled).map(|o| o.name.as_str()))
+        .collect();
     for name in names {
         let object = format!("Node/{name}");
         let mut push = |kind: DriftKind, message: String, fix: String| {
             items.push(DriftItem { kind, object: object.clone(), message, fix });
         };
-        let (declared, obs) = (nodes.get(name), seen.get(name).copied());
+        let (declared, obs) = (nodes.get(name).map(|d| &d.spec), seen.get(name).copied());
         let mut worst = (Health::Green, "runner answers; matches git".to_string());
         let mut mark = |h: Health, why: String| {
             if h > worst.0 {
@@ -225,26 +217,21 @@ pub fn compute(i: &Inputs<'_>) -> Drift {
                 ),
                 (Some(_), Sandbox::Enforced) => {}
             }
-            let caps: BTreeSet<&str> =
-                o.capabilities.as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
             // Agents the node names explicitly must be able to run there.
-            let listed = spec.agents.iter().flatten().filter_map(|a| agents.get(a.as_str()).map(|s| (a.as_str(), s)));
+            let listed = spec.agents.iter().flatten().filter_map(|a| agents.get(a.as_str()).map(|d| (a.as_str(), d)));
             for (agent, a) in listed {
-                let missing: Vec<&str> = a.requires.iter().map(|r| r.as_str()).filter(|r| !caps.contains(r)).collect();
-                if !missing.is_empty() {
-                    let msg = format!("node {name} lacks {} that agent {agent} requires", missing.join(", "));
-                    push(
-                        DriftKind::MissingCapability,
-                        msg.clone(),
-                        format!("install {} on {name}, or remove {agent} from its agents", missing.join(", ")),
-                    );
+                let refused = placement::check(name, spec, Some(&o.capabilities), agent, &a.spec).err();
+                if let Some(r @ placement::Refused { why: Refusal::Lacks(missing), .. }) = &refused {
+                    let msg = r.to_string();
+                    let fix = format!("install {} on {name}, or remove {agent} from its agents", missing.join(", "));
+                    push(DriftKind::MissingCapability, msg.clone(), fix);
                     mark(Health::Yellow, msg);
                 }
             }
         }
         health.push(node_health(name, true, obs, worst));
     }
-    for o in i.overrides {
+    for o in &i.config.overrides {
         items.push(DriftItem {
             kind: DriftKind::Override,
             object: format!("{}/{}", o.kind, o.name),

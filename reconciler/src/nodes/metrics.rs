@@ -8,8 +8,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use crate::db::{Store, StoreError};
-
 /// How far back metrics are kept (as hourly points).
 pub const KEPT: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
@@ -79,59 +77,6 @@ impl Sample {
             load1: num(&metrics["load"][0]).unwrap_or(0.0),
             disk_percent,
         })
-    }
-}
-
-impl Store {
-    /// Folds one sample into the node's minute and hour at `at`, and drops old points.
-    pub async fn record_metrics(&self, node: &str, at: DateTime<Utc>, s: Sample) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        for resolution in ["minute", "hour"] {
-            sqlx::query(
-                "INSERT INTO node_metrics AS m (node, resolution, bucket, samples, cpu_percent, memory_percent, load1, \
-                 disk_percent) VALUES ($1, $2, date_trunc($2, $3), 1, $4, $5, $6, $7) \
-                 ON CONFLICT (node, resolution, bucket) DO UPDATE SET samples = m.samples + 1, \
-                 cpu_percent = (m.cpu_percent * m.samples + $4) / (m.samples + 1), \
-                 memory_percent = (m.memory_percent * m.samples + $5) / (m.samples + 1), \
-                 load1 = (m.load1 * m.samples + $6) / (m.samples + 1), \
-                 disk_percent = (m.disk_percent * m.samples + $7) / (m.samples + 1)",
-            )
-            .bind(node)
-            .bind(resolution)
-            .bind(at)
-            .bind(s.cpu_percent)
-            .bind(s.memory_percent)
-            .bind(s.load1)
-            .bind(s.disk_percent)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "DELETE FROM node_metrics WHERE node = $1 AND ((resolution = 'minute' AND bucket < $2 - interval '2 days') \
-             OR (resolution = 'hour' AND bucket < $2 - interval '90 days'))",
-        )
-        .bind(node)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The node's points since `from`, oldest first: minutes for up to two days back, hours beyond.
-    pub async fn metrics(&self, node: &str, from: DateTime<Utc>) -> Result<(Resolution, Vec<Point>), StoreError> {
-        let resolution =
-            if Utc::now() - from <= chrono::TimeDelta::days(2) { Resolution::Minute } else { Resolution::Hour };
-        let points = sqlx::query_as::<_, Point>(
-            "SELECT bucket, samples, cpu_percent, memory_percent, load1, disk_percent FROM node_metrics \
-             WHERE node = $1 AND resolution = $2 AND bucket >= date_trunc($2, $3) ORDER BY bucket",
-        )
-        .bind(node)
-        .bind(resolution.as_str())
-        .bind(from)
-        .fetch_all(self.pool())
-        .await?;
-        Ok((resolution, points))
     }
 }
 

@@ -4,5 +4,7 @@
 
 pub mod client;
 pub mod drift;
+pub mod keys;
 pub mod metrics;
 pub mod reconcile;
+pub mod repo;

@@ -6,14 +6,13 @@
 
 use std::time::Duration;
 
-use car_schemas::document::Manifest;
-use car_schemas::kinds::NodeSpec;
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::db::{NodeObservation, Store, StoreError};
-use crate::nodes::client::{Endpoint, RunnerErrorKind};
-use crate::reconcile::Action;
+use crate::db::StoreError;
+use crate::nodes::client::{RunnerErrorKind, Runners};
+use crate::nodes::repo::{NodeObservation, NodeRepo};
+use crate::tasks::reconcile::Action;
 
 /// How often a healthy node is looked at again.
 pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
@@ -21,10 +20,8 @@ pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(30);
 pub const PROBE_TIMEOUT: Duration = crate::nodes::client::CALL_TIMEOUT;
 
 pub struct NodeContext {
-    pub store: Store,
-    pub http: reqwest::Client,
-    /// Resolves nodes' tokens and keys.
-    pub secrets: std::sync::Arc<crate::trust::secrets::Secrets>,
+    pub runners: Runners,
+    pub repo: NodeRepo,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,16 +34,10 @@ pub enum NodeError {
 }
 
 pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeError> {
-    let Some(obj) = ctx.store.object("Node", &name).await? else {
+    if !ctx.runners.live().now().nodes.contains_key(&name) {
         return Ok(Action::AwaitChange);
-    };
-    let spec = match car_schemas::de::from_json::<Manifest<NodeSpec>>(&obj.document) {
-        Ok(m) => m.spec,
-        Err(e) => {
-            return fail(ctx, &name, format!("node {name}: stored document does not parse: {:?}", e.first())).await;
-        }
-    };
-    let endpoint = match Endpoint::of_spec(&ctx.store, &ctx.secrets, &name, Some(&spec)).await {
+    }
+    let endpoint = match ctx.runners.endpoint(&name).await {
         Ok(e) => e,
         Err(e) if e.kind == RunnerErrorKind::Unenrolled => {
             observe(ctx, &name, None, Some("no address in git: waiting for the node to enroll".into())).await?;
@@ -54,14 +45,14 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
         }
         Err(e) => return fail(ctx, &name, e.message).await,
     };
-    match endpoint.health(&ctx.http).await {
+    match endpoint.health().await {
         Ok(health) if health.is_object() => {
             observe(ctx, &name, Some(&health), None).await?;
             if let Some(sample) = crate::nodes::metrics::Sample::from_health(&health["metrics"]) {
-                ctx.store.record_metrics(&name, Utc::now(), sample).await?;
+                ctx.repo.record_metrics(&name, Utc::now(), sample).await?;
             }
             // A rotation whose last step did not reach the runner is finished now.
-            if let Err(e) = crate::trust::node_keys::settle(&ctx.store, &ctx.secrets, &ctx.http, &name).await {
+            if let Err(e) = crate::nodes::keys::settle(&ctx.runners, &name).await {
                 tracing::warn!(node = %name, error = %e, "cannot retire the node's previous key yet");
             }
             Ok(Action::Requeue(HEALTHY_INTERVAL))
@@ -86,13 +77,13 @@ async fn observe(
     error: Option<String>,
 ) -> Result<(), StoreError> {
     let text = |k: &str| health.and_then(|h| h.get(k)).and_then(Value::as_str).map(String::from);
-    ctx.store
-        .observe_node(&NodeObservation {
+    ctx.repo
+        .observe(&NodeObservation {
             name: name.into(),
             reachable: health.is_some(),
             version: text("version"),
             os: text("os"),
-            capabilities: Value::from(health.map(capabilities).unwrap_or_default()),
+            capabilities: health.map(capabilities).unwrap_or_default(),
             last_seen: health.map(|_| Utc::now()),
             last_error: error,
             sandbox: text("sandbox"),

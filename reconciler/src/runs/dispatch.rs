@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{Run, Runs, follow};
-use crate::nodes::client::{Endpoint, RunnerErrorKind};
+use crate::nodes::client::RunnerErrorKind;
 
 /// How often queued runs and orphaned runs are looked for without a wake-up.
 const POLL: Duration = Duration::from_secs(1);
@@ -28,17 +28,16 @@ const UNREACHABLE_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 pub async fn run(runs: Arc<Runs>) {
     let mut backstop = tokio::time::Instant::now();
     loop {
-        match runs.gate.refresh(&runs.store, Utc::now()).await {
+        match runs.gate.refresh(&runs.repo, Utc::now()).await {
             Ok(Some(exceeded)) => {
                 tracing::warn!(reason = %exceeded.reason(), "budget exceeded: model runs wait");
-                let _ = runs.notices.send(super::Notice::BudgetExceeded(exceeded));
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the spend for the budget"),
         }
         let models = runs.gate.held(Utc::now()).is_none();
         loop {
-            match runs.store.claim_queued(&runs.server, models).await {
+            match runs.repo.claim_queued(&runs.server, models).await {
                 Ok(Some(run)) => {
                     tokio::spawn(dispatch(runs.clone(), run));
                 }
@@ -49,7 +48,7 @@ pub async fn run(runs: Arc<Runs>) {
                 }
             }
         }
-        match runs.store.claim_orphans(&runs.server).await {
+        match runs.repo.claim_orphans(&runs.server).await {
             Ok(orphans) => {
                 for run in orphans {
                     tokio::spawn(follow::follow(runs.clone(), run));
@@ -73,7 +72,7 @@ pub async fn run(runs: Arc<Runs>) {
 async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::db::StoreError> {
     let now = Utc::now();
     let grace = chrono::TimeDelta::from_std(BACKSTOP_GRACE).unwrap_or_default();
-    for run in runs.store.going().await? {
+    for run in runs.repo.going().await? {
         let Ok(doc) = car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(
             &run.agent_document,
         ) else {
@@ -85,8 +84,8 @@ async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::db::StoreError> {
             continue;
         }
         if now < deadline + grace {
-            if let Ok(endpoint) = Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
-                let _ = endpoint.cancel(&runs.http, &run.id).await;
+            if let Ok(endpoint) = runs.runners.endpoint(&run.node).await {
+                let _ = endpoint.cancel(&run.id).await;
             }
             continue;
         }
@@ -106,29 +105,29 @@ async fn dispatch(runs: Arc<Runs>, run: Run) {
 }
 
 async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> {
-    let endpoint = match Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
+    let endpoint = match runs.runners.endpoint(&run.node).await {
         Ok(e) => e,
         Err(e) => {
             let error = json!({"kind": "config", "message": e.message, "hint": "fix the node in git, then start the run again"});
             return runs.finish_here(run, "failed", error).await;
         }
     };
-    let env = runs.secrets.run_env().await;
+    let env = runs.runners.secrets().run_env().await;
     let request = json!({"run_id": run.id, "agent": run.agent_document, "files": run.files, "env": env,
                          "context": run.context});
-    match endpoint.start(&runs.http, &request).await {
+    match endpoint.start(&request).await {
         Ok(_) => {
             tracing::info!(run_id = %run.id, agent = %run.agent, node = %run.node, "run dispatched");
             follow::follow(runs.clone(), run.clone()).await;
             Ok(())
         }
         Err(e) if e.kind == RunnerErrorKind::Busy => {
-            runs.store.requeue(&run.id, Utc::now() + BUSY_WAIT, &e.message).await
+            runs.repo.requeue(&run.id, Utc::now() + BUSY_WAIT, &e.message).await
         }
         Err(e) if e.kind == RunnerErrorKind::Unreachable => {
             let waited = (Utc::now() - run.created_at).to_std().unwrap_or_default();
             if waited < runs.lost_grace {
-                return runs.store.requeue(&run.id, Utc::now() + UNREACHABLE_WAIT, &e.message).await;
+                return runs.repo.requeue(&run.id, Utc::now() + UNREACHABLE_WAIT, &e.message).await;
             }
             let error = json!({"kind": "unreachable", "message": e.message,
                 "hint": format!("the node's runner did not answer for {}s; check that car-runner runs there", waited.as_secs())});

@@ -15,9 +15,9 @@ use car_schemas::run::{RunEvent, Usage, kind};
 use serde_json::{Value, json};
 
 use super::repo::{Approval, ApprovalStatus, Outcome};
-use super::{Notice, Run, Runs};
+use super::{Run, Runs};
 use crate::db::StoreError;
-use crate::nodes::client::{Endpoint, RunnerErrorKind};
+use crate::nodes::client::RunnerErrorKind;
 
 /// How often the lease is renewed while following.
 const RENEW: Duration = Duration::from_secs(10);
@@ -48,8 +48,8 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
     let mut renewed = Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
-        let stream = match Endpoint::of(&runs.store, &runs.secrets, &run.node).await {
-            Ok(endpoint) => endpoint.events(&runs.http, &run.id, last).await,
+        let stream = match runs.runners.endpoint(&run.node).await {
+            Ok(endpoint) => endpoint.events(&run.id, last).await,
             Err(e) => Err(e),
         };
         let why = match stream {
@@ -82,7 +82,7 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
                     }
                     if renewed.elapsed() >= RENEW {
                         renewed = Instant::now();
-                        if !runs.store.renew_lease(&run.id, &runs.server).await? {
+                        if !runs.repo.renew_lease(&run.id, &runs.server).await? {
                             return Ok(());
                         }
                     }
@@ -109,7 +109,7 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
         wait = (wait * 2).min(Duration::from_secs(5));
         if renewed.elapsed() >= RENEW {
             renewed = Instant::now();
-            if !runs.store.renew_lease(&run.id, &runs.server).await? {
+            if !runs.repo.renew_lease(&run.id, &runs.server).await? {
                 return Ok(());
             }
         }
@@ -135,7 +135,7 @@ impl Durable {
         }
         self.seq = last;
         self.at = Instant::now();
-        runs.store.set_last_seq(&run.id, last).await
+        runs.repo.set_last_seq(&run.id, last).await
     }
 }
 
@@ -144,7 +144,7 @@ impl Durable {
 /// record make it durable at once. True when the run finished.
 async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64, durable: &mut Durable) -> Result<bool, StoreError> {
     // Known secret values never reach the log, the database or a viewer.
-    let redactor = runs.secrets.redactor();
+    let redactor = runs.runners.secrets().redactor();
     let lines = redactor.redact_lines(lines);
     let mut fresh = Vec::with_capacity(lines.len());
     let mut events = Vec::new();
@@ -202,14 +202,14 @@ async fn replay(runs: &Runs, run: &Run) -> Result<(), StoreError> {
             }
         }
     }
-    runs.store.set_last_seq(&run.id, last).await
+    runs.repo.set_last_seq(&run.id, last).await
 }
 
 /// One event's effect on the run's record; true at `run.finished`.
 async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool, StoreError> {
     let d = &e.data;
     match e.kind.as_str() {
-        kind::RUN_STARTED => runs.store.set_status(&run.id, "running", "the runner started it").await?,
+        kind::RUN_STARTED => runs.repo.set_status(&run.id, "running", "the runner started it").await?,
         kind::APPROVAL_REQUESTED => {
             let request_id = d["request_id"].as_str().unwrap_or_default().to_string();
             let approval = Approval {
@@ -227,23 +227,20 @@ async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool,
                 decided_by: None,
                 comment: None,
             };
-            runs.store.add_approval(&approval).await?;
+            runs.repo.add_approval(&approval).await?;
             let reason = format!("waiting for approval of {} ({})", approval.tool, approval.id);
-            runs.store.set_status(&run.id, "awaiting_approval", &reason).await?;
-            if live {
-                let _ = runs.notices.send(Notice::ApprovalRequested(approval));
-            }
+            runs.repo.set_status(&run.id, "awaiting_approval", &reason).await?;
         }
         kind::APPROVAL_RESOLVED => {
             let approve = d["decision"] == "approve";
             let request_id = d["request_id"].as_str().unwrap_or_default();
-            runs.store.decide_approval(&run.id, request_id, approve, None, d["comment"].as_str()).await?;
+            runs.repo.decide_approval(&run.id, request_id, approve, None, d["comment"].as_str(), None).await?;
             let reason = format!("approval {request_id} {}", if approve { "approved" } else { "denied" });
-            runs.store.set_status(&run.id, "running", &reason).await?;
+            runs.repo.set_status(&run.id, "running", &reason).await?;
         }
         kind::USAGE if live => {
             if let Ok(u) = serde_json::from_value::<Usage>(d.clone()) {
-                runs.store.add_usage(&run.id, &u).await?;
+                runs.repo.add_usage(&run.id, &u).await?;
             }
         }
         kind::RUN_FINISHED => {
@@ -260,7 +257,7 @@ async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool,
                 usage: serde_json::from_value::<Usage>(d["usage"].clone()).ok(),
             };
             let reason = d["error"]["message"].as_str().unwrap_or("the runner finished it").to_string();
-            if runs.store.finish(&run.id, &outcome, &reason).await? {
+            if runs.repo.finish(&run.id, &outcome, &reason, None).await? {
                 tracing::info!(run_id = %run.id, status = %status, "run finished");
                 runs.finished(run, &status, &d["error"]).await?;
             }

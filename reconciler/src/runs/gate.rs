@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
-use crate::db::{Store, StoreError};
+use super::repo::RunRepo;
+use crate::db::StoreError;
 
 /// How long a spend figure is trusted before it is read again (a finished
 /// run makes it stale at once).
@@ -71,7 +72,7 @@ impl Gate {
 
     /// Looks at the spend when it may have changed; returns a budget that
     /// ran out since the last look, once, for a notice.
-    pub async fn refresh(&self, store: &Store, now: DateTime<Utc>) -> Result<Option<Exceeded>, StoreError> {
+    pub async fn refresh(&self, repo: &RunRepo, now: DateTime<Utc>) -> Result<Option<Exceeded>, StoreError> {
         let old = self
             .looked
             .lock()
@@ -93,14 +94,14 @@ impl Gate {
         .unwrap_or(now);
         let mut exceeded = None;
         if let Some(limit) = self.budget.monthly_usd {
-            let spent = store.spend_since(month).await?;
+            let spent = repo.spend_since(month).await?;
             if spent >= limit {
                 exceeded =
                     Some(Exceeded { period: "monthly", limit_usd: limit, spent_usd: spent, resumes: next_month });
             }
         }
         if let (None, Some(limit)) = (&exceeded, self.budget.daily_usd) {
-            let spent = store.spend_since(day).await?;
+            let spent = repo.spend_since(day).await?;
             if spent >= limit {
                 let resumes = day + chrono::TimeDelta::days(1);
                 exceeded = Some(Exceeded { period: "daily", limit_usd: limit, spent_usd: spent, resumes });

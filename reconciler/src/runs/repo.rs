@@ -1,4 +1,4 @@
-//! The SQL of runs, approvals and schedule fires (tables in
+//! The SQL of runs, approvals and usage (tables in
 //! `migrations/20261125000002_runs.sql`).
 
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use car_schemas::run::RunStatus;
 
 use crate::db::{Store, StoreError};
+use crate::trust::audit;
 
 /// Statuses a run can still leave.
 pub const OPEN: [&str; 4] = ["queued", "dispatched", "running", "awaiting_approval"];
@@ -245,12 +246,28 @@ pub fn new_id() -> String {
     format!("run_{}_{}", Utc::now().format("%Y%m%d%H%M%S"), hex::encode(bytes))
 }
 
-impl Store {
+/// Runs, approvals and usage in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct RunRepo {
+    pool: sqlx::PgPool,
+}
+
+impl RunRepo {
+    pub fn new(store: &Store) -> RunRepo {
+        RunRepo { pool: store.pool().clone() }
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+impl RunRepo {
     /// Queues a run; returns it. A schedule's slot that another replica
     /// already queued for this node gives `None`.
     pub async fn queue_run(&self, r: &NewRun) -> Result<Option<Run>, StoreError> {
         let id = new_id();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let run = sqlx::query_as::<_, Run>(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, \
              agent_document, files, context, not_before, after_previous) \
@@ -276,7 +293,8 @@ impl Store {
             transition(&mut tx, &id, "queued", &reason).await?;
             if let Some(by) = &r.by {
                 let detail = serde_json::json!({"agent": r.agent, "node": r.node, "trigger": r.trigger});
-                crate::trust::audit::record(&mut *tx, by, "run.started", Some(&id), detail).await?;
+                crate::trust::audit::record(&mut *tx, by, crate::trust::audit::Action::RunStarted, Some(&id), detail)
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -286,7 +304,7 @@ impl Store {
     /// Queues the next attempt of `run`, not before `not_before`.
     pub async fn queue_retry(&self, run: &Run, not_before: DateTime<Utc>) -> Result<Run, StoreError> {
         let id = new_id();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let next = sqlx::query_as::<_, Run>(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, \
              agent_document, files, context, not_before, after_previous) \
@@ -304,7 +322,7 @@ impl Store {
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// Newest first, filtered, after the cursor.
@@ -320,7 +338,7 @@ impl Store {
         .bind(&f.status)
         .bind(&f.before)
         .bind(f.limit)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -328,7 +346,7 @@ impl Store {
     pub async fn attempts(&self, first_run_id: &str) -> Result<Vec<Run>, StoreError> {
         Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE first_run_id = $1 ORDER BY attempt")
             .bind(first_run_id)
-            .fetch_all(self.pool())
+            .fetch_all(&self.pool)
             .await?)
     }
 
@@ -337,14 +355,14 @@ impl Store {
             "SELECT at, status, reason FROM run_transitions WHERE run_id = $1 ORDER BY id",
         )
         .bind(run_id)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
     /// Takes the oldest queued run that is due, for `server` to dispatch;
     /// without `models`, only runs that need no model (script agents).
     pub async fn claim_queued(&self, server: &str, models: bool) -> Result<Option<Run>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let run = sqlx::query_as::<_, Run>(
             "UPDATE runs SET status = 'dispatched', dispatched_at = now(), follower = $1, \
              lease_until = now() + interval '30 seconds' \
@@ -370,7 +388,7 @@ impl Store {
     pub async fn spend_since(&self, t: DateTime<Utc>) -> Result<f64, StoreError> {
         Ok(sqlx::query_scalar::<_, f64>("SELECT COALESCE(sum(cost_usd), 0) FROM runs WHERE created_at >= $1")
             .bind(t)
-            .fetch_one(self.pool())
+            .fetch_one(&self.pool)
             .await?)
     }
 
@@ -379,13 +397,13 @@ impl Store {
         Ok(sqlx::query_as::<_, Run>(
             "SELECT * FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') ORDER BY created_at",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
     /// Puts a dispatched run back in the queue (the node was busy or unreachable).
     pub async fn requeue(&self, id: &str, not_before: DateTime<Utc>, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = 'queued', not_before = $2, follower = NULL, lease_until = NULL \
              WHERE id = $1 AND status = 'dispatched'",
@@ -412,7 +430,7 @@ impl Store {
              AND NOT (follower = $1 AND COALESCE(lease_until > now() + interval '25 seconds', false)) RETURNING *",
         )
         .bind(server)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -424,20 +442,20 @@ impl Store {
         )
         .bind(id)
         .bind(server)
-        .execute(self.pool())
+        .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Lets go of the runs this server follows (a graceful shutdown), so another replica takes them at once.
     pub async fn release_leases(&self, server: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET lease_until = NULL WHERE follower = $1").bind(server).execute(self.pool()).await?;
+        sqlx::query("UPDATE runs SET lease_until = NULL WHERE follower = $1").bind(server).execute(&self.pool).await?;
         Ok(())
     }
 
     /// Moves an open run to `status` (running, awaiting_approval); records the transition.
     pub async fn set_status(&self, id: &str, status: &str, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = $2, started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) \
              ELSE started_at END WHERE id = $1 AND status <> $2 \
@@ -459,7 +477,7 @@ impl Store {
         sqlx::query("UPDATE runs SET last_seq = GREATEST(last_seq, $2) WHERE id = $1")
             .bind(id)
             .bind(seq as i64)
-            .execute(self.pool())
+            .execute(&self.pool)
             .await?;
         Ok(())
     }
@@ -479,14 +497,22 @@ impl Store {
         .bind(u.cache_read_input_tokens as i64)
         .bind(u.cost_usd)
         .bind(u.turns as i32)
-        .execute(self.pool())
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     /// Finishes an open run; false when it had already finished. Pending approvals expire.
-    pub async fn finish(&self, id: &str, o: &Outcome, reason: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+    /// Ends an open run as `o` says, with `entry` in the same transaction;
+    /// false when it had ended already (then nothing is written).
+    pub async fn finish(
+        &self,
+        id: &str,
+        o: &Outcome,
+        reason: &str,
+        entry: Option<&audit::Entry>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = $2, finished_at = now(), summary = $3, report = $4, error = $5, \
              input_tokens = COALESCE($6, input_tokens), output_tokens = COALESCE($7, output_tokens), \
@@ -517,6 +543,9 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if let Some(e) = entry {
+                e.record(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(finished)
@@ -536,7 +565,7 @@ impl Store {
         .bind(&a.input)
         .bind(&a.reason)
         .bind(a.requested_at)
-        .execute(self.pool())
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -549,7 +578,9 @@ impl Store {
         approve: bool,
         decided_by: Option<&str>,
         comment: Option<&str>,
+        entry: Option<&audit::Entry>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE approvals SET status = $3, decided_at = COALESCE(decided_at, now()), \
              decided_by = COALESCE(decided_by, $4), comment = COALESCE(comment, $5) \
@@ -560,23 +591,19 @@ impl Store {
         .bind(if approve { "approved" } else { "denied" })
         .bind(decided_by)
         .bind(comment)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        if let Some(e) = entry {
+            e.record(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
-    }
-
-    /// The source of a script in the applied revision, by its path in the repository.
-    pub async fn script(&self, path: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT source FROM scripts WHERE path = $1")
-            .bind(path)
-            .fetch_optional(self.pool())
-            .await?)
     }
 
     pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         Ok(sqlx::query_as::<_, Approval>("SELECT * FROM approvals WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&self.pool)
             .await?)
     }
 
@@ -588,7 +615,7 @@ impl Store {
         )
         .bind(status)
         .bind(run_id)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 }
@@ -666,7 +693,50 @@ pub struct LastRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-impl Store {
+impl RunRepo {
+    /// Retention, in one transaction: claims up to `batch` old finished runs, rolls them up
+    /// into `usage_daily`, deletes them. Returns their ids.
+    pub async fn roll_up_and_delete(&self, older_than: DateTime<Utc>, batch: i64) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost') \
+             AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(older_than)
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        // Ordered, so two replicas adding to the same days lock their rows in
+        // the same order and cannot deadlock.
+        sqlx::query(
+            "INSERT INTO usage_daily AS u (day, agent, node, runs, succeeded, failed, input_tokens, output_tokens, \
+               cache_creation_input_tokens, cache_read_input_tokens, cost_usd) \
+             SELECT (created_at AT TIME ZONE 'UTC')::date, agent, node, count(*), \
+               count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'succeeded'), \
+               sum(input_tokens), sum(output_tokens), sum(cache_creation_input_tokens), \
+               sum(cache_read_input_tokens), sum(cost_usd) \
+             FROM runs WHERE id = ANY($1) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+             ON CONFLICT (day, agent, node) DO UPDATE SET runs = u.runs + EXCLUDED.runs, \
+               succeeded = u.succeeded + EXCLUDED.succeeded, failed = u.failed + EXCLUDED.failed, \
+               input_tokens = u.input_tokens + EXCLUDED.input_tokens, \
+               output_tokens = u.output_tokens + EXCLUDED.output_tokens, \
+               cache_creation_input_tokens = u.cache_creation_input_tokens + EXCLUDED.cache_creation_input_tokens, \
+               cache_read_input_tokens = u.cache_read_input_tokens + EXCLUDED.cache_read_input_tokens, \
+               cost_usd = u.cost_usd + EXCLUDED.cost_usd",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM runs WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+impl RunRepo {
     /// Usage of runs created in `[from, to)`, including runs retention deleted: groups
     /// (`agent`, `node`, or `day` as `YYYY-MM-DD` in UTC) over runs created
     /// in `[from, to)` plus the `usage_daily` roll-ups.
@@ -702,7 +772,7 @@ impl Store {
                sum(cache_read_input_tokens)::bigint AS cache_read_input_tokens, sum(cost_usd) AS cost_usd \
              FROM u GROUP BY 1 ORDER BY 1"
         );
-        Ok(sqlx::query_as::<_, UsageGroup>(&sql).bind(from).bind(to).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as::<_, UsageGroup>(&sql).bind(from).bind(to).fetch_all(&self.pool).await?)
     }
 
     pub async fn agent_stats(&self, agent: &str) -> Result<AgentStats, StoreError> {
@@ -721,7 +791,7 @@ impl Store {
                COALESCE(sum(cost_usd), 0) AS cost_30d_usd FROM r",
         )
         .bind(agent)
-        .fetch_one(self.pool())
+        .fetch_one(&self.pool)
         .await?)
     }
 
@@ -740,65 +810,12 @@ impl Store {
              WHERE n.node IS NOT NULL ORDER BY l.node",
         )
         .bind(agent)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 }
 
-impl Store {
-    /// The newest slot each schedule has handled.
-    pub async fn schedule_states(&self) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
-        let rows: Vec<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT schedule, last_slot FROM schedule_state").fetch_all(self.pool()).await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    pub async fn set_schedule_state(&self, schedule: &str, last_slot: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO schedule_state (schedule, last_slot) VALUES ($1, $2) \
-             ON CONFLICT (schedule) DO UPDATE SET last_slot = GREATEST(schedule_state.last_slot, $2)",
-        )
-        .bind(schedule)
-        .bind(last_slot)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Records a slot that did not become a run.
-    pub async fn skip_slot(
-        &self,
-        schedule: &str,
-        slot: DateTime<Utc>,
-        agent: &str,
-        node: &str,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO schedule_skips (schedule, slot, agent, node, reason) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(schedule)
-        .bind(slot)
-        .bind(agent)
-        .bind(node)
-        .bind(reason)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Skipped slots of a schedule, newest first.
-    pub async fn skipped(&self, schedule: &str, limit: i64) -> Result<Vec<Skip>, StoreError> {
-        Ok(sqlx::query_as::<_, Skip>(
-            "SELECT slot, agent, node, reason, at FROM schedule_skips WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
-        )
-        .bind(schedule)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
+impl RunRepo {
     /// The open run of `agent` on `node`, if one goes.
     pub async fn open_run(&self, agent: &str, node: &str) -> Result<Option<Run>, StoreError> {
         Ok(sqlx::query_as::<_, Run>(
@@ -807,17 +824,7 @@ impl Store {
         )
         .bind(agent)
         .bind(node)
-        .fetch_optional(self.pool())
+        .fetch_optional(&self.pool)
         .await?)
     }
-}
-
-/// A slot that did not become a run, and why.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct Skip {
-    pub slot: DateTime<Utc>,
-    pub agent: String,
-    pub node: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
 }

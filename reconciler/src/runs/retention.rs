@@ -18,7 +18,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Runs;
 use super::logs::Logs;
-use crate::db::{Store, StoreError};
+use super::repo::RunRepo;
+use crate::db::StoreError;
 
 /// Runs deleted per transaction: small enough that row locks and the
 /// transaction are short, large enough that a backlog goes in minutes.
@@ -41,7 +42,7 @@ pub async fn run(runs: Arc<Runs>, days: u32) {
     loop {
         ticks.tick().await;
         let older_than = Utc::now() - TimeDelta::days(i64::from(days));
-        match sweep(&runs.store, &runs.logs, older_than, BATCH).await {
+        match sweep(&runs.repo, &runs.logs, older_than, BATCH).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, days, %older_than, "retention deleted old runs and their logs"),
             Err(e) => tracing::warn!(error = %e, days, "retention sweep failed; it tries again in an hour"),
@@ -53,11 +54,11 @@ pub async fn run(runs: Arc<Runs>, days: u32) {
 /// time, after adding it to `usage_daily`; then its log file. Open runs stay
 /// whatever their age: something still follows them. Returns how many runs
 /// it deleted.
-pub async fn sweep(store: &Store, logs: &Logs, older_than: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+pub async fn sweep(repo: &RunRepo, logs: &Logs, older_than: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
     let batch = batch.max(1);
     let mut deleted = 0;
     loop {
-        let ids = delete_batch(store, older_than, batch).await?;
+        let ids = repo.roll_up_and_delete(older_than, batch).await?;
         for id in &ids {
             remove_log(logs, id).await;
         }
@@ -68,47 +69,6 @@ pub async fn sweep(store: &Store, logs: &Logs, older_than: DateTime<Utc>, batch:
         }
         tokio::time::sleep(PAUSE).await;
     }
-}
-
-/// One transaction: claims up to `batch` old finished runs, rolls them up
-/// into `usage_daily`, deletes them. Returns their ids.
-async fn delete_batch(store: &Store, older_than: DateTime<Utc>, batch: i64) -> Result<Vec<String>, StoreError> {
-    let mut tx = store.pool().begin().await?;
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost') \
-         AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(older_than)
-    .bind(batch)
-    .fetch_all(&mut *tx)
-    .await?;
-    if ids.is_empty() {
-        return Ok(ids);
-    }
-    // Ordered, so two replicas adding to the same days lock their rows in
-    // the same order and cannot deadlock.
-    sqlx::query(
-        "INSERT INTO usage_daily AS u (day, agent, node, runs, succeeded, failed, input_tokens, output_tokens, \
-           cache_creation_input_tokens, cache_read_input_tokens, cost_usd) \
-         SELECT (created_at AT TIME ZONE 'UTC')::date, agent, node, count(*), \
-           count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'succeeded'), \
-           sum(input_tokens), sum(output_tokens), sum(cache_creation_input_tokens), \
-           sum(cache_read_input_tokens), sum(cost_usd) \
-         FROM runs WHERE id = ANY($1) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-         ON CONFLICT (day, agent, node) DO UPDATE SET runs = u.runs + EXCLUDED.runs, \
-           succeeded = u.succeeded + EXCLUDED.succeeded, failed = u.failed + EXCLUDED.failed, \
-           input_tokens = u.input_tokens + EXCLUDED.input_tokens, \
-           output_tokens = u.output_tokens + EXCLUDED.output_tokens, \
-           cache_creation_input_tokens = u.cache_creation_input_tokens + EXCLUDED.cache_creation_input_tokens, \
-           cache_read_input_tokens = u.cache_read_input_tokens + EXCLUDED.cache_read_input_tokens, \
-           cost_usd = u.cost_usd + EXCLUDED.cost_usd",
-    )
-    .bind(&ids)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM runs WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(ids)
 }
 
 /// Removes a deleted run's log file. Already gone is fine; any other error

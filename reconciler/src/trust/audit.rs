@@ -13,8 +13,7 @@ use utoipa::ToSchema;
 /// Who (or what) acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Actor {
-    /// `user`, `api_key`, `node`, `schedule`, `trigger`, `git` or `system` (an [`ActorKind`]).
-    pub kind: String,
+    pub kind: ActorKind,
     /// The user's name, the key's name, the node, schedule or trigger.
     pub name: String,
     /// Where the request came from, for people acting over HTTP.
@@ -22,25 +21,25 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn new(kind: &str, name: impl Into<String>, ip: Option<String>) -> Actor {
-        Actor { kind: kind.into(), name: name.into(), ip }
+    pub fn new(kind: ActorKind, name: impl Into<String>, ip: Option<String>) -> Actor {
+        Actor { kind, name: name.into(), ip }
     }
 
     pub fn system(what: &str) -> Actor {
-        Actor::new("system", what, None)
+        Actor::new(ActorKind::System, what, None)
     }
 
     /// How the actor is named elsewhere (a run's `started_by`, an approval's `decided_by`).
     pub fn label(&self) -> String {
-        match self.kind.as_str() {
-            "user" | "schedule" | "trigger" => self.name.clone(),
-            kind => format!("{kind}:{}", self.name),
+        match self.kind {
+            ActorKind::User | ActorKind::Schedule | ActorKind::Trigger => self.name.clone(),
+            kind => format!("{}:{}", kind.as_str(), self.name),
         }
     }
 }
 
 /// The kinds of actor, as the log stores them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     /// A person logged in to the dashboard (or logging in).
@@ -145,12 +144,6 @@ actions! {
     ApprovalDecided = "approval.decided",
 }
 
-impl AsRef<str> for Action {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl TryFrom<String> for Action {
     type Error = String;
     fn try_from(s: String) -> Result<Action, String> {
@@ -182,25 +175,41 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
-/// Appends an entry, in `db`'s transaction when it is one. The action is an
-/// [`Action`] (or, until every caller names one, its name).
+/// An entry to append, made before the change it records so that both
+/// go into the change's transaction.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub actor: Actor,
+    pub action: Action,
+    pub target: Option<String>,
+    pub detail: Value,
+}
+
+impl Entry {
+    pub fn new(actor: &Actor, action: Action, target: Option<&str>, detail: Value) -> Entry {
+        Entry { actor: actor.clone(), action, target: target.map(String::from), detail }
+    }
+
+    /// Appends it, in `db`'s transaction when it is one.
+    pub async fn record<'e>(&self, db: impl sqlx::PgExecutor<'e>) -> Result<(), sqlx::Error> {
+        record(db, &self.actor, self.action, self.target.as_deref(), self.detail.clone()).await
+    }
+}
+
+/// Appends an entry, in `db`'s transaction when it is one.
 pub async fn record<'e>(
     db: impl sqlx::PgExecutor<'e>,
     actor: &Actor,
-    action: impl AsRef<str>,
+    action: Action,
     target: Option<&str>,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    let action = action.as_ref();
-    // The API's listing reads these back as enums: an unknown one would fail it.
-    debug_assert!(Action::try_from(action.to_string()).is_ok(), "unknown audit action {action:?}: add it to Action");
-    debug_assert!(ActorKind::try_from(actor.kind.clone()).is_ok(), "unknown actor kind {:?}", actor.kind);
     sqlx::query(
         "INSERT INTO audit_log (actor_kind, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&actor.kind)
+    .bind(actor.kind.as_str())
     .bind(&actor.name)
-    .bind(action)
+    .bind(action.as_str())
     .bind(target)
     .bind(&actor.ip)
     .bind(detail)

@@ -4,20 +4,23 @@
 //! existing user is never changed from the environment: the password set
 //! in the dashboard wins.
 
-use crate::app::settings::Settings;
 use crate::db::{Store, StoreError};
 use crate::trust::audit::Actor;
+use crate::trust::secrets::Secret;
+use crate::trust::users::UserRepo;
 
 /// How long the setup link works.
 pub const SETUP_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
-pub async fn first_admin(store: &Store, settings: &Settings) -> Result<(), StoreError> {
+/// `admin`: `ADMIN_USERNAME` and `ADMIN_PASSWORD`; `dashboard`: where the setup link points.
+pub async fn first_admin(store: &Store, admin: Option<&(String, Secret)>, dashboard: &str) -> Result<(), StoreError> {
     let by = Actor::system("ADMIN_USERNAME");
-    match &settings.admin {
-        Some((username, password)) => match store.user(username).await? {
+    let users = UserRepo::new(store);
+    match admin {
+        Some((username, password)) => match users.user(username).await? {
             None => {
                 let hash = super::password::hash(password.expose()).await;
-                store.create_user(username, &hash, super::access::Role::Admin, &by).await?;
+                users.create_user(username, &hash, super::access::Role::Admin, &by).await?;
                 tracing::info!(username = %username, "made the first admin from ADMIN_USERNAME and ADMIN_PASSWORD");
             }
             Some(user) => {
@@ -29,12 +32,11 @@ pub async fn first_admin(store: &Store, settings: &Settings) -> Result<(), Store
                 }
             }
         },
-        None if !store.has_users().await? => {
+        None if !users.has_users().await? => {
             let token = crate::trust::tokens::generate("");
-            store.set_setup_token(&token, chrono::Utc::now() + SETUP_TTL).await?;
-            let base = settings.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", settings.ui_port));
+            users.set_setup_token(&token, chrono::Utc::now() + SETUP_TTL).await?;
             tracing::warn!(
-                "no users yet: open {base}/setup#token={token} within 24 hours to create the first admin \
+                "no users yet: open {dashboard}/setup#token={token} within 24 hours to create the first admin \
                  (or set ADMIN_USERNAME and ADMIN_PASSWORD)"
             );
         }

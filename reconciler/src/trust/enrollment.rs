@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Store, StoreError};
-use crate::trust::audit::{self, Action, Actor};
+use crate::trust::audit::{self, Action, Actor, ActorKind};
 use crate::trust::secrets::Secrets;
 use crate::trust::tokens;
 
@@ -69,7 +69,7 @@ pub struct EnrollRequest {
     pub address: Option<String>,
     /// The runner's port, for the default address (8100).
     #[schema(minimum = 1, maximum = 65535)]
-    #[serde(default, deserialize_with = "crate::api::whole")]
+    #[serde(default, deserialize_with = "car_schemas::de::whole")]
     pub port: Option<u16>,
     #[schema(max_length = 100, pattern = "^[^\\u0000]*$")]
     pub os: Option<String>,
@@ -244,7 +244,7 @@ pub async fn enroll(
     .execute(&mut *tx)
     .await?;
     let (key_id, key) = crate::trust::node_keys::replace_all(&mut tx, secrets.key(), name.as_str()).await?;
-    let actor = Actor::new("node", name.as_str(), ip.map(|i| i.to_string()));
+    let actor = Actor::new(ActorKind::Node, name.as_str(), ip.map(|i| i.to_string()));
     let detail = serde_json::json!({"token_id": token.id, "address": address, "key_id": key_id});
     audit::record(&mut *tx, &actor, Action::NodeEnrolled, Some(name.as_str()), detail).await?;
     tx.commit().await?;

@@ -4,13 +4,8 @@
 //! from the id with the server's master key, so the database keeps only
 //! its hash and any replica can present it.
 //!
-//! Rotation without downtime: a `next` key is handed to the runner while
-//! the `current` one still works (the runner accepts both), then becomes
-//! `current`, and the old one `previous`; once the runner is told to drop
-//! it, it is `revoked`. Should that last call fail, the node reconcile
-//! finishes the job later ([`settle`]); the runner also drops keys its
-//! heartbeats no longer list. Revoking cuts a node off at once: the server
-//! refuses its keys from then on and tells the runner to forget them.
+//! Keys move `next` → `current` → `previous` → `revoked`; the steps of a
+//! rotation are here, the handover with the runner in `nodes::keys`.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -18,9 +13,8 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::db::{Store, StoreError};
-use crate::nodes::client::{Endpoint, RunnerError};
 use crate::trust::audit::{self, Action, Actor};
-use crate::trust::secrets::{MasterKey, Secrets};
+use crate::trust::secrets::MasterKey;
 use crate::trust::tokens;
 
 /// A node key as the API shows it: never the key itself.
@@ -72,22 +66,6 @@ impl TryFrom<String> for KeyState {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| format!("unknown node key state {s:?}"))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RotateError {
-    #[error("node {0} has no key to rotate (hint: enroll it with the install script)")]
-    NotEnrolled(String),
-    #[error("the runner did not take the new key, so nothing changed: {0}")]
-    Runner(RunnerError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for RotateError {
-    fn from(e: sqlx::Error) -> Self {
-        RotateError::Store(e.into())
     }
 }
 
@@ -195,72 +173,51 @@ pub async fn list(store: &Store, node: &str) -> Result<Vec<NodeKey>, StoreError>
     .await?)
 }
 
-/// Gives `node` a new key without a moment where neither side accepts the other.
-pub async fn rotate(
-    store: &Store,
-    secrets: &Secrets,
-    http: &reqwest::Client,
-    node: &str,
-    actor: &Actor,
-) -> Result<NodeKey, RotateError> {
-    let key = secrets.key();
-    let old = current(store, key, node).await?.ok_or_else(|| RotateError::NotEnrolled(node.into()))?;
-    let endpoint = Endpoint::of(store, secrets, node).await.map_err(RotateError::Runner)?.with_token(old.clone());
-    let (id, new) = insert(store.pool(), key, node, KeyState::Next).await?;
-    secrets.refresh().await;
-    // 1. The runner accepts both.
-    if let Err(e) = endpoint.put_keys(http, &[old.clone(), new.clone()]).await {
-        sqlx::query("DELETE FROM node_keys WHERE id = $1").bind(&id).execute(store.pool()).await?;
-        return Err(RotateError::Runner(e));
-    }
-    // 2. The server switches.
+/// Step 1 of a rotation: a `next` key for `node`; returns its id and the key.
+pub async fn add_next(store: &Store, key: &MasterKey, node: &str) -> Result<(String, String), StoreError> {
+    Ok(insert(store.pool(), key, node, KeyState::Next).await?)
+}
+
+/// Undoes [`add_next`] when the runner did not take the key.
+pub async fn discard(store: &Store, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM node_keys WHERE id = $1 AND state = 'next'").bind(id).execute(store.pool()).await?;
+    Ok(())
+}
+
+/// Step 2: the `next` key `id` becomes `current` and the current one
+/// `previous`, with the audit entry, in one transaction.
+pub async fn promote(store: &Store, node: &str, id: &str, actor: &Actor) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     sqlx::query("UPDATE node_keys SET state = 'previous' WHERE node = $1 AND state = 'current'")
         .bind(node)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE node_keys SET state = 'current' WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE node_keys SET state = 'current' WHERE id = $1").bind(id).execute(&mut *tx).await?;
     audit::record(&mut *tx, actor, Action::NodeKeyRotated, Some(node), serde_json::json!({"key_id": id})).await?;
     tx.commit().await?;
-    // 3. The runner drops the old one (or the next settle does it).
-    if let Err(e) = settle(store, secrets, http, node).await {
-        tracing::warn!(node, error = %e, "the runner keeps the old key for now; the node reconcile retires it");
-    }
-    Ok(list(store, node).await?.into_iter().find(|k| k.id == id).expect("the key just made"))
+    Ok(())
 }
 
-/// Tells the runner to keep only the current key and retires `previous`
-/// ones once it did. Nothing to do for a node that is not mid-rotation.
-pub async fn settle(store: &Store, secrets: &Secrets, http: &reqwest::Client, node: &str) -> Result<(), RotateError> {
-    let previous: Vec<String> = sqlx::query_scalar("SELECT id FROM node_keys WHERE node = $1 AND state = 'previous'")
+/// Ids of `node`'s `previous` keys: a rotation the runner has not finished.
+pub async fn previous_ids(store: &Store, node: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM node_keys WHERE node = $1 AND state = 'previous'")
         .bind(node)
         .fetch_all(store.pool())
-        .await?;
-    if previous.is_empty() {
-        return Ok(());
-    }
-    let Some(now) = current(store, secrets.key(), node).await? else { return Ok(()) };
-    let endpoint = Endpoint::of(store, secrets, node).await.map_err(RotateError::Runner)?.with_token(now.clone());
-    endpoint.put_keys(http, &[now]).await.map_err(RotateError::Runner)?;
+        .await?)
+}
+
+/// Step 3: keys the runner dropped are revoked.
+pub async fn retire(store: &Store, ids: &[String]) -> Result<(), StoreError> {
     sqlx::query("UPDATE node_keys SET state = 'revoked', revoked_at = now() WHERE id = ANY($1)")
-        .bind(&previous)
+        .bind(ids)
         .execute(store.pool())
         .await?;
     Ok(())
 }
 
-/// Revokes every key of `node`: the server refuses them from now on, and
-/// its runner is told to forget them (when it answers). The node must
-/// enroll again. Returns how many keys were live.
-pub async fn revoke(
-    store: &Store,
-    secrets: &Secrets,
-    http: &reqwest::Client,
-    node: &str,
-    actor: &Actor,
-) -> Result<usize, StoreError> {
-    let endpoint = Endpoint::of(store, secrets, node).await.ok();
-    let presented = current(store, secrets.key(), node).await?;
+/// Revokes every key of `node` and ends its enrollment, with the audit
+/// entry, in one transaction; returns the ids that were live.
+pub async fn revoke_all(store: &Store, node: &str, actor: &Actor) -> Result<Vec<String>, StoreError> {
     let mut tx = store.pool().begin().await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "UPDATE node_keys SET state = 'revoked', revoked_at = now() WHERE node = $1 AND state <> 'revoked' RETURNING id",
@@ -272,13 +229,5 @@ pub async fn revoke(
     sqlx::query("UPDATE node_observations SET enrolled = false WHERE name = $1").bind(node).execute(&mut *tx).await?;
     audit::record(&mut *tx, actor, Action::NodeKeyRevoked, Some(node), serde_json::json!({"key_ids": ids})).await?;
     tx.commit().await?;
-    if let (Some(endpoint), Some(key)) = (endpoint, presented) {
-        match endpoint.with_token(key).put_keys(http, &[]).await {
-            Ok(_) => tracing::info!(node, "the runner dropped its revoked keys"),
-            Err(e) => {
-                tracing::warn!(node, error = %e, "the runner was not told; it drops the keys at its next heartbeat")
-            }
-        }
-    }
-    Ok(ids.len())
+    Ok(ids)
 }

@@ -28,7 +28,6 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::db::{Store, StoreError};
-use crate::nodes::client::EnvLookup;
 use crate::trust::audit::{self, Action, Actor};
 
 /// What a wrong key decrypts the check value to: nothing.
@@ -40,6 +39,29 @@ const NONCE_LEN: usize = 12;
 /// same name in lowercase with dashes (`anthropic-api-key`).
 pub const RUN_ENV: &[&str] =
     &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
+
+/// A setting that is a secret: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Reads the server's environment (tests pass their own).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

@@ -103,22 +103,32 @@ pub fn stale(at: Option<DateTime<Utc>>) -> bool {
 
 const USER_COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, last_login_at";
 
-impl Store {
+/// Users, their sessions and API keys in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct UserRepo {
+    pool: sqlx::PgPool,
+}
+
+impl UserRepo {
+    pub fn new(store: &Store) -> UserRepo {
+        UserRepo { pool: store.pool().clone() }
+    }
+
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-            .fetch_all(self.pool())
+            .fetch_all(&self.pool)
             .await?)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
             .bind(username)
-            .fetch_optional(self.pool())
+            .fetch_optional(&self.pool)
             .await?)
     }
 
     pub async fn has_users(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(&self.pool).await?)
     }
 
     /// Adds a user; false when the name is taken.
@@ -129,7 +139,7 @@ impl Store {
         role: Role,
         by: &Actor,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let added = sqlx::query(
             "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING",
         )
@@ -157,7 +167,7 @@ impl Store {
         disabled: Option<bool>,
         by: &Actor,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         // Serialises changes to admins, so two demotions cannot both pass the check.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('car users'))").execute(&mut *tx).await?;
         let had_admin = has_admin(&mut tx).await?;
@@ -190,7 +200,7 @@ impl Store {
 
     /// Deletes a user and their sessions; false when it would take the last enabled admin away.
     pub async fn delete_user(&self, username: &str, by: &Actor) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('car users'))").execute(&mut *tx).await?;
         let had_admin = has_admin(&mut tx).await?;
         sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(&mut *tx).await?;
@@ -212,7 +222,7 @@ impl Store {
         actor: &Actor,
         user_agent: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -242,7 +252,7 @@ impl Store {
         )
         .bind(&hash)
         .bind(format!("{} seconds", idle.num_seconds()))
-        .fetch_optional(self.pool())
+        .fetch_optional(&self.pool)
         .await?;
         if found.as_ref().is_some_and(|s| stale(Some(s.last_seen_at))) {
             sqlx::query(
@@ -250,14 +260,14 @@ impl Store {
                  AND last_seen_at < now() - interval '1 minute'",
             )
             .bind(&hash)
-            .execute(self.pool())
+            .execute(&self.pool)
             .await?;
         }
         Ok(found)
     }
 
     pub async fn end_session(&self, token: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(tokens::hash(token))
             .execute(&mut *tx)
@@ -279,7 +289,7 @@ impl Store {
     ) -> Result<(ApiKey, String), StoreError> {
         let secret = tokens::generate(tokens::API_KEY);
         let id = tokens::id("key_");
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let key = sqlx::query_as::<_, ApiKey>(
             "INSERT INTO api_keys (id, name, role, prefix, token_hash, created_by, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, name, role, prefix, created_by, created_at, \
@@ -305,13 +315,13 @@ impl Store {
             "SELECT id, name, role, prefix, created_by, created_at, expires_at, last_used_at, revoked_at \
              FROM api_keys ORDER BY created_at DESC",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
     /// Revokes a key; false when there is no such key or it was revoked already.
     pub async fn revoke_api_key(&self, id: &str, by: &Actor) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let name: Option<String> = sqlx::query_scalar(
             "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING name",
         )
@@ -332,7 +342,7 @@ impl Store {
             "SELECT id, name, role, expires_at, revoked_at, last_used_at FROM api_keys WHERE token_hash = $1",
         )
         .bind(&hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&self.pool)
         .await?;
         let live = |k: &PresentedKey| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > Utc::now());
         if key.as_ref().is_some_and(|k| live(k) && stale(k.last_used_at)) {
@@ -341,7 +351,7 @@ impl Store {
                  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
             )
             .bind(&hash)
-            .execute(self.pool())
+            .execute(&self.pool)
             .await?;
         }
         Ok(key)
@@ -355,7 +365,7 @@ impl Store {
         )
         .bind(tokens::hash(token))
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -369,7 +379,7 @@ impl Store {
         password_hash: &str,
         actor: &Actor,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('car users'))").execute(&mut *tx).await?;
         let taken = sqlx::query_scalar::<_, bool>(
             "DELETE FROM setup_token WHERE token_hash = $1 AND expires_at > now() RETURNING true",

@@ -3,7 +3,6 @@
 //! the sync loop running, and an admin API key to call them with.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,9 +10,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use car_server::api::{self, AppState};
 use car_server::app::settings::Settings;
-use car_server::config::sync::SyncRequests;
+use car_server::app::startup::{Application, Task};
 use car_server::db::Store;
-use car_server::reconcile::Queue;
 use car_testkit::git::ConfigRepo;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -31,8 +29,9 @@ pub struct App {
     pub app: axum::Router,
     /// The dashboard port's router.
     pub ui: axum::Router,
+    /// The server as start-up wires it, with only its sync running.
+    pub server: Application,
     _data: tempfile::TempDir,
-    _loop: tokio::task::JoinHandle<()>,
 }
 
 /// A response taken apart.
@@ -55,36 +54,22 @@ impl App {
         let data = tempfile::tempdir().unwrap();
         let settings = Settings::from_lookup(|k| match k {
             "CONFIG_REPO" => Some(repo.url()),
+            "CONFIG_POLL_INTERVAL" => Some("1h".into()),
+            "DATA_DIR" => Some(data.path().display().to_string()),
+            "SECRET_KEY" => Some("5e".repeat(32)),
             "GIT_WEBHOOK_SECRET" => Some(SECRET.into()),
             "PUBLIC_URL" => Some("http://car.lan:8000".into()),
             _ => None,
         })
         .unwrap();
-        let requests = SyncRequests::default();
-        let syncer = super::syncer(&store, &repo.url(), data.path());
-        let handle = tokio::spawn(syncer.run(requests.clone(), Duration::from_secs(3600)));
-        let secrets = super::secrets(&store, Box::new(|_| None)).await;
-        let state = AppState {
-            store: store.clone(),
-            sync: requests,
-            nodes: Arc::new(Queue::new(Duration::from_millis(10), (Duration::from_secs(1), Duration::from_secs(2)))),
-            settings: Arc::new(settings),
-            source: repo.url(),
-            runs: Arc::new(car_server::runs::Runs::new(
-                store.clone(),
-                car_server::runs::logs::Logs::open(data.path().join("logs")).unwrap(),
-                secrets.clone(),
-                "test-server".into(),
-                Duration::from_secs(60),
-            )),
-            secrets,
-            auth: Arc::new(car_server::trust::access::AuthSettings::default()),
-        };
+        let mut server = Application::build(settings, store.clone(), Box::new(|_| None)).await.expect("the server");
+        server.start(&[Task::Sync]);
+        let state = server.state.clone();
         let key = super::admin_key(&store).await;
         let (app, ui) = (api::app(state.clone()), api::ui(state.clone()));
-        let server = App { store, state, key, repo, app, ui, _data: data, _loop: handle };
-        server.wait_applied(None).await;
-        server
+        let app = App { store, state, key, repo, app, ui, server, _data: data };
+        app.wait_applied(None).await;
+        app
     }
 
     /// Sends a request as it is (no key added), from `peer`, to the API router.
@@ -111,8 +96,9 @@ impl App {
     /// Waits until `revision` (or anything, with `None`) is applied.
     pub async fn wait_applied(&self, revision: Option<&str>) {
         for _ in 0..200 {
-            let s = self.store.sync_state().await.unwrap();
-            if s.applied_revision.is_some() && (revision.is_none() || s.applied_revision.as_deref() == revision) {
+            // The snapshot is published just after the database commits the revision.
+            let live = self.server.live.now().revision.clone();
+            if live.is_some() && (revision.is_none() || live.as_deref() == revision) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -121,7 +107,7 @@ impl App {
     }
 
     pub async fn applied(&self) -> Option<String> {
-        self.store.sync_state().await.unwrap().applied_revision
+        self.server.live.repo().sync_state().await.unwrap().applied_revision
     }
 }
 

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use car_server::app::settings::SourceSettings;
-use car_server::config::source;
+use car_server::config::repo::ConfigRepo;
+use car_server::config::snapshot::LiveConfig;
+use car_server::config::source::{self, SourceSettings};
 use car_server::config::sync::Syncer;
 use car_server::db::Store;
 use car_server::db::postgres::EmbeddedPostgres;
@@ -48,7 +49,7 @@ pub async fn database() -> PgConnectOptions {
 /// The secret store of a test server: a fixed master key, and `env` as its environment.
 pub async fn secrets(
     store: &Store,
-    env: car_server::nodes::client::EnvLookup,
+    env: car_server::trust::secrets::EnvLookup,
 ) -> Arc<car_server::trust::secrets::Secrets> {
     let key = car_server::trust::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap();
     Arc::new(
@@ -59,7 +60,11 @@ pub async fn secrets(
 /// An admin API key, made straight in the database.
 pub async fn admin_key(store: &Store) -> String {
     let by = car_server::trust::audit::Actor::system("test");
-    store.create_api_key("test admin", car_server::trust::access::Role::Admin, None, &by).await.expect("an API key").1
+    car_server::trust::users::UserRepo::new(store)
+        .create_api_key("test admin", car_server::trust::access::Role::Admin, None, &by)
+        .await
+        .expect("an API key")
+        .1
 }
 
 /// An admin API key from a running server, by logging in as `user` and asking for one.
@@ -125,8 +130,53 @@ pub fn source_settings(repo: &str) -> SourceSettings {
     }
 }
 
+/// The live config of `store`.
+pub async fn live(store: &Store) -> LiveConfig {
+    LiveConfig::load(ConfigRepo::new(store)).await.expect("the live config")
+}
+
 /// A syncer for `repo` on `store`, with its mirror under `data`.
-pub fn syncer(store: &Store, repo: &str, data: &Path) -> Syncer {
+pub async fn syncer(store: &Store, repo: &str, data: &Path) -> Syncer {
     let source = source::open(&source_settings(repo), data).expect("open the source");
-    Syncer { store: store.clone(), source: Arc::from(source), load: Default::default(), on_change: Box::new(|_| {}) }
+    Syncer { live: live(store).await, source: Arc::from(source), load: Default::default(), on_change: Box::new(|_| {}) }
+}
+
+/// The repositories of a store, for tests that look at the database directly.
+pub trait Repos {
+    fn config_repo(&self) -> ConfigRepo;
+    fn run_repo(&self) -> car_server::runs::RunRepo;
+    fn user_repo(&self) -> car_server::trust::users::UserRepo;
+    fn node_repo(&self) -> car_server::nodes::repo::NodeRepo;
+    fn schedule_repo(&self) -> car_server::schedule::repo::ScheduleRepo;
+}
+
+impl Repos for Store {
+    fn config_repo(&self) -> ConfigRepo {
+        ConfigRepo::new(self)
+    }
+    fn run_repo(&self) -> car_server::runs::RunRepo {
+        car_server::runs::RunRepo::new(self)
+    }
+    fn user_repo(&self) -> car_server::trust::users::UserRepo {
+        car_server::trust::users::UserRepo::new(self)
+    }
+    fn node_repo(&self) -> car_server::nodes::repo::NodeRepo {
+        car_server::nodes::repo::NodeRepo::new(self)
+    }
+    fn schedule_repo(&self) -> car_server::schedule::repo::ScheduleRepo {
+        car_server::schedule::repo::ScheduleRepo::new(self)
+    }
+}
+
+/// The server as start-up wires it, over `store`, for the config at `repo`
+/// (a folder or git URL) with its data under `data`; nothing started.
+pub async fn application(store: &Store, repo: &str, data: &Path) -> car_server::app::startup::Application {
+    let settings = car_server::app::settings::Settings::from_lookup(|k| match k {
+        "CONFIG_REPO" => Some(repo.to_string()),
+        "DATA_DIR" => Some(data.display().to_string()),
+        "SECRET_KEY" => Some("5e".repeat(32)),
+        _ => None,
+    })
+    .expect("test settings");
+    car_server::app::startup::Application::build(settings, store.clone(), Box::new(|_| None)).await.expect("the server")
 }

@@ -906,7 +906,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The server can serve: the database answers and the config source was read once. */
+        /**
+         * The server can serve: the database answers, the config source was read
+         *     once, and no background task died lately (the reason names it).
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -4575,7 +4578,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the node does not allow the agent, or its script is not in the applied revision */
+            /** @description the node does not allow the agent or lacks a capability it requires, or its script is not in the applied revision */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -9,16 +9,16 @@ use car_schemas::{LoadOptions, Loaded};
 use chrono::{TimeZone, Utc};
 use git2::{Cred, Direction, FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
 
+use super::SourceSettings;
 use super::{Source, SourceError};
-use crate::app::settings::SourceSettings;
-use crate::db::Revision;
+use crate::config::repo::Revision;
 
 pub struct GitSource {
     mirror: Mutex<Repository>,
     url: String,
     branch: String,
     sub_path: Option<PathBuf>,
-    token: Option<crate::app::settings::Secret>,
+    token: Option<crate::trust::secrets::Secret>,
     ssh_key: Option<PathBuf>,
 }
 

@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Source, SourceError};
-use crate::db::Revision;
+use crate::config::repo::Revision;
 
 pub struct LocalSource {
     root: PathBuf,

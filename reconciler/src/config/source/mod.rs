@@ -10,11 +10,12 @@ mod git;
 mod local;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use car_schemas::{LoadOptions, Loaded};
 
-use crate::app::settings::SourceSettings;
-use crate::db::Revision;
+use crate::config::repo::Revision;
+use crate::trust::secrets::Secret;
 
 pub use git::GitSource;
 pub use local::LocalSource;
@@ -29,6 +30,22 @@ pub enum SourceError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// `CONFIG_REPO`: a local folder, a bare repository, or a file://, https:// or ssh:// URL.
+    pub repo: String,
+    /// `CONFIG_BRANCH` (default main).
+    pub branch: String,
+    /// `CONFIG_PATH`: the folder of the repository that holds the config (default: all of it).
+    pub path: Option<PathBuf>,
+    /// `CONFIG_POLL_INTERVAL` (default 60s).
+    pub poll_interval: Duration,
+    /// `CONFIG_REPO_TOKEN`: token for https repositories.
+    pub token: Option<Secret>,
+    /// `CONFIG_SSH_KEY`: private key file for ssh repositories.
+    pub ssh_key: Option<PathBuf>,
+}
+
 pub trait Source: Send + Sync {
     /// The head revision now (fetching it when the remote moved).
     fn head(&self) -> Result<Revision, SourceError>;
@@ -40,25 +57,6 @@ pub trait Source: Send + Sync {
     fn watch_dir(&self) -> Option<PathBuf>;
     /// What to call the source in logs and messages.
     fn describe(&self) -> String;
-}
-
-/// The config a command-line tool looks at: folder `dir`, else `CONFIG_REPO`
-/// at `revision` (default its head), read as the server reads it. Blocking.
-pub fn load_for_cli(
-    dir: Option<&Path>,
-    revision: Option<&str>,
-    settings: &crate::app::settings::Settings,
-) -> Result<Loaded, String> {
-    if let Some(d) = dir {
-        return car_schemas::check(d, &LoadOptions::default()).map_err(|e| e.to_string());
-    }
-    let source = open(&settings.source, &settings.data_dir).map_err(|e| e.to_string())?;
-    let rev = match revision {
-        Some(r) => source.revision(r),
-        None => source.head(),
-    }
-    .map_err(|e| e.to_string())?;
-    source.load(&rev, &LoadOptions::default()).map_err(|e| e.to_string())
 }
 
 /// Opens the source `CONFIG_REPO` names: a local folder that is not a bare

@@ -11,13 +11,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::Action;
+use super::backoff::Backoff;
+use super::reconcile::Action;
 
 pub struct Queue<K> {
     state: Mutex<State<K>>,
     wake: Notify,
     debounce: Duration,
-    backoff: (Duration, Duration),
+    backoff: Backoff,
 }
 
 struct State<K> {
@@ -30,8 +31,8 @@ struct State<K> {
 
 impl<K: Clone + Eq + Hash> Queue<K> {
     /// `debounce`: how long a new key waits for more changes; `backoff`:
-    /// the first and the longest wait after a failure.
-    pub fn new(debounce: Duration, backoff: (Duration, Duration)) -> Self {
+    /// how long it waits after failures.
+    pub fn new(debounce: Duration, backoff: Backoff) -> Self {
         Queue {
             state: Mutex::new(State {
                 due: HashMap::new(),
@@ -113,8 +114,7 @@ impl<K: Clone + Eq + Hash> Queue<K> {
                 Err(()) => {
                     let n = s.failures.entry(key.clone()).or_insert(0);
                     *n = n.saturating_add(1);
-                    let exp = self.backoff.0.saturating_mul(1 << (*n - 1).min(16));
-                    Some(exp.min(self.backoff.1))
+                    Some(self.backoff.delay(*n))
                 }
             }
         };
@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     fn queue() -> Queue<&'static str> {
-        Queue::new(Duration::from_millis(100), (Duration::from_secs(1), Duration::from_secs(8)))
+        Queue::new(Duration::from_millis(100), Backoff::new(Duration::from_secs(1), Duration::from_secs(8)))
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,19 +1,17 @@
 //! Object reconcilers in the style of kube-runtime: keys of changed objects
-//! enter a de-duplicating, debounced [`queue::Queue`]; [`run`] takes due keys
+//! enter a de-duplicating, debounced [`Queue`]; [`run`] takes due keys
 //! and calls `reconcile(key)`, which answers when to look again; failures
 //! come back with per-key exponential backoff. One key is never reconciled
 //! twice at once.
 //!
 //! Today one kind needs it: nodes, whose runners are probed for health,
-//! version and capabilities (`crate::nodes::reconcile`).
-
-pub mod queue;
+//! version and capabilities (the nodes' reconcile).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use queue::Queue;
+use super::queue::Queue;
 
 /// What a reconcile asks for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,381 @@
+//! The runs service: queueing a run as git declares its agent and node,
+//! cancelling it, deciding its held tool calls, finishing it without its
+//! runner, and what happens once it finished (retries, the rate-limit
+//! hold). Each change and its audit entry are written in one transaction.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use car_schemas::document::Manifest;
+use car_schemas::kinds::AgentSpec;
+use car_schemas::placement;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::repo::{self, Approval, ApprovalStatus, NewRun, OPEN, Run, RunRepo, RunTrigger};
+use super::{gate, logs, retry};
+use crate::config::snapshot::LiveConfig;
+use crate::db::{Store, StoreError};
+use crate::nodes::client::{RunnerError, RunnerErrorKind, Runners};
+use crate::nodes::repo::NodeRepo;
+use crate::trust::audit::{self, Action, Actor};
+
+pub struct Runs {
+    pub repo: RunRepo,
+    /// Where agents and nodes come from.
+    pub live: LiveConfig,
+    /// The nodes' runners; their secrets also give runs their credentials and redact their events.
+    pub runners: Runners,
+    /// What runners last reported (capabilities, for placement).
+    pub nodes: NodeRepo,
+    pub logs: logs::Logs,
+    /// This replica, as runs' `follower`.
+    pub server: String,
+    /// How long a run may go without its node before it is `lost`.
+    pub lost_grace: Duration,
+    /// Wakes the dispatcher when a run is queued here.
+    pub wake: Notify,
+    /// Whether model runs may start (budget, rate limits).
+    pub gate: gate::Gate,
+    /// Agents' statistics: they scan 30 days of runs, so they are served
+    /// from here and computed again in the background once [`STATS_FRESH`] old.
+    stats: std::sync::Arc<Mutex<std::collections::HashMap<String, Stats>>>,
+    following: Mutex<HashSet<String>>,
+}
+
+/// How old an agent's statistics may get before they are computed again.
+pub const STATS_FRESH: Duration = Duration::from_secs(30);
+
+/// An agent's record as last computed, and whether it is being computed again.
+struct Stats {
+    at: std::time::Instant,
+    value: AgentRecord,
+    refreshing: bool,
+}
+
+/// An agent's record: how its runs went over the last 30 days, and its newest run on each node.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentRecord {
+    pub stats: repo::AgentStats,
+    /// The newest run on each node it ran on, by node.
+    pub last_runs: Vec<repo::LastRun>,
+    /// When these were computed; once 30 s old, they are computed again in the background.
+    pub stats_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a run could not be queued, cancelled or decided on; each says what and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No such agent, node, run or approval.
+    #[error("{message}")]
+    NotFound { message: String, hint: String },
+    /// The config does not let it run (the node does not allow the agent or
+    /// lacks what it requires, a script is missing).
+    #[error("{message}")]
+    Invalid { message: String, hint: String },
+    /// It already happened (the run finished, the approval was decided).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, hint: String },
+    /// The run's runner cannot be reached or refused.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(message: String, hint: &str) -> RunError {
+    RunError::Invalid { message, hint: hint.into() }
+}
+
+async fn agent_record(repo: &RunRepo, agent: &str) -> Result<AgentRecord, StoreError> {
+    Ok(AgentRecord {
+        stats: repo.agent_stats(agent).await?,
+        last_runs: repo.last_runs(agent).await?,
+        stats_at: chrono::Utc::now(),
+    })
+}
+
+fn keep(cache: &Mutex<std::collections::HashMap<String, Stats>>, agent: &str, value: AgentRecord) {
+    let fresh = Stats { at: std::time::Instant::now(), value, refreshing: false };
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.to_string(), fresh);
+}
+
+/// Why and how a run is started.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub trigger: RunTrigger,
+    /// Who or what starts it (a user, an API key, a schedule): recorded as
+    /// the run's `started_by` and in the audit log.
+    pub by: Option<crate::trust::audit::Actor>,
+    pub slot: Option<chrono::DateTime<chrono::Utc>>,
+    /// Extra context for the agent (a trigger's payload).
+    pub context: Value,
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Wait while another run of the agent goes on the node.
+    pub after_previous: bool,
+}
+
+impl Runs {
+    pub fn new(
+        store: &Store,
+        runners: Runners,
+        logs: logs::Logs,
+        server: String,
+        lost_grace: Duration,
+        budget: gate::Budget,
+    ) -> Runs {
+        Runs {
+            repo: RunRepo::new(store),
+            live: runners.live().clone(),
+            nodes: NodeRepo::new(store),
+            runners,
+            logs,
+            server,
+            lost_grace,
+            wake: Notify::new(),
+            gate: gate::Gate::new(budget),
+            stats: Default::default(),
+            following: Mutex::default(),
+        }
+    }
+
+    /// Queues `agent` on `node` as git declares them now; `None` when a
+    /// schedule's slot was already queued (by another replica).
+    pub async fn queue(&self, agent: &str, node: &str, start: Start) -> Result<Option<Run>, RunError> {
+        let snapshot = self.live.now();
+        let a = snapshot.agents.get(agent).ok_or_else(|| RunError::NotFound {
+            message: format!("no agent named {agent:?} is live"),
+            hint: "GET /api/v1/agents lists them".into(),
+        })?;
+        let n = snapshot.nodes.get(node).ok_or_else(|| RunError::NotFound {
+            message: format!("no node named {node:?} is live"),
+            hint: "GET /api/v1/nodes lists them".into(),
+        })?;
+        let (spec, node_spec) = (&a.spec, &n.spec);
+        let observed = self.nodes.observation(node).await?.map(|o| o.capabilities);
+        if let Err(refused) = placement::check(node, node_spec, observed.as_deref(), agent, spec) {
+            return Err(invalid(refused.to_string(), &refused.hint()));
+        }
+        let mut files = serde_json::Map::new();
+        if let Some(script) = &spec.script {
+            let dir = std::path::Path::new(&a.file).parent().unwrap_or(std::path::Path::new(""));
+            let path = car_schemas::load::normalize(&dir.join(script.as_str()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let source = self.live.repo().script(&path).await?.ok_or_else(|| {
+                invalid(
+                    format!("agent {agent}'s script {path} is not in the applied revision"),
+                    "sync the config again",
+                )
+            })?;
+            files.insert(script.as_str().to_string(), Value::String(source));
+        }
+        let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
+        let started_by = start.by.as_ref().map(crate::trust::audit::Actor::label);
+        // The node's `sandbox: unenforced` is how its runner learns that git accepts running
+        // read-only agents without a jail where the kernel has none.
+        let mut context = json!({"node": {"name": node, "tags": tags, "sandbox": node_spec.sandbox},
+                                 "trigger": start.trigger, "started_by": started_by});
+        if let Value::Object(extra) = start.context {
+            context.as_object_mut().expect("an object").extend(extra);
+        }
+        let run = self
+            .repo
+            .queue_run(&NewRun {
+                agent: agent.into(),
+                node: node.into(),
+                trigger: start.trigger,
+                started_by,
+                by: start.by,
+                slot: start.slot,
+                revision: Some(a.revision.clone()),
+                agent_document: a.document.clone(),
+                files: Value::Object(files),
+                context,
+                not_before: start.not_before,
+                after_previous: start.after_previous,
+            })
+            .await?;
+        if run.is_some() {
+            self.wake.notify_one();
+        }
+        Ok(run)
+    }
+
+    /// An agent's record (`stats` and `last_runs`): computed on the first
+    /// request, then served at once and computed again in the background
+    /// when it is older than [`STATS_FRESH`], so no request waits for it twice.
+    pub async fn agent_stats(&self, agent: &str) -> Result<AgentRecord, StoreError> {
+        let cached = {
+            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            stats.get_mut(agent).map(|s| {
+                let stale = s.at.elapsed() >= STATS_FRESH && !s.refreshing;
+                s.refreshing |= stale;
+                (s.value.clone(), stale)
+            })
+        };
+        match cached {
+            Some((value, stale)) => {
+                if stale {
+                    let (repo, cache, agent) = (self.repo.clone(), self.stats.clone(), agent.to_string());
+                    tokio::spawn(async move {
+                        match agent_record(&repo, &agent).await {
+                            Ok(v) => keep(&cache, &agent, v),
+                            Err(e) => {
+                                tracing::warn!(agent = %agent, error = %e, "cannot compute an agent's statistics");
+                                if let Some(s) = cache.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&agent) {
+                                    s.refreshing = false;
+                                }
+                            }
+                        }
+                    });
+                }
+                Ok(value)
+            }
+            None => {
+                let v = agent_record(&self.repo, agent).await?;
+                keep(&self.stats, agent, v.clone());
+                Ok(v)
+            }
+        }
+    }
+
+    /// Marks `id` as followed here; false when it already is.
+    pub(super) fn start_following(&self, id: &str) -> bool {
+        self.following.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string())
+    }
+
+    pub(super) fn stop_following(&self, id: &str) {
+        self.following.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    /// Finishes a run without its runner (never dispatched, lost, refused):
+    /// the database and the log both say how it ended.
+    pub async fn finish_here(&self, run: &Run, status: &str, error: Value) -> Result<(), StoreError> {
+        self.finish_here_audited(run, status, error, None).await.map(|_| ())
+    }
+
+    /// [`Runs::finish_here`] with the audit entry of who ended it, in the
+    /// same transaction; false when the run had finished already.
+    async fn finish_here_audited(
+        &self,
+        run: &Run,
+        status: &str,
+        error: Value,
+        entry: Option<&audit::Entry>,
+    ) -> Result<bool, StoreError> {
+        let outcome = repo::Outcome { status: status.into(), error: Some(error.clone()), ..Default::default() };
+        let reason = error["message"].as_str().unwrap_or(status).to_string();
+        let finished = self.repo.finish(&run.id, &outcome, &reason, entry).await?;
+        if finished {
+            if let Err(e) = self.logs.finish(&run.id, json!({"status": status, "error": error})) {
+                tracing::error!(run_id = %run.id, error = %e, "cannot write the run's log");
+            }
+            self.finished(run, status, &error).await?;
+        }
+        Ok(finished)
+    }
+
+    /// Stops a run: a queued one at once, a going one through its runner
+    /// (its events then say how it ended). Audited as `run.cancelled`.
+    pub async fn cancel(&self, id: &str, by: &Actor) -> Result<(), RunError> {
+        let run = self.run(id).await?;
+        let finished = || RunError::Conflict {
+            code: "finished",
+            message: format!("run {id} already {}", run.status),
+            hint: "nothing to cancel".into(),
+        };
+        if !OPEN.contains(&run.status.as_str()) {
+            return Err(finished());
+        }
+        let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
+        let entry = audit::Entry::new(by, Action::RunCancelled, Some(id), detail);
+        if run.status == "queued" {
+            let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched",
+                               "hint": "start it again when needed"});
+            if self.finish_here_audited(&run, "cancelled", error, Some(&entry)).await? {
+                return Ok(());
+            }
+            // Dispatched meanwhile: its runner cancels it.
+        }
+        let endpoint = self.runners.endpoint(&run.node).await?;
+        match endpoint.cancel(id).await {
+            Ok(_) => Ok(entry.record(self.repo.pool()).await.map_err(StoreError::from)?),
+            Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(RunError::Conflict {
+                code: "finished",
+                message: "the run already finished on its node".into(),
+                hint: "reload the run".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Decides a held tool call: the runner hears it first (a run that no
+    /// longer waits refuses), then the approval and its audit entry are
+    /// recorded together. Returns the approval as decided.
+    pub async fn decide(
+        &self,
+        approval_id: &str,
+        approve: bool,
+        comment: Option<&str>,
+        by: &Actor,
+    ) -> Result<Approval, RunError> {
+        let gone = || RunError::NotFound {
+            message: format!("no approval {approval_id:?}"),
+            hint: "GET /api/v1/approvals lists them".into(),
+        };
+        let a = self.repo.approval(approval_id).await?.ok_or_else(gone)?;
+        if a.status != ApprovalStatus::Pending {
+            return Err(RunError::Conflict {
+                code: "decided",
+                message: format!("approval {approval_id} is {}", a.status),
+                hint: "nothing to decide".into(),
+            });
+        }
+        let verdict = if approve { "approve" } else { "deny" };
+        let endpoint = self.runners.endpoint(&a.node).await?;
+        match endpoint.decide(&a.run_id, &a.request_id, &json!({"decision": verdict, "comment": comment})).await {
+            Ok(_) => {}
+            Err(e) if e.kind == RunnerErrorKind::Refused(409) => {
+                return Err(RunError::Conflict {
+                    code: "decided",
+                    message: "the run no longer waits for this approval".into(),
+                    hint: "reload the run".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let detail = json!({"decision": verdict, "run_id": a.run_id, "tool": a.tool, "agent": a.agent, "node": a.node});
+        let entry = audit::Entry::new(by, Action::ApprovalDecided, Some(approval_id), detail);
+        self.repo.decide_approval(&a.run_id, &a.request_id, approve, Some(&by.label()), comment, Some(&entry)).await?;
+        self.repo.approval(approval_id).await?.ok_or_else(gone)
+    }
+
+    /// The run with this id.
+    pub async fn run(&self, id: &str) -> Result<Run, RunError> {
+        self.repo.run(id).await?.ok_or_else(|| RunError::NotFound {
+            message: format!("no run {id:?}"),
+            hint: "GET /api/v1/runs lists the runs".into(),
+        })
+    }
+
+    /// After a run finished (once): tell who listens, hold model runs after
+    /// a rate limit, and queue the next attempt when one may help.
+    pub async fn finished(&self, run: &Run, status: &str, error: &Value) -> Result<(), StoreError> {
+        self.gate.spent();
+        let now = chrono::Utc::now();
+        if error["kind"] == "rate_limited" {
+            let wait = error["retry_after_ms"].as_i64().unwrap_or(60_000);
+            self.gate.rate_limited(now + chrono::TimeDelta::milliseconds(wait));
+        }
+        let Ok(spec) = car_schemas::de::from_json::<Manifest<AgentSpec>>(&run.agent_document) else { return Ok(()) };
+        let attempt = u32::try_from(run.attempt).unwrap_or(u32::MAX);
+        if let Some(wait) = retry::next_attempt(&spec.spec, attempt, status, error, rand::random::<f64>()) {
+            let at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+            let next = self.repo.queue_retry(run, at).await?;
+            tracing::info!(run_id = %run.id, next = %next.id, attempt = next.attempt, wait_s = wait.as_secs(), "run will be retried");
+        }
+        Ok(())
+    }
+}
