@@ -10,22 +10,29 @@ written straight into the `runs` table with one `INSERT ... SELECT` over
 (as a live server writes them), agents and nodes skewed (the busiest agent
 has 25% of the runs, the busiest node 30%), 86% succeeded, 8% failed and the
 other finished statuses, a handful still open (held by another replica, so
-this server's dispatcher leaves them alone), each with its agent's full
-document (and script) as the server stores it, and token counts and cost of
-a real model run (none for the script agent). Then VACUUM (ANALYZE), the
-state autovacuum keeps a table in.
+this server's dispatcher leaves them alone), each referring to its agent's
+full document (and script) stored once in `run_inputs` as the server stores
+it, and token counts and cost of a real model run (none for the script
+agent). Then VACUUM (ANALYZE), the state autovacuum keeps a table in.
+
+Size: the runs table with its indexes and TOAST, per run, next to what the
+agent documents and scripts would add to each row if every run kept its own
+copy (the layout before `run_inputs`, measured in the same database as
+`pg_column_size` of each run's inputs). Target: under 1 KB per run.
 
 Measured, p50/p99 over BENCH_REQUESTS (200) rounds, the request kinds
 interleaved round-robin as a dashboard mixes them (a warm-up round first):
 `GET /api/v1/runs?limit=50`, with `agent=`, with `node=`, with
 `status=failed`, with `agent=&status=failed`, its second page
 (`before=<next>`), and `GET /api/v1/agents/{name}` (30-day stats and last run
-per node). Agent and node: the busiest ones (the largest statistics).
+per node), and `GET /api/v1/runs/{id}` (the run view: the run, its
+transitions, attempts and approvals). Agent and node: the busiest ones (the
+largest statistics).
 Target: p99 < 50 ms for each.
 
 Baseline, in the same run and order: the same SQL as the server's
-(`reconciler/src/runs/store.rs`: `Store::runs`, `agent_stats`, `last_runs`,
-copied below — keep them in step) as prepared statements with the same
+(`reconciler/src/runs/repo.rs`: `RunRepo::runs`, `agent_stats`, `last_runs`,
+`run`, `transitions`, `attempts`, `approvals`, copied below — keep them in step) as prepared statements with the same
 parameters in one psql session, timed by psql (`\\timing`: planning,
 execution and the rows over the socket). That is the database's share of
 each request, so the gap to it is what the server adds (HTTP, JSON), and a
@@ -63,8 +70,17 @@ NODES = [("tower", .30, "unraid", ["nas", "docker"]), ("truenas", .25, "truenas"
          ("pi", .10, "debian", ["edge"])]
 AGENT, NODE = AGENTS[0][0], NODES[0][0]
 
-# The server's queries (reconciler/src/runs/store.rs).
-SQL_RUNS = ("SELECT * FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) "
+# The server's queries (reconciler/src/runs/repo.rs).
+RUN = ("id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, inputs, needs_model, "
+       "context, created_at, not_before, after_previous, dispatched_at, started_at, finished_at, last_seq, summary, "
+       "report, error, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, turns")
+SQL_RUN = f"SELECT {RUN} FROM runs WHERE id = $1"
+SQL_TRANSITIONS = "SELECT at, status, reason FROM run_transitions WHERE run_id = $1 ORDER BY id"
+SQL_ATTEMPTS = f"SELECT {RUN} FROM runs WHERE id = $1 OR (first_run_id = $1 AND attempt > 1) ORDER BY attempt"
+SQL_APPROVALS = ("SELECT id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, decided_at, "
+                 "decided_by, comment FROM approvals WHERE ($1::text IS NULL OR status = $1) "
+                 "AND ($2::text IS NULL OR run_id = $2) ORDER BY requested_at DESC LIMIT 500")
+SQL_RUNS = (f"SELECT {RUN} FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) "
             "AND ($3::text IS NULL OR status = $3) "
             "AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $4)) "
             "ORDER BY created_at DESC, id DESC LIMIT $5")
@@ -72,9 +88,9 @@ SQL_STATS = ("WITH r AS (SELECT status, cost_usd, created_at, "
              "date_part('epoch', finished_at - started_at) * 1000 AS ms "
              "FROM runs WHERE agent = $1 AND created_at > now() - interval '30 days') "
              "SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, "
-             "count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')) AS finished, "
+             "count(*) FILTER (WHERE NOT run_is_open(status)) AS finished, "
              "(count(*) FILTER (WHERE status = 'succeeded'))::float8 "
-             "/ NULLIF(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')), 0) "
+             "/ NULLIF(count(*) FILTER (WHERE NOT run_is_open(status)), 0) "
              "AS success_rate, "
              "avg(ms)::float8 AS mean_duration_ms, "
              "(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms))::float8 AS p95_duration_ms, "
@@ -108,8 +124,16 @@ def insert_sql(n):
               "WHEN rs < 0.86 THEN 'succeeded' WHEN rs < 0.94 THEN 'failed' WHEN rs < 0.96 THEN 'timed_out' "
               "WHEN rs < 0.98 THEN 'cancelled' ELSE 'lost' END")
     trigger = "CASE WHEN rt < 0.85 THEN 'schedule' WHEN rt < 0.95 THEN 'manual' WHEN rt < 0.98 THEN 'trigger' ELSE 'retry' END"
+    # Each agent's document (and script) once, addressed as the migration that made run_inputs does.
     return f"""
 WITH src AS (SELECT source FROM scripts WHERE path LIKE '%/cert_expiry.py'),
+i AS (
+  INSERT INTO run_inputs (hash, agent, files)
+  SELECT sha256(convert_to(document::text || f::text, 'UTF8')), document, f
+  FROM (SELECT document, CASE WHEN name = '{SCRIPT_AGENT}' THEN jsonb_build_object('{SCRIPT}', (SELECT source FROM src))
+                              ELSE '{{}}' END AS f, name
+        FROM objects WHERE kind = 'Agent') a
+  RETURNING hash, agent -> 'metadata' ->> 'name' AS name, agent -> 'spec' ? 'prompt' AS model),
 g AS (
   SELECT i, random() AS ra, random() AS rn, random() AS rs, random() AS rt, random() AS rd, random() AS rk, random() AS ru,
          now() - interval '90 days' + (i::float8 / {n}) * interval '90 days' AS created
@@ -120,21 +144,20 @@ s AS (
          'run_' || to_char(created AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS') || '_' || substr(md5(i::text), 1, 16) AS id
   FROM g),
 t AS (
-  SELECT s.*, o.document, o.revision, agent = '{SCRIPT_AGENT}' AS script,
+  SELECT s.*, i.hash, i.model, o.revision,
          CASE trig WHEN 'manual' THEN 'api' WHEN 'trigger' THEN 'alertmanager' ELSE agent || '-schedule' END AS started_by,
          CASE WHEN status IN ('queued', 'dispatched') THEN NULL
               WHEN agent = '{SCRIPT_AGENT}' THEN 1 + 29 * rd WHEN status = 'timed_out' THEN 900
               ELSE 20 + 580 * rd * rd END AS seconds,
          status NOT IN ('queued', 'dispatched', 'running', 'awaiting_approval') AS finished,
-         status IN ('queued', 'dispatched') OR agent = '{SCRIPT_AGENT}' AS no_model
-  FROM s JOIN objects o ON o.kind = 'Agent' AND o.name = s.agent)
-INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, agent_document,
-                  files, context, created_at, not_before, dispatched_at, started_at, finished_at, follower, lease_until,
+         status IN ('queued', 'dispatched') OR NOT i.model AS no_model
+  FROM s JOIN objects o ON o.kind = 'Agent' AND o.name = s.agent JOIN i ON i.name = s.agent)
+INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, inputs,
+                  needs_model, context, created_at, not_before, dispatched_at, started_at, finished_at, follower, lease_until,
                   last_seq, summary, report, error, input_tokens, output_tokens, cache_creation_input_tokens,
                   cache_read_input_tokens, cost_usd, turns)
 SELECT id, agent, node, status, trig, started_by, CASE WHEN trig = 'schedule' THEN created END,
-       CASE WHEN trig = 'retry' THEN 2 ELSE 1 END, id, revision, document,
-       CASE WHEN script THEN jsonb_build_object('{SCRIPT}', (SELECT source FROM src)) ELSE '{{}}' END,
+       CASE WHEN trig = 'retry' THEN 2 ELSE 1 END, id, revision, hash, model,
        jsonb_build_object('node', jsonb_build_object('name', node, 'tags', CASE node {tags} END),
                           'trigger', trig, 'started_by', started_by),
        created,
@@ -238,18 +261,21 @@ def main():
         subprocess.run(psql, input=insert_sql(ROWS), text=True, check=True)
         inserted = time.time() - t
         t = time.time()
-        subprocess.run(psql + ["-c", "VACUUM (ANALYZE) runs"], check=True)
+        subprocess.run(psql + ["-c", "VACUUM (ANALYZE) runs", "-c", "VACUUM (ANALYZE) run_inputs"], check=True)
         vacuumed = time.time() - t
         subprocess.run(psql + ["-c", "ALTER SYSTEM RESET max_wal_size", "-c", "SELECT pg_reload_conf()", "-c", "CHECKPOINT"],
                        check=True, capture_output=True)
-        size = subprocess.run(psql + ["-At", "-c", "SELECT count(*) || ' runs, ' || pg_size_pretty(pg_total_relation_size('runs')) "
-                                      "|| ' with indexes and TOAST' FROM runs"], check=True, capture_output=True,
-                              text=True).stdout.strip()
+        runs, table, inputs, copies = map(int, subprocess.run(
+            psql + ["-At", "-F", " ", "-c",
+                    "SELECT count(*), pg_total_relation_size('runs'), pg_total_relation_size('run_inputs'), "
+                    "sum(pg_column_size(i.agent) + pg_column_size(i.files)) FROM runs r JOIN run_inputs i ON i.hash = r.inputs"],
+            check=True, capture_output=True, text=True).stdout.split())
 
         # The requests: (label, HTTP path, [(prepared statement, parameters)] of the SQL the server runs).
         q = urllib.parse.quote
         status, body = get("/api/v1/runs?limit=50")
-        cursor = json.loads(body)["next"]
+        page = json.loads(body)
+        cursor, one = page["next"], page["runs"][-1]["id"]
         kinds = [
             ("runs?limit=50", "/api/v1/runs?limit=50", [("runs", [None, None, None, None, 50])]),
             (f"&agent={AGENT}", f"/api/v1/runs?limit=50&agent={q(AGENT)}", [("runs", [AGENT, None, None, None, 50])]),
@@ -259,6 +285,8 @@ def main():
              [("runs", [AGENT, None, "failed", None, 50])]),
             ("second page (before=)", f"/api/v1/runs?limit=50&before={q(cursor)}", [("runs", [None, None, None, cursor, 50])]),
             (f"agents/{AGENT} (stats)", f"/api/v1/agents/{q(AGENT)}", [("stats", [AGENT]), ("last_runs", [AGENT])]),
+            ("runs/{id} (run view)", f"/api/v1/runs/{q(one)}",
+             [("run", [one]), ("transitions", [one]), ("attempts", [one]), ("approvals", [None, one])]),
         ]
 
         machine = Machine()
@@ -281,6 +309,8 @@ def main():
         # The same SQL straight to PostgreSQL, in the same order.
         script = [f"PREPARE runs(text, text, text, text, int8) AS {SQL_RUNS};",
                   f"PREPARE stats(text) AS {SQL_STATS};", f"PREPARE last_runs(text) AS {SQL_LAST};",
+                  f"PREPARE run(text) AS {SQL_RUN};", f"PREPARE transitions(text) AS {SQL_TRANSITIONS};",
+                  f"PREPARE attempts(text) AS {SQL_ATTEMPTS};", f"PREPARE approvals(text, text) AS {SQL_APPROVALS};",
                   "\\o /dev/null", "\\timing on"]
         order = []
         for r in range(REQUESTS + 1):
@@ -325,7 +355,10 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"history: {size}; inserted in {inserted:.0f} s, VACUUM (ANALYZE) in {vacuumed:.0f} s")
+    print(f"history: {runs} runs; inserted in {inserted:.0f} s, VACUUM (ANALYZE) in {vacuumed:.0f} s")
+    print(f"size: runs {table / 2**30:.2f} GiB with indexes and TOAST = {table / runs:.0f} B per run "
+          f"(target < 1024), run_inputs {inputs / 2**10:.0f} KiB; each run keeping its own inputs "
+          f"(the layout before): +{copies / runs:.0f} B per run, {(table + copies) / 2**30:.2f} GiB")
     print(f"{REQUESTS} requests of each kind, interleaved; agent {AGENT} ({AGENTS[0][1]:.0%} of the runs), "
           f"node {NODE} ({NODES[0][1]:.0%}); target p99 < {TARGET_MS} ms")
     print(f"  {'request (GET /api/v1/...)':28} {'car-server p50':>14} {'p99':>8}   {'same SQL in psql p50':>20} {'p99':>8}")

@@ -6,10 +6,10 @@ mod common;
 
 use common::Repos;
 
-use car_schemas::run::Usage;
+use car_schemas::run::{RunFinished, RunStatus, Usage};
 use car_server::db::Store;
 use car_server::runs::logs::Logs;
-use car_server::runs::repo::{NewRun, Outcome, RunTrigger, UsageGroup};
+use car_server::runs::repo::{NewRun, RunInputs, RunTrigger, UsageGroup};
 use car_server::runs::retention::sweep;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde_json::json;
@@ -55,16 +55,35 @@ fn usage(tokens: u64, cost_usd: f64) -> Usage {
 impl Setup {
     /// A run of `agent` on `node` that ended with `status` (or still is in
     /// an open one), created at `created_at`, with a log file.
-    async fn run(&self, agent: &str, node: &str, status: &str, u: Usage, created_at: DateTime<Utc>) -> String {
-        let new = NewRun { agent: agent.into(), node: node.into(), trigger: RunTrigger::Manual, ..Default::default() };
+    async fn run(&self, agent: &str, node: &str, status: RunStatus, u: Usage, created_at: DateTime<Utc>) -> String {
+        self.run_with(RunInputs::default(), agent, node, status, u, created_at).await
+    }
+
+    /// A run as `run` makes it, that runs with `inputs`.
+    async fn run_with(
+        &self,
+        inputs: RunInputs,
+        agent: &str,
+        node: &str,
+        status: RunStatus,
+        u: Usage,
+        created_at: DateTime<Utc>,
+    ) -> String {
+        let new = NewRun {
+            agent: agent.into(),
+            node: node.into(),
+            trigger: RunTrigger::Manual,
+            inputs,
+            ..Default::default()
+        };
         let run = self.store.run_repo().queue_run(&new).await.unwrap().expect("a queued run");
+        let finished = RunFinished { usage: Some(u), ..RunFinished::new(status) };
         match status {
-            "queued" => {}
-            "running" | "awaiting_approval" => self.store.run_repo().set_status(&run.id, status, "test").await.unwrap(),
-            _ => {
-                let outcome = Outcome { status: status.into(), usage: Some(u), ..Default::default() };
-                assert!(self.store.run_repo().finish(&run.id, &outcome, "test", None).await.unwrap());
+            RunStatus::Queued => {}
+            RunStatus::Running | RunStatus::AwaitingApproval => {
+                self.store.run_repo().set_status(&run.id, status, "test").await.unwrap()
             }
+            _ => assert!(self.store.run_repo().finish(&run.id, &finished, "test", None).await.unwrap()),
         }
         sqlx::query("UPDATE runs SET created_at = $2 WHERE id = $1")
             .bind(&run.id)
@@ -72,7 +91,7 @@ impl Setup {
             .execute(self.store.pool())
             .await
             .unwrap();
-        self.logs.finish(&run.id, json!({"status": status})).unwrap();
+        self.logs.finish(&run.id, finished).unwrap();
         run.id
     }
 
@@ -109,12 +128,12 @@ fn rows(groups: Vec<UsageGroup>) -> Vec<Row> {
 /// Costs are binary fractions, so sums are exact in any order.
 async fn history(s: &Setup) -> Vec<String> {
     vec![
-        s.run("checker", "nas", "succeeded", usage(10, 0.25), old(10, 8)).await,
-        s.run("checker", "nas", "failed", usage(20, 0.5), old(10, 23)).await,
-        s.run("checker", "pi", "timed_out", usage(30, 0.125), old(10, 12)).await,
-        s.run("checker", "nas", "succeeded", usage(40, 1.0), old(11, 1)).await,
-        s.run("cleaner", "nas", "cancelled", usage(50, 0.0625), old(11, 2)).await,
-        s.run("cleaner", "pi", "lost", usage(60, 2.0), old(11, 3)).await,
+        s.run("checker", "nas", RunStatus::Succeeded, usage(10, 0.25), old(10, 8)).await,
+        s.run("checker", "nas", RunStatus::Failed, usage(20, 0.5), old(10, 23)).await,
+        s.run("checker", "pi", RunStatus::TimedOut, usage(30, 0.125), old(10, 12)).await,
+        s.run("checker", "nas", RunStatus::Succeeded, usage(40, 1.0), old(11, 1)).await,
+        s.run("cleaner", "nas", RunStatus::Cancelled, usage(50, 0.0625), old(11, 2)).await,
+        s.run("cleaner", "pi", RunStatus::Lost, usage(60, 2.0), old(11, 3)).await,
     ]
 }
 
@@ -122,11 +141,11 @@ async fn history(s: &Setup) -> Vec<String> {
 async fn old_finished_runs_go_with_their_logs_while_recent_and_open_runs_stay() {
     let s = setup().await;
     let gone = history(&s).await;
-    let recent = s.run("checker", "nas", "succeeded", usage(1, 0.5), recent()).await;
+    let recent = s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), recent()).await;
     let open = [
-        s.run("checker", "nas", "queued", Usage::default(), old(1, 0)).await,
-        s.run("checker", "pi", "running", Usage::default(), old(1, 0)).await,
-        s.run("cleaner", "pi", "awaiting_approval", Usage::default(), old(1, 0)).await,
+        s.run("checker", "nas", RunStatus::Queued, Usage::default(), old(1, 0)).await,
+        s.run("checker", "pi", RunStatus::Running, Usage::default(), old(1, 0)).await,
+        s.run("cleaner", "pi", RunStatus::AwaitingApproval, Usage::default(), old(1, 0)).await,
     ];
 
     let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
@@ -153,7 +172,7 @@ type Daily = (NaiveDate, String, String, i64, i64, i64, i64, i64, i64, i64, f64)
 async fn usage_daily_holds_the_deleted_runs_totals_per_day_agent_and_node() {
     let s = setup().await;
     history(&s).await;
-    s.run("checker", "nas", "succeeded", usage(1, 0.5), recent()).await;
+    s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), recent()).await;
 
     sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
 
@@ -182,8 +201,8 @@ async fn usage_daily_holds_the_deleted_runs_totals_per_day_agent_and_node() {
 async fn usage_after_a_sweep_equals_usage_before_it() {
     let s = setup().await;
     history(&s).await;
-    s.run("checker", "nas", "succeeded", usage(1, 0.5), recent()).await;
-    s.run("cleaner", "pi", "failed", usage(2, 0.25), recent()).await;
+    s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), recent()).await;
+    s.run("cleaner", "pi", RunStatus::Failed, usage(2, 0.25), recent()).await;
     let (from, to) = (old(1, 0), Utc::now() + TimeDelta::days(1));
     let mut before = Vec::new();
     for group_by in ["agent", "node", "day"] {
@@ -203,7 +222,7 @@ async fn usage_after_a_sweep_equals_usage_before_it() {
 #[tokio::test]
 async fn a_rolled_up_day_counts_whole_when_the_range_touches_it() {
     let s = setup().await;
-    s.run("checker", "nas", "succeeded", usage(10, 0.25), old(10, 15)).await;
+    s.run("checker", "nas", RunStatus::Succeeded, usage(10, 0.25), old(10, 15)).await;
     sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
     let at = |day, hour| Utc.with_ymd_and_hms(2025, 1, day, hour, 0, 0).unwrap();
     let runs = async |from, to| -> i64 {
@@ -226,7 +245,7 @@ async fn small_batches_delete_every_old_run() {
     let s = setup().await;
     let mut ids = Vec::new();
     for hour in 0..5 {
-        ids.push(s.run("checker", "nas", "succeeded", usage(1, 0.5), old(10, hour)).await);
+        ids.push(s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), old(10, hour)).await);
     }
 
     let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 2).await.unwrap();
@@ -240,13 +259,13 @@ async fn small_batches_delete_every_old_run() {
 #[tokio::test]
 async fn a_log_that_cannot_be_deleted_does_not_stop_the_sweep() {
     let s = setup().await;
-    let missing = s.run("checker", "nas", "succeeded", usage(1, 0.5), old(10, 1)).await;
+    let missing = s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), old(10, 1)).await;
     std::fs::remove_file(s.logs.path(&missing)).unwrap();
     // A directory where the log should be: removing it fails, and not as "not found".
-    let blocked = s.run("checker", "nas", "failed", usage(1, 0.5), old(10, 2)).await;
+    let blocked = s.run("checker", "nas", RunStatus::Failed, usage(1, 0.5), old(10, 2)).await;
     std::fs::remove_file(s.logs.path(&blocked)).unwrap();
     std::fs::create_dir(s.logs.path(&blocked)).unwrap();
-    let fine = s.run("checker", "nas", "succeeded", usage(1, 0.5), old(10, 3)).await;
+    let fine = s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), old(10, 3)).await;
 
     // Batches of one: the run after the troubled ones is in a later batch.
     let deleted = sweep(&s.store.run_repo(), &s.logs, cutoff(), 1).await.unwrap();
@@ -263,7 +282,8 @@ async fn a_log_that_cannot_be_deleted_does_not_stop_the_sweep() {
 async fn two_replicas_sweeping_at_once_delete_and_count_each_run_once() {
     let s = setup().await;
     for i in 0..40 {
-        s.run("checker", if i % 2 == 0 { "nas" } else { "pi" }, "succeeded", usage(1, 0.5), old(10, i % 24)).await;
+        s.run("checker", if i % 2 == 0 { "nas" } else { "pi" }, RunStatus::Succeeded, usage(1, 0.5), old(10, i % 24))
+            .await;
     }
     let other = Logs::open(s.logs.path("x").parent().unwrap().to_path_buf()).unwrap();
 
@@ -274,4 +294,52 @@ async fn two_replicas_sweeping_at_once_delete_and_count_each_run_once() {
     assert_eq!(s.count("SELECT count(*) FROM runs").await, 0);
     assert_eq!(s.count("SELECT sum(runs)::bigint FROM usage_daily").await, 40);
     assert_eq!(s.count("SELECT sum(input_tokens)::bigint FROM usage_daily").await, 40);
+}
+
+#[tokio::test]
+async fn the_month_s_spend_counts_runs_retention_deleted() {
+    let s = setup().await;
+    history(&s).await;
+    s.run("checker", "nas", RunStatus::Succeeded, usage(1, 0.5), recent()).await;
+    let since = old(1, 0);
+    let before = s.store.run_repo().spend_since(since).await.unwrap();
+    assert_eq!(before, 0.25 + 0.5 + 0.125 + 1.0 + 0.0625 + 2.0 + 0.5);
+
+    sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
+
+    assert_eq!(s.store.run_repo().spend_since(since).await.unwrap(), before);
+    let later = Utc.with_ymd_and_hms(2025, 1, 11, 0, 0, 0).unwrap();
+    assert_eq!(s.store.run_repo().spend_since(later).await.unwrap(), 1.0 + 0.0625 + 2.0 + 0.5, "day 10 counted");
+}
+
+#[tokio::test]
+async fn stored_agent_documents_go_when_their_last_run_goes() {
+    let s = setup().await;
+    let inputs = |agent: &str| RunInputs {
+        agent: json!({"kind": "Agent", "metadata": {"name": agent}, "spec": {"prompt": format!("check {agent}")}}),
+        files: [("check.py".to_string(), format!("print('{agent}')"))].into(),
+    };
+    let shared = inputs("checker");
+    let old_shared =
+        s.run_with(shared.clone(), "checker", "nas", RunStatus::Succeeded, usage(1, 0.5), old(10, 1)).await;
+    let kept = s.run_with(shared.clone(), "checker", "pi", RunStatus::Succeeded, usage(1, 0.5), recent()).await;
+    s.run_with(inputs("cleaner"), "cleaner", "nas", RunStatus::Failed, usage(1, 0.5), old(10, 2)).await;
+    assert_eq!(s.count("SELECT count(*) FROM run_inputs").await, 2, "two runs with the same inputs share one row");
+
+    sweep(&s.store.run_repo(), &s.logs, cutoff(), 100).await.unwrap();
+
+    assert!(!s.exists(&old_shared).await);
+    assert_eq!(s.count("SELECT count(*) FROM run_inputs").await, 1, "the cleaner's inputs outlived its last run");
+    let run = s.store.run_repo().run(&kept).await.unwrap().unwrap();
+    assert_eq!(s.store.run_repo().inputs(&run).await.unwrap(), shared);
+}
+
+#[tokio::test]
+async fn the_database_and_the_code_agree_on_which_statuses_are_open() {
+    let s = setup().await;
+    for status in RunStatus::OPEN.into_iter().chain(RunStatus::FINAL) {
+        let open: bool =
+            sqlx::query_scalar("SELECT run_is_open($1)").bind(status).fetch_one(s.store.pool()).await.unwrap();
+        assert_eq!(open, RunStatus::OPEN.contains(&status), "{status}");
+    }
 }

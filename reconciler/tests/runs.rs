@@ -20,13 +20,13 @@ use common::live::{self, Proc, Server, free_port};
 const RUNNER_TOKEN: &str = "runs-test-runner-token-0123456789";
 
 struct Runner {
-    _proc: Proc,
+    proc: Proc,
     data: tempfile::TempDir,
 }
 
 async fn start_runner(port: u16, data: tempfile::TempDir) -> Runner {
     let proc = live::start_runner(port, data.path(), &[("RUNNER_TOKEN", RUNNER_TOKEN), ("NODE_NAME", "local")]).await;
-    Runner { _proc: proc, data }
+    Runner { proc, data }
 }
 
 fn agent(name: &str, mode: &str, allow: &[&str], approve: &[&str]) -> String {
@@ -327,6 +327,25 @@ async fn a_run_whose_runner_dies_is_lost_after_the_grace_period() {
     let events = log_file(setup.data.path(), &id);
     assert_eq!(events.last().unwrap()["type"], "run.finished");
     assert_eq!(seqs(&events), (1..=events.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_run_whose_runner_freezes_is_lost_not_timed_out() {
+    let runner_port = free_port();
+    let mut setup = Setup::new(runner_port, vec![sleeper(30)]).await;
+    setup.extra.push(("RUN_LOST_GRACE".into(), "3s".into()));
+    setup.extra.push(("RUN_STREAM_SILENCE".into(), "2s".into()));
+    let runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
+    let server = setup.server().await;
+    let id = start_run(&server, "sleeper").await;
+    server.status_is(&id, "running", 60).await;
+    // Stopped, not killed: its connections stay open and say nothing, like a half-open one.
+    let pid = nix::unistd::Pid::from_raw(runner.proc.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let run = server.status_is(&id, "lost", 40).await;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert_eq!(run["error"]["kind"], "lost", "{run}");
+    assert!(run["error"]["message"].as_str().unwrap().contains("did not answer"), "{run}");
 }
 
 #[tokio::test]

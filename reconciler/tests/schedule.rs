@@ -68,7 +68,7 @@ async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
     assert_eq!(what, [("checker", "nas", Some(at(10))), ("checker", "nas", Some(at(20)))]);
     assert_eq!(fired[0].trigger, RunTrigger::Schedule);
     assert_eq!(fired[0].started_by.as_deref(), Some("often"));
-    assert_eq!(fired[0].context["node"]["tags"], serde_json::json!(["storage"]));
+    assert_eq!(fired[0].context.node.tags, ["storage"]);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use car_schemas::run::STREAM_KEEPALIVE;
 use serde_json::{Value, json};
 
 pub struct RunnerState {
@@ -100,7 +101,7 @@ async fn put_keys(State(s): State<Arc<RunnerState>>, Json(k): Json<Keys>) -> Res
     }
 }
 
-async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<crate::runs::RunRequest>) -> Response {
+async fn start_run(State(s): State<Arc<RunnerState>>, Json(req): Json<car_schemas::run::RunRequest>) -> Response {
     match s.runs.start(req) {
         Ok((run, created)) => {
             let code = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
@@ -149,7 +150,10 @@ struct After {
     after: u64,
 }
 
-/// NDJSON: every event after `after` from disk, then live until `run.finished`.
+/// NDJSON: every event after `after` from disk, then live until
+/// `run.finished`; a blank line whenever the run is quiet for
+/// [`STREAM_KEEPALIVE`], so the server can tell a quiet run from a dead
+/// connection.
 async fn run_events(State(s): State<Arc<RunnerState>>, Path(id): Path<String>, Query(q): Query<After>) -> Response {
     let run = match find(&s, &id) {
         Ok(r) => r,
@@ -161,7 +165,11 @@ async fn run_events(State(s): State<Arc<RunnerState>>, Path(id): Path<String>, Q
     };
     // Served as written on disk, many lines a chunk: no parsing and re-encoding per event.
     let lines = futures_util::stream::unfold(reader, |mut reader| async move {
-        let chunk = reader.next_chunk().await?;
+        // Cancel-safe: a timeout can only strike while it waits for more on disk.
+        let chunk = match tokio::time::timeout(STREAM_KEEPALIVE, reader.next_chunk()).await {
+            Ok(chunk) => chunk?,
+            Err(_) => b"\n".to_vec(),
+        };
         Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk)), reader))
     });
     ([(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(lines)).into_response()

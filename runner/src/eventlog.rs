@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use car_schemas::run::{RunEvent, kind};
+use car_schemas::run::{Event, RunEvent, kind};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -121,20 +121,20 @@ impl EventLog {
     }
 
     /// Appends one event; returns it, or `None` when the quota dropped it.
-    pub fn append(&self, event_kind: &str, data: Value) -> Result<Option<RunEvent>, LogError> {
+    pub fn append(&self, event: Event) -> Result<Option<RunEvent>, LogError> {
         let mut last = None;
-        self.write(std::iter::once((event_kind, data)), |e| last = Some(e))?;
+        self.write(std::iter::once(event.into_parts()), |e| last = Some(e))?;
         Ok(last)
     }
 
-    /// Appends events of one kind in one write (a burst of output lines).
-    pub fn append_all(&self, event_kind: &str, data: impl IntoIterator<Item = Value>) -> Result<(), LogError> {
-        self.write(data.into_iter().map(|d| (event_kind, d)), |_| {})
+    /// Appends events in one write (a burst of output lines).
+    pub fn append_all(&self, events: impl IntoIterator<Item = Event>) -> Result<(), LogError> {
+        self.write(events.into_iter().map(Event::into_parts), |_| {})
     }
 
-    fn write<'k>(
+    fn write(
         &self,
-        events: impl Iterator<Item = (&'k str, Value)>,
+        events: impl Iterator<Item = (&'static str, Value)>,
         mut each: impl FnMut(RunEvent),
     ) -> Result<(), LogError> {
         let io = |e| LogError::Io { path: self.path.clone(), source: e };
@@ -345,10 +345,22 @@ pub fn read_all(path: &Path) -> std::io::Result<Vec<RunEvent>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use car_schemas::run::{
+        LogLine, LogStream, RunError, RunErrorKind, RunFinished, RunStatus, ToolCall, ToolCallDecision,
+    };
     use std::sync::Arc;
 
     fn log(dir: &Path) -> EventLog {
         EventLog::open(&dir.join("runs/r1/events.jsonl"), DEFAULT_QUOTA).unwrap()
+    }
+
+    /// A `log` line from the runner.
+    fn line(text: impl ToString) -> Event {
+        Event::Log(LogLine { stream: LogStream::Runner, line: text.to_string(), truncated: false })
+    }
+
+    fn finished(status: RunStatus) -> Event {
+        Event::RunFinished(RunFinished::ended(status, RunError::new(RunErrorKind::Lost, "gone", "start it again")))
     }
 
     #[tokio::test]
@@ -356,7 +368,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(log(dir.path()));
         for i in 0..3 {
-            log.append(kind::LOG, json!({"line": i})).unwrap();
+            log.append(line(i)).unwrap();
         }
         let mut early = log.reader(0).unwrap();
         let mut late = log.reader(2).unwrap();
@@ -364,12 +376,12 @@ mod tests {
             let log = log.clone();
             tokio::spawn(async move {
                 for i in 3..1000 {
-                    log.append(kind::LOG, json!({"line": i})).unwrap();
+                    log.append(line(i)).unwrap();
                     if i % 100 == 0 {
                         tokio::task::yield_now().await;
                     }
                 }
-                log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+                log.append(finished(RunStatus::Succeeded)).unwrap();
             })
         };
         let mut seqs = Vec::new();
@@ -395,8 +407,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let log = log(dir.path());
-            log.append(kind::RUN_STARTED, json!({})).unwrap();
-            log.append(kind::LOG, json!({"line": "a"})).unwrap();
+            log.append(line("started")).unwrap();
+            log.append(line("a")).unwrap();
         }
         // A torn line from a crash mid-write is ignored.
         let path = dir.path().join("runs/r1/events.jsonl");
@@ -404,7 +416,7 @@ mod tests {
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"\n").unwrap();
         let log = log(dir.path());
         assert_eq!(log.last_seq(), 2);
-        let e = log.append(kind::RUN_FINISHED, json!({"status": "lost"})).unwrap().unwrap();
+        let e = log.append(finished(RunStatus::Lost)).unwrap().unwrap();
         assert_eq!(e.seq, 3);
         assert!(log.is_finished());
         let seqs: Vec<u64> = read_all(&path).unwrap().iter().map(|e| e.seq).collect();
@@ -416,10 +428,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::open(&dir.path().join("e.jsonl"), 2000).unwrap();
         for i in 0..100 {
-            log.append(kind::LOG, json!({"line": format!("output line {i} with some text")})).unwrap();
+            log.append(line(format!("output line {i} with some text"))).unwrap();
         }
-        log.append(kind::TOOL_CALL, json!({"tool": "Bash"})).unwrap();
-        log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+        log.append(Event::ToolCall(ToolCall {
+            tool: "Bash".into(),
+            input: json!({"command": "true"}),
+            decision: ToolCallDecision::Allow,
+            rule: "Bash(true)".into(),
+            reason: "allowed".into(),
+            tool_use_id: None,
+            source: None,
+        }))
+        .unwrap();
+        log.append(finished(RunStatus::Succeeded)).unwrap();
         let events = read_all(log.path()).unwrap();
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == kind::LOG_TRUNCATED).count(), 1);
@@ -433,14 +454,14 @@ mod tests {
     async fn bursts_are_served_as_written_in_chunks_of_whole_lines() {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(log(dir.path()));
-        log.append_all(kind::LOG, (0..5000).map(|i| json!({"line": format!("line {i}")}))).unwrap();
+        log.append_all((0..5000).map(|i| line(format!("line {i}")))).unwrap();
         let mut reader = log.reader(10).unwrap();
         let first = reader.next_chunk().await.unwrap();
         assert!(first.len() <= CHUNK + 200 && first.ends_with(b"\n"));
         let writer = {
             let log = log.clone();
             tokio::spawn(async move {
-                log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+                log.append(finished(RunStatus::Succeeded)).unwrap();
             })
         };
         let mut all = first;
@@ -462,9 +483,9 @@ mod tests {
     async fn a_burst_past_the_quota_is_cut_with_one_marker() {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::open(&dir.path().join("e.jsonl"), 4000).unwrap();
-        log.append_all(kind::LOG, (0..200).map(|i| json!({"line": format!("output line {i}")}))).unwrap();
-        log.append_all(kind::LOG, (0..200).map(|i| json!({"line": format!("more output {i}")}))).unwrap();
-        log.append(kind::RUN_FINISHED, json!({"status": "succeeded"})).unwrap();
+        log.append_all((0..200).map(|i| line(format!("output line {i}")))).unwrap();
+        log.append_all((0..200).map(|i| line(format!("more output {i}")))).unwrap();
+        log.append(finished(RunStatus::Succeeded)).unwrap();
         let events = read_all(log.path()).unwrap();
         assert_eq!(events.iter().filter(|e| e.kind == kind::LOG_TRUNCATED).count(), 1);
         assert!(!events.iter().any(|e| e.data["line"].as_str().is_some_and(|l| l.starts_with("more"))));

@@ -10,16 +10,15 @@
 //! server keeps them queued). At start-up, runs whose process died with a
 //! previous runner are finished as `lost`, never left running.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
 use car_schemas::kinds::agent::Mode;
-use car_schemas::run::kind;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use car_schemas::kinds::node::Sandbox;
+use car_schemas::run::{Event, RUN_ENV, RunError, RunErrorKind, RunFinished, RunRequest, RunStatus};
 use tokio::sync::mpsc;
 
 use crate::engine::approvals::Answer;
@@ -27,23 +26,6 @@ use crate::engine::claude::Launch;
 use crate::engine::run::{Body, Job, NodeFacts, run_agent};
 use crate::eventlog::{DEFAULT_QUOTA, EventLog, SYNC_INTERVAL};
 use crate::sandbox::{Jail, Support};
-
-/// Credentials and endpoints a run may pass to claude; nothing else is.
-const PASSED_ENV: &[&str] =
-    &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
-
-#[derive(Debug, Deserialize)]
-pub struct RunRequest {
-    pub run_id: String,
-    /// The Agent document, as written in git.
-    pub agent: Value,
-    #[serde(default)]
-    pub files: HashMap<String, String>,
-    #[serde(default)]
-    pub env: HashMap<String, String>,
-    #[serde(default)]
-    pub context: Value,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunRequestError {
@@ -120,10 +102,12 @@ impl Runs {
             let id = entry.file_name().to_string_lossy().into_owned();
             let Ok(log) = EventLog::open(&entry.path().join("events.jsonl"), DEFAULT_QUOTA) else { continue };
             if !log.is_finished() {
-                let lost = json!({"status": "lost", "error": {"kind": "lost",
-                    "message": "the runner stopped while this run was going; its process is gone",
-                    "hint": "start the run again"}});
-                if let Err(e) = log.append(kind::RUN_FINISHED, lost) {
+                let lost = RunError::new(
+                    RunErrorKind::Lost,
+                    "the runner stopped while this run was going; its process is gone",
+                    "start the run again",
+                );
+                if let Err(e) = log.append(Event::RunFinished(RunFinished::ended(RunStatus::Lost, lost))) {
                     tracing::error!(run_id = %id, error = %e, "cannot mark a run lost");
                 }
             }
@@ -179,7 +163,7 @@ impl Runs {
         let name = manifest.metadata.name.to_string();
         let spec = manifest.spec;
         let read_only = spec.mode == Mode::ReadOnly;
-        let unenforced = req.context["node"]["sandbox"] == "unenforced";
+        let unenforced = req.context.node.sandbox == Sandbox::Unenforced;
         if read_only && !self.sandbox.available() && !unenforced {
             return Err(RunRequestError::NoSandbox { node: self.node.name.clone(), agent: name });
         }
@@ -214,7 +198,7 @@ impl Runs {
         let mut secrets: Vec<(String, String)> = req
             .env
             .iter()
-            .filter(|(k, _)| PASSED_ENV.contains(&k.as_str()) && k.as_str() != "ANTHROPIC_BASE_URL")
+            .filter(|(k, _)| RUN_ENV.contains(&k.as_str()) && k.as_str() != "ANTHROPIC_BASE_URL")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         secrets.extend(self.keys.iter().flat_map(|k| k.secrets()));
@@ -233,7 +217,7 @@ impl Runs {
             bin: self.claude_bin.clone(),
             workdir,
             config_dir,
-            env: req.env.into_iter().filter(|(k, _)| PASSED_ENV.contains(&k.as_str())).collect(),
+            env: req.env.into_iter().filter(|(k, _)| RUN_ENV.contains(&k.as_str())).collect(),
             model: spec.model.clone(),
             max_turns: spec.budget.as_ref().and_then(|b| b.turns.as_ref()).map(|t| t.value),
             max_budget_usd: spec.budget.as_ref().and_then(|b| b.usd.as_ref()).map(|u| u.value),
@@ -242,10 +226,7 @@ impl Runs {
             ..Launch::default()
         };
         let mut node = self.node.clone();
-        node.tags = req.context["node"]["tags"]
-            .as_array()
-            .map(|t| t.iter().filter_map(|t| t.as_str().map(String::from)).collect())
-            .unwrap_or_default();
+        node.tags = req.context.node.tags.clone();
         let (run_id, context) = (req.run_id, req.context);
         tokio::spawn(async move {
             let job = Job { run_id: &run_id, agent_name: &name, spec: &spec, body, launch, node, context, sandbox };
@@ -264,11 +245,8 @@ impl Runs {
             };
             if let Err(e) = result {
                 tracing::error!(run_id = %run_id, error = %e, "run failed in the engine");
-                let _ = log.append(
-                    kind::RUN_FINISHED,
-                    json!({"status": "failed",
-                    "error": {"kind": "engine", "message": e.to_string(), "hint": "see the runner's log"}}),
-                );
+                let error = RunError::new(RunErrorKind::Engine, e.to_string(), "see the runner's log");
+                let _ = log.append(Event::RunFinished(RunFinished::ended(RunStatus::Failed, error)));
             }
             // The CLI's own state (transcripts, shell snapshots) repeats the run's output unredacted,
             // and the temp folder holds the tools' leftovers; the event log is the record, so they go.
@@ -291,7 +269,7 @@ fn active(runs: &HashMap<String, Arc<RunHandle>>) -> usize {
 ///
 /// Keys are paths relative to the agent's file, as `script:` names them
 /// (`scripts/check.py`); a bare file name matches too.
-fn write_files(dir: &Path, script: &str, files: &HashMap<String, String>) -> Result<PathBuf, RunRequestError> {
+fn write_files(dir: &Path, script: &str, files: &BTreeMap<String, String>) -> Result<PathBuf, RunRequestError> {
     let bad = |m: String| RunRequestError::BadFiles(m);
     for (name, source) in files {
         let rel = Path::new(name);

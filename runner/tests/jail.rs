@@ -9,8 +9,9 @@ use std::time::Duration;
 use car_runner::engine::claude::{Launch, Message, Session};
 use car_runner::engine::run::NodeFacts;
 use car_runner::eventlog::read_all;
-use car_runner::runs::{RunRequest, RunRequestError, Runs};
+use car_runner::runs::{RunRequestError, Runs};
 use car_runner::sandbox::{Jail, Support};
+use car_schemas::run::RunRequest;
 use car_testkit::anthropic::{FakeAnthropic, Scenario};
 use serde_json::{Value, json};
 
@@ -154,7 +155,7 @@ fn request(id: &str, agent: Value, files: &[(&str, String)], context: Value) -> 
         agent,
         files: files.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
         env: Default::default(),
-        context,
+        context: serde_json::from_value(context).expect("a run context"),
     }
 }
 

@@ -75,8 +75,10 @@ fn start_in_context(
             os_name: "Unraid 7.0.1".into(),
             tags: vec!["storage".into(), "media".into()],
         };
+        let context = serde_json::from_value(context).expect("a run context");
         let job = Job { run_id: "r", agent_name: "t", spec: &spec, body, launch, node, context, sandbox: None };
-        run_agent(job, &task_log, &mut rx, cancel_rx).await.expect("the run")
+        let finished = run_agent(job, &task_log, &mut rx, cancel_rx).await.expect("the run");
+        serde_json::to_value(finished).expect("run.finished serializes")
     });
     Run { log, answers: tx, task, _dirs: (data, config) }
 }

@@ -67,11 +67,69 @@ pub mod kind {
     pub const GAP: &str = "gap";
 }
 
+/// A runner's event stream (`GET /v1/runs/{id}/events`) sends a blank line
+/// when a run has been quiet this long; a follower that hears nothing for
+/// three times as long takes the connection for dead.
+pub const STREAM_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Credentials and endpoints a run may hand the claude CLI: the server
+/// sends them from its environment (or secret store), the runner passes
+/// these and nothing else.
+pub const RUN_ENV: [&str; 4] =
+    ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
+
+/// `POST /v1/runs`: what the server asks a runner to run (idempotent by `run_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub run_id: String,
+    /// The Agent document, as written in git (`apiVersion`, `kind`, `metadata`, `spec`).
+    pub agent: Value,
+    /// A script agent's files by name (`check.py`), as the applied revision holds them.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Credentials, by the names of [`RUN_ENV`].
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub context: RunContext,
+}
+
+/// What a run is told about where and why it runs; scripts read it whole
+/// (`CAR_CONTEXT`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunContext {
+    #[serde(default)]
+    pub node: NodeContext,
+    /// What started it: `manual`, `schedule`, `trigger`, `retry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Who or what started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// More, by what started it: a schedule's name and slot, a trigger's payload.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// The node a run runs on, as git declares it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeContext {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `unenforced`: git accepts running read-only agents without the
+    /// kernel's jail where the kernel has none.
+    #[serde(default)]
+    pub sandbox: crate::kinds::node::Sandbox,
+}
+
 /// Where a run is: `queued → dispatched → running ⇄ awaiting_approval`,
 /// then one of the final ones (`succeeded`, `failed`, `timed_out`,
 /// `cancelled`, `lost`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
 pub enum RunStatus {
     /// Waiting to be sent to its node.
     Queued,
@@ -94,16 +152,40 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// The statuses a run can still leave.
+    pub const OPEN: [RunStatus; 4] =
+        [RunStatus::Queued, RunStatus::Dispatched, RunStatus::Running, RunStatus::AwaitingApproval];
+    /// The statuses a run ends in.
+    pub const FINAL: [RunStatus; 5] =
+        [RunStatus::Succeeded, RunStatus::Failed, RunStatus::TimedOut, RunStatus::Cancelled, RunStatus::Lost];
+
     /// The status as stored and sent: `awaiting_approval`.
     pub fn parse(text: &str) -> Option<RunStatus> {
         serde_json::from_value(Value::String(text.to_string())).ok()
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Dispatched => "dispatched",
+            RunStatus::Running => "running",
+            RunStatus::AwaitingApproval => "awaiting_approval",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Lost => "lost",
+        }
+    }
+
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Lost
-        )
+        Self::FINAL.contains(&self)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -626,6 +708,42 @@ pub struct RunError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = 60000)]
     pub retry_after_ms: Option<u64>,
+}
+
+impl RunError {
+    pub fn new(kind: RunErrorKind, message: impl Into<String>, hint: impl Into<String>) -> RunError {
+        RunError {
+            kind,
+            message: message.into(),
+            hint: hint.into(),
+            detail: None,
+            api_status: None,
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl RunFinished {
+    /// A run that ended with `status` and nothing more to say yet.
+    pub fn new(status: RunStatus) -> RunFinished {
+        RunFinished {
+            status,
+            summary: None,
+            report: None,
+            usage: None,
+            cost_usd: None,
+            turns: None,
+            duration_ms: None,
+            processes_killed: None,
+            error: None,
+        }
+    }
+
+    /// A run that ended without its agent finishing (cancelled, timed out,
+    /// lost, refused): its status and why.
+    pub fn ended(status: RunStatus, error: RunError) -> RunFinished {
+        RunFinished { error: Some(error), ..RunFinished::new(status) }
+    }
 }
 
 /// What kind of failure ended a run.

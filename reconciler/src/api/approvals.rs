@@ -9,14 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody};
-use crate::runs::Approval;
+use crate::runs::{Approval, ApprovalStatus};
 use crate::trust::access::Caller;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// pending, approved, denied or expired.
-    status: Option<String>,
+    /// Only approvals in this status.
+    status: Option<ApprovalStatus>,
 }
 
 /// Approvals, newest first (at most 500).
@@ -38,7 +38,7 @@ pub async fn list(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ApprovalList>, ApiError> {
-    let approvals = s.runs.repo.approvals(q.status.as_deref(), None).await?;
+    let approvals = s.runs.repo.approvals(q.status, None).await?;
     Ok(Json(ApprovalList { approvals }))
 }
 

@@ -15,20 +15,22 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody, Page};
 use crate::runs::repo::Transition;
-use crate::runs::{Approval, Run, RunError, RunTrigger, Start};
+use crate::runs::{Approval, Run, RunTrigger, ServiceError, Start};
 use crate::trust::access::Caller;
 
 /// A reader further behind than this many events skips ahead (with a gap marker).
 const MAX_LAG: u64 = 5000;
 
-impl From<RunError> for ApiError {
-    fn from(e: RunError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            RunError::NotFound { message, hint } => ApiError::not_found(message, hint),
-            RunError::Invalid { message, hint } => ApiError::new(StatusCode::CONFLICT, "not_allowed", message, hint),
-            RunError::Conflict { code, message, hint } => ApiError::new(StatusCode::CONFLICT, code, message, hint),
-            RunError::Runner(e) => bad_gateway(e),
-            RunError::Store(e) => e.into(),
+            ServiceError::NotFound { message, hint } => ApiError::not_found(message, hint),
+            ServiceError::Invalid { message, hint } => {
+                ApiError::new(StatusCode::CONFLICT, "not_allowed", message, hint)
+            }
+            ServiceError::Conflict { code, message, hint } => ApiError::new(StatusCode::CONFLICT, code, message, hint),
+            ServiceError::Runner(e) => bad_gateway(e),
+            ServiceError::Store(e) => e.into(),
         }
     }
 }
@@ -93,7 +95,7 @@ pub struct RunView {
 
 /// A run as the API shows it; a queued model run says why it waits, if it is held.
 pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
-    let status = r.status()?;
+    let status = r.status;
     let duration_ms = match (r.started_at, r.finished_at) {
         (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
         _ => None,
@@ -107,7 +109,6 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         cost_usd: r.cost_usd,
         turns: count(r.turns.into()),
     };
-    let model_run = r.agent_document["spec"]["prompt"].is_string();
     Ok(RunView {
         id: r.id.clone(),
         agent: r.agent.clone(),
@@ -119,7 +120,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         attempt: r.attempt,
         first_run_id: r.first_run_id.clone(),
         revision: r.revision.clone(),
-        context: r.context.clone(),
+        context: serde_json::to_value(&r.context).expect("a context serializes"),
         created_at: r.created_at,
         not_before: r.not_before,
         after_previous: r.after_previous,
@@ -129,7 +130,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         last_seq: r.last_seq,
         summary: r.summary.clone(),
         report: r.report.clone(),
-        error: r.error.clone(),
+        error: r.error.as_ref().map(|e| serde_json::to_value(e).expect("an error serializes")),
         input_tokens: r.input_tokens,
         output_tokens: r.output_tokens,
         cache_creation_input_tokens: r.cache_creation_input_tokens,
@@ -138,7 +139,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         turns: r.turns,
         duration_ms,
         usage,
-        held: held.filter(|_| status == RunStatus::Queued && model_run).map(String::from),
+        held: held.filter(|_| status == RunStatus::Queued && r.needs_model).map(String::from),
     })
 }
 
@@ -216,8 +217,8 @@ pub struct ListQuery {
     limit: Option<i64>,
     agent: Option<String>,
     node: Option<String>,
-    /// queued, dispatched, running, awaiting_approval, succeeded, failed, timed_out, cancelled, lost.
-    status: Option<String>,
+    /// Only runs in this status.
+    status: Option<RunStatus>,
     /// Runs older than this run id (the `next` of the previous page).
     before: Option<String>,
 }
@@ -249,10 +250,8 @@ pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
         store.attempts(&run.first_run_id).await?,
         store.approvals(None, Some(&id)).await?,
     );
-    let attempts = attempts
-        .iter()
-        .map(|a| Ok(RunAttempt { id: a.id.clone(), attempt: a.attempt, status: a.status()? }))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let attempts =
+        attempts.iter().map(|a| RunAttempt { id: a.id.clone(), attempt: a.attempt, status: a.status }).collect();
     Ok(Json(RunDetail { run: view(&run, held(&s).as_deref())?, transitions, attempts, approvals }))
 }
 

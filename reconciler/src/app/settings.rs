@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use car_schemas::run::STREAM_KEEPALIVE;
 use car_schemas::values::Duration as ConfigDuration;
 
 use crate::config::source::SourceSettings;
@@ -44,6 +45,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `RUN_LOST_GRACE` (default 2m): how long a run waits for its node to come back before it is `lost`.
     pub run_lost_grace: Duration,
+    /// `RUN_STREAM_SILENCE` (default 45s, three of the runner's keepalives): how long a
+    /// runner's event stream may say nothing before the server takes it for dead and reconnects.
+    pub run_stream_silence: Duration,
     /// `BUDGET_DAILY_USD`, `BUDGET_MONTHLY_USD`: past them, model runs wait (script agents still run).
     pub budget: crate::runs::gate::Budget,
     /// `RETENTION_DAYS` (default 90): finished runs and their logs older than this are deleted; usage is kept.
@@ -117,6 +121,7 @@ impl Settings {
         let poll_interval = duration("CONFIG_POLL_INTERVAL", Duration::from_secs(60), "30s, 5m or 1h");
         let session_idle = duration("SESSION_IDLE_TIMEOUT", Duration::from_secs(12 * 3600), "30m or 12h");
         let run_lost_grace = duration("RUN_LOST_GRACE", Duration::from_secs(120), "30s or 5m");
+        let run_stream_silence = duration("RUN_STREAM_SILENCE", STREAM_KEEPALIVE * 3, "45s or 2m");
         let retention_days = match var("RETENTION_DAYS") {
             None => 90,
             Some(v) => v.trim().parse::<u32>().ok().filter(|d| (1..=36500).contains(d)).unwrap_or_else(|| {
@@ -229,6 +234,7 @@ impl Settings {
             ui_port,
             public_url,
             run_lost_grace,
+            run_stream_silence,
             budget,
             retention_days,
         })

@@ -130,6 +130,7 @@ impl Application {
             logs,
             server_id(&settings.data_dir)?,
             settings.run_lost_grace,
+            settings.run_stream_silence,
             settings.budget,
         ));
         let sync = SyncRequests::default();

@@ -159,21 +159,21 @@ impl Endpoint {
     }
 
     /// Sends a call and reads its JSON answer.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, RunnerError> {
+    async fn call<B: serde::Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Value, RunnerError> {
         let mut req = self.request(method, path).timeout(CALL_TIMEOUT);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| self.unreachable(path, &e))?;
+        let resp = req.send().await.map_err(|e| self.unreachable(path, failed(&e)))?;
         self.answer(path, resp).await
     }
 
-    fn unreachable(&self, path: &str, e: &reqwest::Error) -> RunnerError {
-        let why = if e.is_timeout() {
-            format!("did not answer in {}s", CALL_TIMEOUT.as_secs())
-        } else {
-            format!("is unreachable ({e})")
-        };
+    fn unreachable(&self, path: &str, why: String) -> RunnerError {
         RunnerError::new(
             RunnerErrorKind::Unreachable,
             format!("node {}: the runner at {}{path} {why}", self.node, self.url),
@@ -206,16 +206,16 @@ impl Endpoint {
     }
 
     pub async fn health(&self) -> Result<Value, RunnerError> {
-        self.call(reqwest::Method::GET, "/v1/health", None).await
+        self.call(reqwest::Method::GET, "/v1/health", None::<&()>).await
     }
 
     /// `POST /v1/runs` (idempotent by run id).
-    pub async fn start(&self, request: &Value) -> Result<Value, RunnerError> {
+    pub async fn start(&self, request: &car_schemas::run::RunRequest) -> Result<Value, RunnerError> {
         self.call(reqwest::Method::POST, "/v1/runs", Some(request)).await
     }
 
     pub async fn cancel(&self, run_id: &str) -> Result<Value, RunnerError> {
-        self.call(reqwest::Method::POST, &format!("/v1/runs/{run_id}/cancel"), None).await
+        self.call(reqwest::Method::POST, &format!("/v1/runs/{run_id}/cancel"), None::<&()>).await
     }
 
     pub async fn decide(&self, run_id: &str, request_id: &str, decision: &Value) -> Result<Value, RunnerError> {
@@ -232,10 +232,23 @@ impl Endpoint {
     /// The run's events after `after` as they come (NDJSON, until `run.finished`).
     pub async fn events(&self, run_id: &str, after: u64) -> Result<reqwest::Response, RunnerError> {
         let path = format!("/v1/runs/{run_id}/events?after={after}");
-        let resp = self.request(reqwest::Method::GET, &path).send().await.map_err(|e| self.unreachable(&path, &e))?;
+        // The stream itself may go on for hours; only its answer is timed.
+        let resp = tokio::time::timeout(CALL_TIMEOUT, self.request(reqwest::Method::GET, &path).send())
+            .await
+            .map_err(|_| self.unreachable(&path, format!("did not answer in {}s", CALL_TIMEOUT.as_secs())))?
+            .map_err(|e| self.unreachable(&path, failed(&e)))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         Err(self.answer(&path, resp).await.expect_err("not a success"))
+    }
+}
+
+/// Why a call to a runner got no answer, in words.
+fn failed(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("did not answer in {}s", CALL_TIMEOUT.as_secs())
+    } else {
+        format!("is unreachable ({e})")
     }
 }

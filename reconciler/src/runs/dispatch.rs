@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use car_schemas::run::{RunError, RunErrorKind, RunRequest, RunStatus};
 use chrono::Utc;
-use serde_json::json;
 
 use super::{Run, Runs, follow};
 use crate::nodes::client::RunnerErrorKind;
@@ -73,12 +73,8 @@ async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::db::StoreError> {
     let now = Utc::now();
     let grace = chrono::TimeDelta::from_std(BACKSTOP_GRACE).unwrap_or_default();
     for run in runs.repo.going().await? {
-        let Ok(doc) = car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(
-            &run.agent_document,
-        ) else {
-            continue;
-        };
-        let timeout = chrono::TimeDelta::from_std(doc.spec.timeout().get()).unwrap_or_default();
+        let limit = runs.repo.inputs(&run).await?.spec()?.timeout().get();
+        let timeout = chrono::TimeDelta::from_std(limit).unwrap_or_default();
         let deadline = run.started_at.or(run.dispatched_at).unwrap_or(run.created_at) + timeout + grace;
         if now < deadline {
             continue;
@@ -89,11 +85,15 @@ async fn overdue(runs: &Arc<Runs>) -> Result<(), crate::db::StoreError> {
             }
             continue;
         }
-        let limit = car_schemas::values::Duration::from_secs(doc.spec.timeout().get().as_secs());
-        let error = json!({"kind": "timed_out",
-            "message": format!("the run went on past its timeout of {limit} and its runner did not end it; the server stopped waiting"),
-            "hint": "check the node's runner; raise the agent's timeout if the task needs longer"});
-        runs.finish_here(&run, "timed_out", error).await?;
+        let limit = car_schemas::values::Duration::from_secs(limit.as_secs());
+        let error = RunError::new(
+            RunErrorKind::TimedOut,
+            format!(
+                "the run went on past its timeout of {limit} and its runner did not end it; the server stopped waiting"
+            ),
+            "check the node's runner; raise the agent's timeout if the task needs longer",
+        );
+        runs.finish_here(&run, RunStatus::TimedOut, error).await?;
     }
     Ok(())
 }
@@ -108,13 +108,18 @@ async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> 
     let endpoint = match runs.runners.endpoint(&run.node).await {
         Ok(e) => e,
         Err(e) => {
-            let error = json!({"kind": "config", "message": e.message, "hint": "fix the node in git, then start the run again"});
-            return runs.finish_here(run, "failed", error).await;
+            let error = RunError::new(RunErrorKind::Config, e.message, "fix the node in git, then start the run again");
+            return runs.finish_here(run, RunStatus::Failed, error).await;
         }
     };
-    let env = runs.runners.secrets().run_env().await;
-    let request = json!({"run_id": run.id, "agent": run.agent_document, "files": run.files, "env": env,
-                         "context": run.context});
+    let inputs = runs.repo.inputs(run).await?;
+    let request = RunRequest {
+        run_id: run.id.clone(),
+        agent: inputs.agent,
+        files: inputs.files,
+        env: runs.runners.secrets().run_env().await,
+        context: run.context.clone(),
+    };
     match endpoint.start(&request).await {
         Ok(_) => {
             tracing::info!(run_id = %run.id, agent = %run.agent, node = %run.node, "run dispatched");
@@ -129,13 +134,14 @@ async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> 
             if waited < runs.lost_grace {
                 return runs.repo.requeue(&run.id, Utc::now() + UNREACHABLE_WAIT, &e.message).await;
             }
-            let error = json!({"kind": "unreachable", "message": e.message,
-                "hint": format!("the node's runner did not answer for {}s; check that car-runner runs there", waited.as_secs())});
-            runs.finish_here(run, "failed", error).await
+            let hint =
+                format!("the node's runner did not answer for {}s; check that car-runner runs there", waited.as_secs());
+            runs.finish_here(run, RunStatus::Failed, RunError::new(RunErrorKind::Unreachable, e.message, hint)).await
         }
         Err(e) => {
-            let error = json!({"kind": "refused", "message": e.message, "hint": "see the message; fix the agent or the node in git"});
-            runs.finish_here(run, "failed", error).await
+            let error =
+                RunError::new(RunErrorKind::Refused, e.message, "see the message; fix the agent or the node in git");
+            runs.finish_here(run, RunStatus::Failed, error).await
         }
     }
 }

@@ -4,25 +4,32 @@
 //! (with an approval record), usage, and the outcome at `run.finished`.
 //! Known secret values are redacted from the events before any of that.
 //!
-//! A dropped stream is picked up again where it stopped; a node that stays
-//! away longer than `lost_grace` makes the run `lost`. The lease is renewed
+//! A dropped stream is picked up again where it stopped, and so is a silent
+//! one: the runner sends a blank line every `STREAM_KEEPALIVE` when the
+//! run is quiet, so `stream_silence` (three of those) without a byte means
+//! the connection is dead (a half-open one, a frozen node). A node that stays away longer than
+//! `lost_grace` makes the run `lost`. The lease is renewed
 //! as events come, so another replica takes over only a dead follower's runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use car_schemas::run::{RunEvent, Usage, kind};
-use serde_json::{Value, json};
+use car_schemas::run::{
+    ApprovalDecision, Event, RunError, RunErrorKind, RunEvent, RunFinished, RunStatus, TypedRunEvent, kind,
+};
 
-use super::repo::{Approval, ApprovalStatus, Outcome};
+use super::repo::{Approval, ApprovalStatus};
 use super::{Run, Runs};
 use crate::db::StoreError;
 use crate::nodes::client::RunnerErrorKind;
+use crate::tasks::Backoff;
 
 /// How often the lease is renewed while following.
 const RENEW: Duration = Duration::from_secs(10);
 /// Longest a copied event waits for its fsync while more keep coming.
 const SYNC_EVERY: Duration = Duration::from_millis(200);
+/// Reconnecting to a runner waits this long after each failure in a row.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// Follows `run` until it finishes, unless another replica already does.
 pub async fn follow(runs: Arc<Runs>, run: Run) {
@@ -46,7 +53,7 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
     }
     let mut away_since: Option<Instant> = None;
     let mut renewed = Instant::now();
-    let mut wait = Duration::from_millis(200);
+    let mut failures = 0;
     loop {
         let stream = match runs.runners.endpoint(&run.node).await {
             Ok(endpoint) => endpoint.events(&run.id, last).await,
@@ -54,17 +61,23 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
         };
         let why = match stream {
             Ok(mut resp) => {
+                // It answered: the node is there (a frozen one does not answer in time).
                 away_since = None;
-                wait = Duration::from_millis(200);
+                failures = 0;
                 let mut buf: Vec<u8> = Vec::new();
                 let mut durable = Durable { seq: last, at: Instant::now() };
                 let why = loop {
                     // Lines written but not yet fsync'd are made durable once the stream goes quiet.
-                    let quiet = if durable.seq < last { SYNC_EVERY } else { Duration::from_secs(3600) };
+                    let pending = durable.seq < last;
+                    let quiet = if pending { SYNC_EVERY } else { runs.stream_silence };
                     let chunk = match tokio::time::timeout(quiet, resp.chunk()).await {
-                        Err(_) => {
+                        Err(_) if pending => {
                             durable.sync(runs, run, last, true).await?;
                             continue;
+                        }
+                        Err(_) => {
+                            let silence = runs.stream_silence.as_secs();
+                            break format!("the runner sent nothing for {silence}s, not even a keepalive");
                         }
                         Ok(Ok(Some(c))) => c,
                         Ok(Ok(None)) => break "the runner closed the event stream".to_string(),
@@ -91,22 +104,27 @@ async fn follow_run(runs: &Runs, run: &Run) -> Result<(), StoreError> {
                 why
             }
             Err(e) if e.kind == RunnerErrorKind::Refused(404) => {
-                let error = json!({"kind": "lost", "message": format!("node {}'s runner does not know this run: its data was lost", run.node),
-                    "hint": "start the run again"});
-                return runs.finish_here(run, "lost", error).await;
+                let error = RunError::new(
+                    RunErrorKind::Lost,
+                    format!("node {}'s runner does not know this run: its data was lost", run.node),
+                    "start the run again",
+                );
+                return runs.finish_here(run, RunStatus::Lost, error).await;
             }
             Err(e) => e.message,
         };
         let since = *away_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= runs.lost_grace {
-            let error = json!({"kind": "lost",
-                "message": format!("node {} was away for {}s while the run went ({why})", run.node, runs.lost_grace.as_secs()),
-                "hint": "check the node and its runner, then start the run again"});
-            return runs.finish_here(run, "lost", error).await;
+            let error = RunError::new(
+                RunErrorKind::Lost,
+                format!("node {} was away for {}s while the run went ({why})", run.node, runs.lost_grace.as_secs()),
+                "check the node and its runner, then start the run again",
+            );
+            return runs.finish_here(run, RunStatus::Lost, error).await;
         }
         tracing::debug!(run_id = %run.id, reason = %why, "event stream interrupted; reconnecting");
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
+        failures += 1;
+        tokio::time::sleep(RECONNECT.delay(failures)).await;
         if renewed.elapsed() >= RENEW {
             renewed = Instant::now();
             if !runs.repo.renew_lease(&run.id, &runs.server).await? {
@@ -156,9 +174,7 @@ async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64, durable: &mu
         }
         seq = s;
         fresh.extend_from_slice(line);
-        if let Ok(e) = serde_json::from_slice::<RunEvent>(line)
-            && matters(&e.kind)
-        {
+        if let Some(e) = typed(run, line) {
             events.push(e);
         }
     }
@@ -182,6 +198,35 @@ async fn take(runs: &Runs, run: &Run, lines: &[u8], last: &mut u64, durable: &mu
     Ok(finished)
 }
 
+/// The event of a line, when it is one that changes the run's record.
+/// One that does not parse is logged and left to the log file, except a
+/// `run.finished`, which still ends the run (as failed, saying why).
+fn typed(run: &Run, line: &[u8]) -> Option<TypedRunEvent> {
+    let e = serde_json::from_slice::<RunEvent>(line).ok()?;
+    if !matters(&e.kind) {
+        return None;
+    }
+    match TypedRunEvent::try_from(&e) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            tracing::warn!(run_id = %run.id, seq = e.seq, kind = %e.kind, error = %why,
+                "the runner sent an event the server does not understand (check both versions match)");
+            (e.kind == kind::RUN_FINISHED).then(|| TypedRunEvent {
+                seq: e.seq,
+                ts: e.ts,
+                event: Event::RunFinished(RunFinished::ended(
+                    RunStatus::Failed,
+                    RunError::new(
+                        RunErrorKind::Engine,
+                        format!("the runner's run.finished did not parse: {why}"),
+                        "run the same version of car-runner as the server",
+                    ),
+                )),
+            })
+        }
+    }
+}
+
 /// Events that change the run's record.
 fn matters(kind: &str) -> bool {
     matches!(
@@ -195,32 +240,30 @@ async fn replay(runs: &Runs, run: &Run) -> Result<(), StoreError> {
     let Ok(text) = std::fs::read(runs.logs.path(&run.id)) else { return Ok(()) };
     let mut last = 0;
     for line in text.split(|b| *b == b'\n') {
-        if let Ok(e) = serde_json::from_slice::<RunEvent>(line) {
-            last = e.seq;
-            if matters(&e.kind) {
-                apply(runs, run, &e, false).await?;
-            }
+        if let Some((seq, _)) = super::logs::head(line) {
+            last = seq;
+        }
+        if let Some(e) = typed(run, line) {
+            apply(runs, run, &e, false).await?;
         }
     }
     runs.repo.set_last_seq(&run.id, last).await
 }
 
 /// One event's effect on the run's record; true at `run.finished`.
-async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool, StoreError> {
-    let d = &e.data;
-    match e.kind.as_str() {
-        kind::RUN_STARTED => runs.repo.set_status(&run.id, "running", "the runner started it").await?,
-        kind::APPROVAL_REQUESTED => {
-            let request_id = d["request_id"].as_str().unwrap_or_default().to_string();
+async fn apply(runs: &Runs, run: &Run, e: &TypedRunEvent, live: bool) -> Result<bool, StoreError> {
+    match &e.event {
+        Event::RunStarted(_) => runs.repo.set_status(&run.id, RunStatus::Running, "the runner started it").await?,
+        Event::ApprovalRequested(a) => {
             let approval = Approval {
-                id: format!("{}-{request_id}", run.id),
+                id: format!("{}-{}", run.id, a.request_id),
                 run_id: run.id.clone(),
-                request_id,
+                request_id: a.request_id.clone(),
                 agent: run.agent.clone(),
                 node: run.node.clone(),
-                tool: d["tool"].as_str().unwrap_or_default().into(),
-                input: d["input"].clone(),
-                reason: d["reason"].as_str().map(String::from),
+                tool: a.tool.clone(),
+                input: a.input.clone(),
+                reason: Some(a.reason.clone()),
                 status: ApprovalStatus::Pending,
                 requested_at: e.ts,
                 decided_at: None,
@@ -229,37 +272,20 @@ async fn apply(runs: &Runs, run: &Run, e: &RunEvent, live: bool) -> Result<bool,
             };
             runs.repo.add_approval(&approval).await?;
             let reason = format!("waiting for approval of {} ({})", approval.tool, approval.id);
-            runs.repo.set_status(&run.id, "awaiting_approval", &reason).await?;
+            runs.repo.set_status(&run.id, RunStatus::AwaitingApproval, &reason).await?;
         }
-        kind::APPROVAL_RESOLVED => {
-            let approve = d["decision"] == "approve";
-            let request_id = d["request_id"].as_str().unwrap_or_default();
-            runs.repo.decide_approval(&run.id, request_id, approve, None, d["comment"].as_str(), None).await?;
-            let reason = format!("approval {request_id} {}", if approve { "approved" } else { "denied" });
-            runs.repo.set_status(&run.id, "running", &reason).await?;
+        Event::ApprovalResolved(r) => {
+            let approve = r.decision == ApprovalDecision::Approve;
+            runs.repo.decide_approval(&run.id, &r.request_id, approve, None, r.comment.as_deref(), None).await?;
+            let reason = format!("approval {} {}", r.request_id, if approve { "approved" } else { "denied" });
+            runs.repo.set_status(&run.id, RunStatus::Running, &reason).await?;
         }
-        kind::USAGE if live => {
-            if let Ok(u) = serde_json::from_value::<Usage>(d.clone()) {
-                runs.repo.add_usage(&run.id, &u).await?;
-            }
-        }
-        kind::RUN_FINISHED => {
-            let status = d["status"].as_str().unwrap_or("failed").to_string();
-            let outcome = Outcome {
-                status: status.clone(),
-                summary: match &d["summary"] {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                },
-                report: d["report"].is_object().then(|| d["report"].clone()),
-                error: d["error"].is_object().then(|| d["error"].clone()),
-                usage: serde_json::from_value::<Usage>(d["usage"].clone()).ok(),
-            };
-            let reason = d["error"]["message"].as_str().unwrap_or("the runner finished it").to_string();
-            if runs.repo.finish(&run.id, &outcome, &reason, None).await? {
-                tracing::info!(run_id = %run.id, status = %status, "run finished");
-                runs.finished(run, &status, &d["error"]).await?;
+        Event::Usage(u) if live => runs.repo.add_usage(&run.id, u).await?,
+        Event::RunFinished(f) => {
+            let reason = f.error.as_ref().map_or("the runner finished it", |e| e.message.as_str());
+            if runs.repo.finish(&run.id, f, reason, None).await? {
+                tracing::info!(run_id = %run.id, status = %f.status, "run finished");
+                runs.finished(run, f).await?;
             }
             runs.logs.done(&run.id);
             return Ok(true);

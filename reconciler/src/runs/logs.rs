@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use car_schemas::run::kind;
+use car_schemas::run::{RunEvent, RunFinished, TypedRunEvent, kind};
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -88,11 +88,14 @@ impl Logs {
 
     /// Writes the server's own `run.finished` after the last event, and
     /// lets readers go (they end at that line).
-    pub fn finish(&self, run_id: &str, data: Value) -> std::io::Result<()> {
+    pub fn finish(&self, run_id: &str, finished: RunFinished) -> std::io::Result<()> {
         let (last, complete) = self.last_seq(run_id);
         if !complete {
-            let event =
-                car_schemas::run::RunEvent { seq: last + 1, ts: Utc::now(), kind: kind::RUN_FINISHED.into(), data };
+            let event = RunEvent::from(TypedRunEvent {
+                seq: last + 1,
+                ts: Utc::now(),
+                event: car_schemas::run::Event::RunFinished(finished),
+            });
             let mut line = serde_json::to_vec(&event).expect("events serialize");
             line.push(b'\n');
             self.append(run_id, &line, last + 1, true)?;
@@ -258,6 +261,7 @@ pub fn render(path: &Path, out: &mut impl Write) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use car_schemas::run::RunStatus;
     use serde_json::json;
 
     fn line(seq: u64, kind: &str) -> Vec<u8> {
@@ -282,7 +286,7 @@ mod tests {
             seqs
         });
         writer.append("r", &[line(2, kind::LOG), line(3, kind::LOG)].concat(), 3, false).unwrap();
-        writer.finish("r", json!({"status": "succeeded"})).unwrap();
+        writer.finish("r", RunFinished::new(RunStatus::Succeeded)).unwrap();
         let seqs = tokio::time::timeout(std::time::Duration::from_secs(5), follow).await.expect("it ended").unwrap();
         assert_eq!(seqs, [2, 3, 4]);
     }

@@ -16,4 +16,4 @@ pub mod retry;
 pub mod service;
 
 pub use repo::{Approval, ApprovalStatus, NewRun, Run, RunRepo, RunTrigger};
-pub use service::{AgentRecord, RunError, Runs, STATS_FRESH, Start};
+pub use service::{AgentRecord, Runs, STATS_FRESH, ServiceError, Start};

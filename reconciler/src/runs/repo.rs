@@ -1,26 +1,29 @@
-//! The SQL of runs, approvals and usage (tables in
-//! `migrations/20261125000002_runs.sql`).
+//! The SQL of runs, approvals and usage (tables in `migrations/`:
+//! `…_runs.sql`, `…_slim_runs.sql`). Queries name their columns; the
+//! statuses a run can still leave are `run_is_open(status)` in SQL and
+//! [`RunStatus::OPEN`] in Rust.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use car_schemas::run::RunStatus;
+use car_schemas::run::{RunContext, RunError, RunFinished, RunStatus, Usage};
 
 use crate::db::{Store, StoreError};
 use crate::trust::audit;
 
-/// Statuses a run can still leave.
-pub const OPEN: [&str; 4] = ["queued", "dispatched", "running", "awaiting_approval"];
-
-#[derive(Debug, Clone, FromRow, Serialize)]
+/// A run as the database holds it.
+#[derive(Debug, Clone, FromRow)]
 pub struct Run {
     pub id: String,
     pub agent: String,
     pub node: String,
-    pub status: String,
+    pub status: RunStatus,
     #[sqlx(try_from = "String")]
     pub trigger: RunTrigger,
     pub started_by: Option<String>,
@@ -28,25 +31,23 @@ pub struct Run {
     pub attempt: i32,
     pub first_run_id: String,
     pub revision: Option<String>,
-    #[serde(skip)]
-    pub agent_document: Value,
-    #[serde(skip)]
-    pub files: Value,
-    pub context: Value,
+    /// What it runs with: the hash of its [`RunInputs`].
+    pub inputs: Vec<u8>,
+    /// Whether it needs the model (a prompt agent), which the budget gate holds.
+    pub needs_model: bool,
+    #[sqlx(json)]
+    pub context: RunContext,
     pub created_at: DateTime<Utc>,
     pub not_before: Option<DateTime<Utc>>,
     pub after_previous: bool,
     pub dispatched_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
-    pub follower: Option<String>,
-    #[serde(skip)]
-    pub lease_until: Option<DateTime<Utc>>,
     pub last_seq: i64,
     pub summary: Option<String>,
     pub report: Option<Value>,
-    pub error: Option<Value>,
+    #[sqlx(json(nullable))]
+    pub error: Option<RunError>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cache_creation_input_tokens: i64,
@@ -55,24 +56,39 @@ pub struct Run {
     pub turns: i32,
 }
 
-impl Run {
-    /// The run's status as its type (the database's CHECK allows only these).
-    pub fn status(&self) -> Result<RunStatus, StoreError> {
-        RunStatus::try_from(StatusText(self.status.clone()))
-            .map_err(|e| StoreError::Query(sqlx::Error::Decode(e.into())))
-    }
+/// The columns of [`Run`], for every query that reads runs.
+const RUN: &str = "id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, inputs, \
+    needs_model, context, created_at, not_before, after_previous, dispatched_at, started_at, finished_at, last_seq, \
+    summary, report, error, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, \
+    cost_usd, turns";
+
+/// What a run runs with, stored once for every run that shares it.
+#[derive(Debug, Clone, Default, PartialEq, FromRow)]
+pub struct RunInputs {
+    /// The Agent document as git declared it when the run was queued.
+    pub agent: Value,
+    /// Script sources by path relative to the agent's file.
+    #[sqlx(json)]
+    pub files: BTreeMap<String, String>,
 }
 
-/// A run status as the database holds it, to decode into [`RunStatus`].
-#[derive(Debug, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct StatusText(String);
+impl RunInputs {
+    /// Its address: the SHA-256 of what it holds.
+    pub fn hash(&self) -> Vec<u8> {
+        let bytes = serde_json::to_vec(&(&self.agent, &self.files)).expect("inputs serialize");
+        Sha256::digest(bytes).to_vec()
+    }
 
-impl TryFrom<StatusText> for RunStatus {
-    type Error = String;
-
-    fn try_from(text: StatusText) -> Result<RunStatus, String> {
-        RunStatus::parse(&text.0).ok_or_else(|| format!("{:?} is not a run status", text.0))
+    /// The agent's spec, as the run runs it.
+    pub fn spec(&self) -> Result<car_schemas::kinds::AgentSpec, StoreError> {
+        car_schemas::de::from_json::<car_schemas::document::Manifest<car_schemas::kinds::AgentSpec>>(&self.agent)
+            .map(|m| m.spec)
+            .map_err(|e| {
+                let why = e.first().map_or_else(String::new, |e| e.message.clone());
+                StoreError::Query(sqlx::Error::Decode(
+                    format!("a run's stored agent document does not parse: {why}").into(),
+                ))
+            })
     }
 }
 
@@ -130,10 +146,9 @@ pub struct NewRun {
     pub by: Option<crate::trust::audit::Actor>,
     pub slot: Option<DateTime<Utc>>,
     pub revision: Option<String>,
-    pub agent_document: Value,
-    /// Script sources by path relative to the agent's file.
-    pub files: Value,
-    pub context: Value,
+    pub inputs: RunInputs,
+    pub needs_model: bool,
+    pub context: RunContext,
     pub not_before: Option<DateTime<Utc>>,
     /// Wait while another run of the agent goes on the node.
     pub after_previous: bool,
@@ -144,7 +159,6 @@ pub struct NewRun {
 pub struct Transition {
     pub at: DateTime<Utc>,
     /// The status it moved to.
-    #[sqlx(try_from = "StatusText")]
     pub status: RunStatus,
     /// Why: who queued it, the node it went to, the approval it waits for, how it ended.
     pub reason: Option<String>,
@@ -224,21 +238,10 @@ impl TryFrom<String> for ApprovalStatus {
 pub struct RunFilter {
     pub agent: Option<String>,
     pub node: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Only runs older than this run (cursor paging).
     pub before: Option<String>,
     pub limit: i64,
-}
-
-/// What a finished run says about itself.
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    pub status: String,
-    pub summary: Option<String>,
-    pub report: Option<Value>,
-    pub error: Option<Value>,
-    /// The run's totals, when it says them (a cancelled run does not: what was added while it went stays).
-    pub usage: Option<car_schemas::run::Usage>,
 }
 
 pub fn new_id() -> String {
@@ -260,20 +263,32 @@ impl RunRepo {
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
     }
-}
 
-impl RunRepo {
-    /// Queues a run; returns it. A schedule's slot that another replica
-    /// already queued for this node gives `None`.
+    /// Queues a run (storing its inputs unless a run already did); returns
+    /// it. A schedule's slot that another replica already queued for this
+    /// node gives `None`.
     pub async fn queue_run(&self, r: &NewRun) -> Result<Option<Run>, StoreError> {
         let id = new_id();
+        let hash = r.inputs.hash();
         let mut tx = self.pool.begin().await?;
-        let run = sqlx::query_as::<_, Run>(
-            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, \
-             agent_document, files, context, not_before, after_previous) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT DO NOTHING RETURNING *",
+        // DO UPDATE, not DO NOTHING: it locks the stored row, so retention's
+        // forget_unused_inputs (which skips locked rows) cannot delete it
+        // before this run refers to it.
+        sqlx::query(
+            "INSERT INTO run_inputs (hash, agent, files) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET hash = EXCLUDED.hash",
         )
+        .bind(&hash)
+        .bind(&r.inputs.agent)
+        .bind(sqlx::types::Json(&r.inputs.files))
+        .execute(&mut *tx)
+        .await?;
+        let run = sqlx::query_as::<_, Run>(&format!(
+            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, inputs, \
+             needs_model, context, not_before, after_previous) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT DO NOTHING RETURNING {RUN}"
+        ))
         .bind(&id)
         .bind(&r.agent)
         .bind(&r.node)
@@ -281,20 +296,19 @@ impl RunRepo {
         .bind(&r.started_by)
         .bind(r.slot)
         .bind(&r.revision)
-        .bind(&r.agent_document)
-        .bind(&r.files)
-        .bind(&r.context)
+        .bind(&hash)
+        .bind(r.needs_model)
+        .bind(sqlx::types::Json(&r.context))
         .bind(r.not_before)
         .bind(r.after_previous)
         .fetch_optional(&mut *tx)
         .await?;
         if run.is_some() {
             let reason = format!("{} by {}", r.trigger, r.started_by.as_deref().unwrap_or("someone"));
-            transition(&mut tx, &id, "queued", &reason).await?;
+            transition(&mut tx, &id, RunStatus::Queued, &reason).await?;
             if let Some(by) = &r.by {
                 let detail = serde_json::json!({"agent": r.agent, "node": r.node, "trigger": r.trigger});
-                crate::trust::audit::record(&mut *tx, by, crate::trust::audit::Action::RunStarted, Some(&id), detail)
-                    .await?;
+                audit::record(&mut *tx, by, audit::Action::RunStarted, Some(&id), detail).await?;
             }
         }
         tx.commit().await?;
@@ -305,37 +319,49 @@ impl RunRepo {
     pub async fn queue_retry(&self, run: &Run, not_before: DateTime<Utc>) -> Result<Run, StoreError> {
         let id = new_id();
         let mut tx = self.pool.begin().await?;
-        let next = sqlx::query_as::<_, Run>(
+        let next = sqlx::query_as::<_, Run>(&format!(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, \
-             agent_document, files, context, not_before, after_previous) \
+             inputs, needs_model, context, not_before, after_previous) \
              SELECT $1, agent, node, 'queued', trigger, started_by, slot, attempt + 1, first_run_id, revision, \
-             agent_document, files, context, $3, after_previous FROM runs WHERE id = $2 RETURNING *",
-        )
+             inputs, needs_model, context, $3, after_previous FROM runs WHERE id = $2 RETURNING {RUN}"
+        ))
         .bind(&id)
         .bind(&run.id)
         .bind(not_before)
         .fetch_one(&mut *tx)
         .await?;
-        transition(&mut tx, &id, "queued", &format!("attempt {} of run {}", next.attempt, run.first_run_id)).await?;
+        let reason = format!("attempt {} of run {}", next.attempt, run.first_run_id);
+        transition(&mut tx, &id, RunStatus::Queued, &reason).await?;
         tx.commit().await?;
         Ok(next)
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as::<_, Run>(&format!("SELECT {RUN} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// What `run` runs with.
+    pub async fn inputs(&self, run: &Run) -> Result<RunInputs, StoreError> {
+        Ok(sqlx::query_as::<_, RunInputs>("SELECT agent, files FROM run_inputs WHERE hash = $1")
+            .bind(&run.inputs)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Newest first, filtered, after the cursor.
     pub async fn runs(&self, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>(
-            "SELECT * FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) \
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN} FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) \
              AND ($3::text IS NULL OR status = $3) \
              AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $4)) \
-             ORDER BY created_at DESC, id DESC LIMIT $5",
-        )
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        ))
         .bind(&f.agent)
         .bind(&f.node)
-        .bind(&f.status)
+        .bind(f.status)
         .bind(&f.before)
         .bind(f.limit)
         .fetch_all(&self.pool)
@@ -344,10 +370,13 @@ impl RunRepo {
 
     /// Every attempt of the run that `first_run_id` started, oldest first.
     pub async fn attempts(&self, first_run_id: &str) -> Result<Vec<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>("SELECT * FROM runs WHERE first_run_id = $1 ORDER BY attempt")
-            .bind(first_run_id)
-            .fetch_all(&self.pool)
-            .await?)
+        // The first attempt by its key, the retries by `runs_retries`.
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN} FROM runs WHERE id = $1 OR (first_run_id = $1 AND attempt > 1) ORDER BY attempt"
+        ))
+        .bind(first_run_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn transitions(&self, run_id: &str) -> Result<Vec<Transition>, StoreError> {
@@ -363,40 +392,44 @@ impl RunRepo {
     /// without `models`, only runs that need no model (script agents).
     pub async fn claim_queued(&self, server: &str, models: bool) -> Result<Option<Run>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let run = sqlx::query_as::<_, Run>(
+        let run = sqlx::query_as::<_, Run>(&format!(
             "UPDATE runs SET status = 'dispatched', dispatched_at = now(), follower = $1, \
              lease_until = now() + interval '30 seconds' \
              WHERE id = (SELECT id FROM runs r WHERE status = 'queued' AND (not_before IS NULL OR not_before <= now()) \
                          AND NOT (after_previous AND EXISTS (SELECT 1 FROM runs o WHERE o.agent = r.agent \
                              AND o.node = r.node AND o.id <> r.id \
-                             AND o.status IN ('dispatched', 'running', 'awaiting_approval'))) \
-                         AND ($2 OR NOT (agent_document->'spec' ? 'prompt')) \
-                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *",
-        )
+                             AND run_is_open(o.status) AND o.status <> 'queued')) \
+                         AND ($2 OR NOT needs_model) \
+                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING {RUN}"
+        ))
         .bind(server)
         .bind(models)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = &run {
-            transition(&mut tx, &r.id, "dispatched", &format!("sent to node {}", r.node)).await?;
+            transition(&mut tx, &r.id, RunStatus::Dispatched, &format!("sent to node {}", r.node)).await?;
         }
         tx.commit().await?;
         Ok(run)
     }
 
-    /// Dollars spent by runs created since `t`.
+    /// Dollars spent by runs created since `t` (midnight UTC of a day), with
+    /// the daily roll-ups of runs retention deleted since.
     pub async fn spend_since(&self, t: DateTime<Utc>) -> Result<f64, StoreError> {
-        Ok(sqlx::query_scalar::<_, f64>("SELECT COALESCE(sum(cost_usd), 0) FROM runs WHERE created_at >= $1")
-            .bind(t)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar::<_, f64>(
+            "SELECT COALESCE((SELECT sum(cost_usd) FROM runs WHERE created_at >= $1), 0) \
+             + COALESCE((SELECT sum(cost_usd) FROM usage_daily WHERE day >= ($1 AT TIME ZONE 'UTC')::date), 0)",
+        )
+        .bind(t)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Runs that are going (dispatched, running, awaiting approval), for the timeout backstop.
     pub async fn going(&self) -> Result<Vec<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>(
-            "SELECT * FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') ORDER BY created_at",
-        )
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN} FROM runs WHERE run_is_open(status) AND status <> 'queued' ORDER BY created_at"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -413,7 +446,7 @@ impl RunRepo {
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() > 0 {
-            transition(&mut tx, id, "queued", reason).await?;
+            transition(&mut tx, id, RunStatus::Queued, reason).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -422,13 +455,13 @@ impl RunRepo {
     /// Takes over following runs whose follower is gone (its lease ran out),
     /// or were followed by this server before it restarted.
     pub async fn claim_orphans(&self, server: &str) -> Result<Vec<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>(
+        Ok(sqlx::query_as::<_, Run>(&format!(
             "UPDATE runs SET follower = $1, lease_until = now() + interval '30 seconds' \
-             WHERE id IN (SELECT id FROM runs WHERE status IN ('dispatched', 'running', 'awaiting_approval') \
+             WHERE id IN (SELECT id FROM runs WHERE run_is_open(status) AND status <> 'queued' \
                           AND (follower = $1 OR lease_until IS NULL OR lease_until < now()) \
                           FOR UPDATE SKIP LOCKED) \
-             AND NOT (follower = $1 AND COALESCE(lease_until > now() + interval '25 seconds', false)) RETURNING *",
-        )
+             AND NOT (follower = $1 AND COALESCE(lease_until > now() + interval '25 seconds', false)) RETURNING {RUN}"
+        ))
         .bind(server)
         .fetch_all(&self.pool)
         .await?)
@@ -438,7 +471,7 @@ impl RunRepo {
     pub async fn renew_lease(&self, id: &str, server: &str) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE runs SET lease_until = now() + interval '30 seconds' WHERE id = $1 AND follower = $2 \
-             AND status IN ('dispatched', 'running', 'awaiting_approval')",
+             AND run_is_open(status)",
         )
         .bind(id)
         .bind(server)
@@ -454,12 +487,11 @@ impl RunRepo {
     }
 
     /// Moves an open run to `status` (running, awaiting_approval); records the transition.
-    pub async fn set_status(&self, id: &str, status: &str, reason: &str) -> Result<(), StoreError> {
+    pub async fn set_status(&self, id: &str, status: RunStatus, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = $2, started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) \
-             ELSE started_at END WHERE id = $1 AND status <> $2 \
-             AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval')",
+             ELSE started_at END WHERE id = $1 AND status <> $2 AND run_is_open(status)",
         )
         .bind(id)
         .bind(status)
@@ -476,14 +508,14 @@ impl RunRepo {
     pub async fn set_last_seq(&self, id: &str, seq: u64) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET last_seq = GREATEST(last_seq, $2) WHERE id = $1")
             .bind(id)
-            .bind(seq as i64)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     /// Adds a conversation's tokens and cost while the run goes.
-    pub async fn add_usage(&self, id: &str, u: &car_schemas::run::Usage) -> Result<(), StoreError> {
+    pub async fn add_usage(&self, id: &str, u: &Usage) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE runs SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
              cache_creation_input_tokens = cache_creation_input_tokens + $4, \
@@ -491,24 +523,25 @@ impl RunRepo {
              WHERE id = $1",
         )
         .bind(id)
-        .bind(u.input_tokens as i64)
-        .bind(u.output_tokens as i64)
-        .bind(u.cache_creation_input_tokens as i64)
-        .bind(u.cache_read_input_tokens as i64)
+        .bind(count(u.input_tokens))
+        .bind(count(u.output_tokens))
+        .bind(count(u.cache_creation_input_tokens))
+        .bind(count(u.cache_read_input_tokens))
         .bind(u.cost_usd)
-        .bind(u.turns as i32)
+        .bind(i32::try_from(u.turns).unwrap_or(i32::MAX))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Finishes an open run; false when it had already finished. Pending approvals expire.
-    /// Ends an open run as `o` says, with `entry` in the same transaction;
-    /// false when it had ended already (then nothing is written).
+    /// Ends an open run as `f` says (its usage, when it says one, replaces
+    /// what was added while it went), with `entry` in the same transaction;
+    /// pending approvals expire. False when it had ended already (then
+    /// nothing is written).
     pub async fn finish(
         &self,
         id: &str,
-        o: &Outcome,
+        f: &RunFinished,
         reason: &str,
         entry: Option<&audit::Entry>,
     ) -> Result<bool, StoreError> {
@@ -519,24 +552,24 @@ impl RunRepo {
              cache_creation_input_tokens = COALESCE($8, cache_creation_input_tokens), \
              cache_read_input_tokens = COALESCE($9, cache_read_input_tokens), \
              cost_usd = COALESCE($10, cost_usd), turns = COALESCE($11, turns), follower = NULL, lease_until = NULL \
-             WHERE id = $1 AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval')",
+             WHERE id = $1 AND run_is_open(status)",
         )
         .bind(id)
-        .bind(&o.status)
-        .bind(&o.summary)
-        .bind(&o.report)
-        .bind(&o.error)
-        .bind(o.usage.map(|u| u.input_tokens as i64))
-        .bind(o.usage.map(|u| u.output_tokens as i64))
-        .bind(o.usage.map(|u| u.cache_creation_input_tokens as i64))
-        .bind(o.usage.map(|u| u.cache_read_input_tokens as i64))
-        .bind(o.usage.map(|u| u.cost_usd))
-        .bind(o.usage.map(|u| u.turns as i32))
+        .bind(f.status)
+        .bind(&f.summary)
+        .bind(&f.report)
+        .bind(f.error.as_ref().map(sqlx::types::Json))
+        .bind(f.usage.map(|u| count(u.input_tokens)))
+        .bind(f.usage.map(|u| count(u.output_tokens)))
+        .bind(f.usage.map(|u| count(u.cache_creation_input_tokens)))
+        .bind(f.usage.map(|u| count(u.cache_read_input_tokens)))
+        .bind(f.usage.map(|u| u.cost_usd))
+        .bind(f.usage.map(|u| i32::try_from(u.turns).unwrap_or(i32::MAX)))
         .execute(&mut *tx)
         .await?;
         let finished = moved.rows_affected() > 0;
         if finished {
-            transition(&mut tx, id, &o.status, reason).await?;
+            transition(&mut tx, id, f.status, reason).await?;
             sqlx::query(
                 "UPDATE approvals SET status = 'expired', decided_at = now() WHERE run_id = $1 AND status = 'pending'",
             )
@@ -570,7 +603,8 @@ impl RunRepo {
         Ok(())
     }
 
-    /// Records a decision: a person's through the API (`decided_by`), or the runner's outcome.
+    /// Records a decision: a person's through the API (`decided_by`, with
+    /// its audit `entry` in the same transaction), or the runner's outcome.
     pub async fn decide_approval(
         &self,
         run_id: &str,
@@ -588,7 +622,7 @@ impl RunRepo {
         )
         .bind(run_id)
         .bind(request_id)
-        .bind(if approve { "approved" } else { "denied" })
+        .bind(if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied }.as_str())
         .bind(decided_by)
         .bind(comment)
         .execute(&mut *tx)
@@ -601,29 +635,42 @@ impl RunRepo {
     }
 
     pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
-        Ok(sqlx::query_as::<_, Approval>("SELECT * FROM approvals WHERE id = $1")
+        Ok(sqlx::query_as::<_, Approval>(&format!("SELECT {APPROVAL} FROM approvals WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     /// Approvals, newest first, optionally of one status or run.
-    pub async fn approvals(&self, status: Option<&str>, run_id: Option<&str>) -> Result<Vec<Approval>, StoreError> {
-        Ok(sqlx::query_as::<_, Approval>(
-            "SELECT * FROM approvals WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR run_id = $2) \
-             ORDER BY requested_at DESC LIMIT 500",
-        )
-        .bind(status)
+    pub async fn approvals(
+        &self,
+        status: Option<ApprovalStatus>,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Approval>, StoreError> {
+        Ok(sqlx::query_as::<_, Approval>(&format!(
+            "SELECT {APPROVAL} FROM approvals WHERE ($1::text IS NULL OR status = $1) \
+             AND ($2::text IS NULL OR run_id = $2) ORDER BY requested_at DESC LIMIT 500"
+        ))
+        .bind(status.map(ApprovalStatus::as_str))
         .bind(run_id)
         .fetch_all(&self.pool)
         .await?)
     }
 }
 
+/// The columns of [`Approval`].
+const APPROVAL: &str =
+    "id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, decided_at, decided_by, comment";
+
+/// A token count as PostgreSQL's bigint holds it.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 async fn transition(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     id: &str,
-    status: &str,
+    status: RunStatus,
     reason: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO run_transitions (run_id, status, reason) VALUES ($1, $2, $3)")
@@ -687,7 +734,6 @@ pub struct LastRun {
     pub node: String,
     /// The run's id.
     pub id: String,
-    #[sqlx(try_from = "StatusText")]
     pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -699,7 +745,7 @@ impl RunRepo {
     pub async fn roll_up_and_delete(&self, older_than: DateTime<Utc>, batch: i64) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost') \
+            "SELECT id FROM runs WHERE NOT run_is_open(status) \
              AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         )
         .bind(older_than)
@@ -734,9 +780,20 @@ impl RunRepo {
         tx.commit().await?;
         Ok(ids)
     }
-}
 
-impl RunRepo {
+    /// Deletes stored inputs no run uses any more (after retention deleted
+    /// runs); returns how many. One pass over the runs, so once per sweep.
+    /// Rows a run being queued holds locked are skipped, left for the next sweep.
+    pub async fn forget_unused_inputs(&self) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "DELETE FROM run_inputs WHERE hash IN (SELECT hash FROM run_inputs i \
+             WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.inputs = i.hash) FOR UPDATE SKIP LOCKED)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Usage of runs created in `[from, to)`, including runs retention deleted: groups
     /// (`agent`, `node`, or `day` as `YYYY-MM-DD` in UTC) over runs created
     /// in `[from, to)` plus the `usage_daily` roll-ups.
@@ -781,9 +838,9 @@ impl RunRepo {
                  date_part('epoch', finished_at - started_at) * 1000 AS ms \
                FROM runs WHERE agent = $1 AND created_at > now() - interval '30 days') \
              SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
-               count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')) AS finished, \
+               count(*) FILTER (WHERE NOT run_is_open(status)) AS finished, \
                (count(*) FILTER (WHERE status = 'succeeded'))::float8 \
-                 / NULLIF(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')), 0) \
+                 / NULLIF(count(*) FILTER (WHERE NOT run_is_open(status)), 0) \
                  AS success_rate, \
                avg(ms)::float8 AS mean_duration_ms, \
                (percentile_cont(0.95) WITHIN GROUP (ORDER BY ms))::float8 AS p95_duration_ms, \
@@ -813,15 +870,12 @@ impl RunRepo {
         .fetch_all(&self.pool)
         .await?)
     }
-}
 
-impl RunRepo {
     /// The open run of `agent` on `node`, if one goes.
     pub async fn open_run(&self, agent: &str, node: &str) -> Result<Option<Run>, StoreError> {
-        Ok(sqlx::query_as::<_, Run>(
-            "SELECT * FROM runs WHERE agent = $1 AND node = $2 \
-             AND status IN ('queued', 'dispatched', 'running', 'awaiting_approval') ORDER BY created_at LIMIT 1",
-        )
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN} FROM runs WHERE agent = $1 AND node = $2 AND run_is_open(status) ORDER BY created_at LIMIT 1"
+        ))
         .bind(agent)
         .bind(node)
         .fetch_optional(&self.pool)

@@ -65,6 +65,10 @@ pub async fn sweep(repo: &RunRepo, logs: &Logs, older_than: DateTime<Utc>, batch
         deleted += ids.len() as u64;
         // A short batch is the last one (or the rest is another replica's, locked now).
         if (ids.len() as i64) < batch {
+            if deleted > 0 {
+                let forgotten = repo.forget_unused_inputs().await?;
+                tracing::debug!(forgotten, "deleted agent documents and scripts no run uses any more");
+            }
             return Ok(deleted);
         }
         tokio::time::sleep(PAUSE).await;

@@ -9,33 +9,52 @@
 use std::time::Duration;
 
 use car_schemas::kinds::AgentSpec;
-use serde_json::Value;
+use car_schemas::run::{RunError, RunErrorKind, RunStatus};
+
+use crate::tasks::Backoff;
 
 /// The wait before the first retry when the agent does not say.
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
-/// Error kinds another attempt would meet again.
-const FINAL_KINDS: &[&str] = &["config", "refused", "cancelled", "reported", "budget"];
+/// Whether another attempt may get past what ended a failed run.
+fn may_pass(kind: RunErrorKind) -> bool {
+    use RunErrorKind::*;
+    match kind {
+        Execution | MaxTurns | RateLimited | NoReport | Script | Engine | Lost | Unreachable => true,
+        // The config, the runner's refusal, a person, the script's own verdict
+        // and the budget would say the same again; a timeout would take as long.
+        Config | Refused | Cancelled | Reported | Budget | TimedOut => false,
+    }
+}
 
 /// How long to wait before the next attempt of a run that ended with
 /// `status` and `error` as attempt `attempt`; `None`: no retry.
 /// `jitter` is a number in [0, 1) (random in production).
-pub fn next_attempt(spec: &AgentSpec, attempt: u32, status: &str, error: &Value, jitter: f64) -> Option<Duration> {
+pub fn next_attempt(
+    spec: &AgentSpec,
+    attempt: u32,
+    status: RunStatus,
+    error: Option<&RunError>,
+    jitter: f64,
+) -> Option<Duration> {
     let retries = spec.retries.as_ref()?;
     if attempt > retries.max.value {
         return None;
     }
-    let kind = error["kind"].as_str().unwrap_or_default();
-    let retryable = status == "lost" || (status == "failed" && !FINAL_KINDS.contains(&kind));
+    let retryable = match status {
+        RunStatus::Lost => true,
+        RunStatus::Failed => error.is_none_or(|e| may_pass(e.kind)),
+        _ => false,
+    };
     if !retryable {
         return None;
     }
     let base = retries.backoff.as_ref().map_or(DEFAULT_BACKOFF, |b| b.value.get());
-    let doubled = base.saturating_mul(1u32 << (attempt - 1).min(16)).min(MAX_BACKOFF);
+    let doubled = Backoff::new(base, MAX_BACKOFF).delay(attempt);
     let wait = doubled.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0));
-    let rate_limit = Duration::from_millis(error["retry_after_ms"].as_u64().unwrap_or(0));
+    let rate_limit = Duration::from_millis(error.and_then(|e| e.retry_after_ms).unwrap_or(0));
     Some(wait.max(rate_limit))
 }
 
@@ -43,7 +62,11 @@ pub fn next_attempt(spec: &AgentSpec, attempt: u32, status: &str, error: &Value,
 mod tests {
     use super::*;
     use car_schemas::document::Manifest;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn error(kind: RunErrorKind) -> RunError {
+        RunError::new(kind, "it went wrong", "try again")
+    }
 
     fn agent(retries: Value) -> AgentSpec {
         let doc = json!({"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": "a"},
@@ -54,8 +77,8 @@ mod tests {
     #[test]
     fn waits_double_per_attempt_within_the_jitter_and_stop_at_max() {
         let spec = agent(json!({"max": 3, "backoff": "10s"}));
-        let lost = json!({"kind": "lost"});
-        let at = |attempt, jitter| next_attempt(&spec, attempt, "lost", &lost, jitter);
+        let lost = error(RunErrorKind::Lost);
+        let at = |attempt, jitter| next_attempt(&spec, attempt, RunStatus::Lost, Some(&lost), jitter);
         assert_eq!(at(1, 0.5), Some(Duration::from_secs(10)));
         assert_eq!(at(2, 0.5), Some(Duration::from_secs(20)));
         assert_eq!(at(3, 0.0), Some(Duration::from_secs(32)));
@@ -67,29 +90,31 @@ mod tests {
     #[test]
     fn only_failures_another_attempt_may_not_meet_are_retried() {
         let spec = agent(json!({"max": 2}));
-        let retry = |status, kind| next_attempt(&spec, 1, status, &json!({"kind": kind}), 0.5);
-        assert_eq!(retry("failed", "execution"), Some(DEFAULT_BACKOFF));
-        assert_eq!(retry("failed", "script"), Some(DEFAULT_BACKOFF));
-        assert!(retry("lost", "lost").is_some());
-        for kind in ["config", "refused", "cancelled", "reported", "budget"] {
-            assert_eq!(retry("failed", kind), None, "{kind} was retried");
+        let retry = |status, kind| next_attempt(&spec, 1, status, Some(&error(kind)), 0.5);
+        use RunErrorKind::*;
+        assert_eq!(retry(RunStatus::Failed, Execution), Some(DEFAULT_BACKOFF));
+        assert_eq!(retry(RunStatus::Failed, Script), Some(DEFAULT_BACKOFF));
+        assert!(retry(RunStatus::Lost, Lost).is_some());
+        for kind in [Config, Refused, Cancelled, Reported, Budget] {
+            assert_eq!(retry(RunStatus::Failed, kind), None, "{kind:?} was retried");
         }
-        assert_eq!(retry("cancelled", "cancelled"), None);
-        assert_eq!(retry("succeeded", ""), None);
-        assert_eq!(retry("timed_out", "timed_out"), None);
-        assert_eq!(next_attempt(&agent(Value::Null), 1, "lost", &json!({}), 0.5), None, "no retries declared");
+        assert_eq!(retry(RunStatus::Cancelled, Cancelled), None);
+        assert_eq!(next_attempt(&spec, 1, RunStatus::Succeeded, None, 0.5), None);
+        assert_eq!(retry(RunStatus::TimedOut, TimedOut), None);
+        let none = next_attempt(&agent(Value::Null), 1, RunStatus::Lost, None, 0.5);
+        assert_eq!(none, None, "no retries declared");
     }
 
     #[test]
     fn a_rate_limited_run_waits_at_least_what_the_api_said() {
         let spec = agent(json!({"max": 2, "backoff": "1s"}));
-        let error = json!({"kind": "rate_limited", "retry_after_ms": 90_000});
-        assert_eq!(next_attempt(&spec, 1, "failed", &error, 0.5), Some(Duration::from_secs(90)));
+        let limited = RunError { retry_after_ms: Some(90_000), ..error(RunErrorKind::RateLimited) };
+        assert_eq!(next_attempt(&spec, 1, RunStatus::Failed, Some(&limited), 0.5), Some(Duration::from_secs(90)));
     }
 
     #[test]
     fn waits_are_capped() {
         let spec = agent(json!({"max": 10, "backoff": "30m"}));
-        assert_eq!(next_attempt(&spec, 10, "lost", &json!({}), 0.5), Some(MAX_BACKOFF));
+        assert_eq!(next_attempt(&spec, 10, RunStatus::Lost, None, 0.5), Some(MAX_BACKOFF));
     }
 }

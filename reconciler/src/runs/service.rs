@@ -7,13 +7,12 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use car_schemas::document::Manifest;
-use car_schemas::kinds::AgentSpec;
 use car_schemas::placement;
+use car_schemas::run::{NodeContext, RunContext, RunErrorKind, RunFinished, RunStatus};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::repo::{self, Approval, ApprovalStatus, NewRun, OPEN, Run, RunRepo, RunTrigger};
+use super::repo::{AgentStats, Approval, ApprovalStatus, LastRun, NewRun, Run, RunInputs, RunRepo, RunTrigger};
 use super::{gate, logs, retry};
 use crate::config::snapshot::LiveConfig;
 use crate::db::{Store, StoreError};
@@ -34,6 +33,8 @@ pub struct Runs {
     pub server: String,
     /// How long a run may go without its node before it is `lost`.
     pub lost_grace: Duration,
+    /// How long a runner's event stream may say nothing before it counts as dead.
+    pub stream_silence: Duration,
     /// Wakes the dispatcher when a run is queued here.
     pub wake: Notify,
     /// Whether model runs may start (budget, rate limits).
@@ -57,16 +58,16 @@ struct Stats {
 /// An agent's record: how its runs went over the last 30 days, and its newest run on each node.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AgentRecord {
-    pub stats: repo::AgentStats,
+    pub stats: AgentStats,
     /// The newest run on each node it ran on, by node.
-    pub last_runs: Vec<repo::LastRun>,
+    pub last_runs: Vec<LastRun>,
     /// When these were computed; once 30 s old, they are computed again in the background.
     pub stats_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Why a run could not be queued, cancelled or decided on; each says what and how to fix it.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum ServiceError {
     /// No such agent, node, run or approval.
     #[error("{message}")]
     NotFound { message: String, hint: String },
@@ -84,8 +85,8 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-fn invalid(message: String, hint: &str) -> RunError {
-    RunError::Invalid { message, hint: hint.into() }
+fn invalid(message: String, hint: &str) -> ServiceError {
+    ServiceError::Invalid { message, hint: hint.into() }
 }
 
 async fn agent_record(repo: &RunRepo, agent: &str) -> Result<AgentRecord, StoreError> {
@@ -109,8 +110,8 @@ pub struct Start {
     /// the run's `started_by` and in the audit log.
     pub by: Option<crate::trust::audit::Actor>,
     pub slot: Option<chrono::DateTime<chrono::Utc>>,
-    /// Extra context for the agent (a trigger's payload).
-    pub context: Value,
+    /// Extra context for the agent: a schedule's slot, a trigger's payload.
+    pub context: serde_json::Map<String, Value>,
     pub not_before: Option<chrono::DateTime<chrono::Utc>>,
     /// Wait while another run of the agent goes on the node.
     pub after_previous: bool,
@@ -123,6 +124,7 @@ impl Runs {
         logs: logs::Logs,
         server: String,
         lost_grace: Duration,
+        stream_silence: Duration,
         budget: gate::Budget,
     ) -> Runs {
         Runs {
@@ -133,6 +135,7 @@ impl Runs {
             logs,
             server,
             lost_grace,
+            stream_silence,
             wake: Notify::new(),
             gate: gate::Gate::new(budget),
             stats: Default::default(),
@@ -142,13 +145,13 @@ impl Runs {
 
     /// Queues `agent` on `node` as git declares them now; `None` when a
     /// schedule's slot was already queued (by another replica).
-    pub async fn queue(&self, agent: &str, node: &str, start: Start) -> Result<Option<Run>, RunError> {
+    pub async fn queue(&self, agent: &str, node: &str, start: Start) -> Result<Option<Run>, ServiceError> {
         let snapshot = self.live.now();
-        let a = snapshot.agents.get(agent).ok_or_else(|| RunError::NotFound {
+        let a = snapshot.agents.get(agent).ok_or_else(|| ServiceError::NotFound {
             message: format!("no agent named {agent:?} is live"),
             hint: "GET /api/v1/agents lists them".into(),
         })?;
-        let n = snapshot.nodes.get(node).ok_or_else(|| RunError::NotFound {
+        let n = snapshot.nodes.get(node).ok_or_else(|| ServiceError::NotFound {
             message: format!("no node named {node:?} is live"),
             hint: "GET /api/v1/nodes lists them".into(),
         })?;
@@ -157,7 +160,7 @@ impl Runs {
         if let Err(refused) = placement::check(node, node_spec, observed.as_deref(), agent, spec) {
             return Err(invalid(refused.to_string(), &refused.hint()));
         }
-        let mut files = serde_json::Map::new();
+        let mut files = std::collections::BTreeMap::new();
         if let Some(script) = &spec.script {
             let dir = std::path::Path::new(&a.file).parent().unwrap_or(std::path::Path::new(""));
             let path = car_schemas::load::normalize(&dir.join(script.as_str()))
@@ -169,17 +172,21 @@ impl Runs {
                     "sync the config again",
                 )
             })?;
-            files.insert(script.as_str().to_string(), Value::String(source));
+            files.insert(script.as_str().to_string(), source);
         }
-        let tags: Vec<&str> = node_spec.tags.iter().map(|t| t.as_str()).collect();
         let started_by = start.by.as_ref().map(crate::trust::audit::Actor::label);
         // The node's `sandbox: unenforced` is how its runner learns that git accepts running
         // read-only agents without a jail where the kernel has none.
-        let mut context = json!({"node": {"name": node, "tags": tags, "sandbox": node_spec.sandbox},
-                                 "trigger": start.trigger, "started_by": started_by});
-        if let Value::Object(extra) = start.context {
-            context.as_object_mut().expect("an object").extend(extra);
-        }
+        let context = RunContext {
+            node: NodeContext {
+                name: node.into(),
+                tags: node_spec.tags.iter().map(|t| t.as_str().to_string()).collect(),
+                sandbox: node_spec.sandbox,
+            },
+            trigger: Some(start.trigger.as_str().into()),
+            started_by: started_by.clone(),
+            extra: start.context,
+        };
         let run = self
             .repo
             .queue_run(&NewRun {
@@ -190,8 +197,8 @@ impl Runs {
                 by: start.by,
                 slot: start.slot,
                 revision: Some(a.revision.clone()),
-                agent_document: a.document.clone(),
-                files: Value::Object(files),
+                inputs: RunInputs { agent: a.document.clone(), files },
+                needs_model: spec.script.is_none(),
                 context,
                 not_before: start.not_before,
                 after_previous: start.after_previous,
@@ -252,8 +259,13 @@ impl Runs {
 
     /// Finishes a run without its runner (never dispatched, lost, refused):
     /// the database and the log both say how it ended.
-    pub async fn finish_here(&self, run: &Run, status: &str, error: Value) -> Result<(), StoreError> {
-        self.finish_here_audited(run, status, error, None).await.map(|_| ())
+    pub async fn finish_here(
+        &self,
+        run: &Run,
+        status: RunStatus,
+        error: car_schemas::run::RunError,
+    ) -> Result<(), StoreError> {
+        self.finish_here_audited(run, RunFinished::ended(status, error), None).await.map(|_| ())
     }
 
     /// [`Runs::finish_here`] with the audit entry of who ended it, in the
@@ -261,40 +273,41 @@ impl Runs {
     async fn finish_here_audited(
         &self,
         run: &Run,
-        status: &str,
-        error: Value,
+        finished: RunFinished,
         entry: Option<&audit::Entry>,
     ) -> Result<bool, StoreError> {
-        let outcome = repo::Outcome { status: status.into(), error: Some(error.clone()), ..Default::default() };
-        let reason = error["message"].as_str().unwrap_or(status).to_string();
-        let finished = self.repo.finish(&run.id, &outcome, &reason, entry).await?;
-        if finished {
-            if let Err(e) = self.logs.finish(&run.id, json!({"status": status, "error": error})) {
+        let reason = finished.error.as_ref().map_or_else(|| finished.status.to_string(), |e| e.message.clone());
+        let ended = self.repo.finish(&run.id, &finished, &reason, entry).await?;
+        if ended {
+            if let Err(e) = self.logs.finish(&run.id, finished.clone()) {
                 tracing::error!(run_id = %run.id, error = %e, "cannot write the run's log");
             }
-            self.finished(run, status, &error).await?;
+            self.finished(run, &finished).await?;
         }
-        Ok(finished)
+        Ok(ended)
     }
 
     /// Stops a run: a queued one at once, a going one through its runner
     /// (its events then say how it ended). Audited as `run.cancelled`.
-    pub async fn cancel(&self, id: &str, by: &Actor) -> Result<(), RunError> {
+    pub async fn cancel(&self, id: &str, by: &Actor) -> Result<(), ServiceError> {
         let run = self.run(id).await?;
-        let finished = || RunError::Conflict {
-            code: "finished",
-            message: format!("run {id} already {}", run.status),
-            hint: "nothing to cancel".into(),
-        };
-        if !OPEN.contains(&run.status.as_str()) {
-            return Err(finished());
+        if run.status.is_final() {
+            return Err(ServiceError::Conflict {
+                code: "finished",
+                message: format!("run {id} already {}", run.status),
+                hint: "nothing to cancel".into(),
+            });
         }
         let detail = json!({"agent": run.agent, "node": run.node, "status": run.status});
         let entry = audit::Entry::new(by, Action::RunCancelled, Some(id), detail);
-        if run.status == "queued" {
-            let error = json!({"kind": "cancelled", "message": "cancelled before it was dispatched",
-                               "hint": "start it again when needed"});
-            if self.finish_here_audited(&run, "cancelled", error, Some(&entry)).await? {
+        if run.status == RunStatus::Queued {
+            let error = car_schemas::run::RunError::new(
+                RunErrorKind::Cancelled,
+                "cancelled before it was dispatched",
+                "start it again when needed",
+            );
+            let finished = RunFinished::ended(RunStatus::Cancelled, error);
+            if self.finish_here_audited(&run, finished, Some(&entry)).await? {
                 return Ok(());
             }
             // Dispatched meanwhile: its runner cancels it.
@@ -302,7 +315,7 @@ impl Runs {
         let endpoint = self.runners.endpoint(&run.node).await?;
         match endpoint.cancel(id).await {
             Ok(_) => Ok(entry.record(self.repo.pool()).await.map_err(StoreError::from)?),
-            Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(RunError::Conflict {
+            Err(e) if e.kind == RunnerErrorKind::Refused(409) => Err(ServiceError::Conflict {
                 code: "finished",
                 message: "the run already finished on its node".into(),
                 hint: "reload the run".into(),
@@ -320,14 +333,14 @@ impl Runs {
         approve: bool,
         comment: Option<&str>,
         by: &Actor,
-    ) -> Result<Approval, RunError> {
-        let gone = || RunError::NotFound {
+    ) -> Result<Approval, ServiceError> {
+        let gone = || ServiceError::NotFound {
             message: format!("no approval {approval_id:?}"),
             hint: "GET /api/v1/approvals lists them".into(),
         };
         let a = self.repo.approval(approval_id).await?.ok_or_else(gone)?;
         if a.status != ApprovalStatus::Pending {
-            return Err(RunError::Conflict {
+            return Err(ServiceError::Conflict {
                 code: "decided",
                 message: format!("approval {approval_id} is {}", a.status),
                 hint: "nothing to decide".into(),
@@ -338,7 +351,7 @@ impl Runs {
         match endpoint.decide(&a.run_id, &a.request_id, &json!({"decision": verdict, "comment": comment})).await {
             Ok(_) => {}
             Err(e) if e.kind == RunnerErrorKind::Refused(409) => {
-                return Err(RunError::Conflict {
+                return Err(ServiceError::Conflict {
                     code: "decided",
                     message: "the run no longer waits for this approval".into(),
                     hint: "reload the run".into(),
@@ -353,25 +366,26 @@ impl Runs {
     }
 
     /// The run with this id.
-    pub async fn run(&self, id: &str) -> Result<Run, RunError> {
-        self.repo.run(id).await?.ok_or_else(|| RunError::NotFound {
+    pub async fn run(&self, id: &str) -> Result<Run, ServiceError> {
+        self.repo.run(id).await?.ok_or_else(|| ServiceError::NotFound {
             message: format!("no run {id:?}"),
             hint: "GET /api/v1/runs lists the runs".into(),
         })
     }
 
-    /// After a run finished (once): tell who listens, hold model runs after
-    /// a rate limit, and queue the next attempt when one may help.
-    pub async fn finished(&self, run: &Run, status: &str, error: &Value) -> Result<(), StoreError> {
+    /// After a run finished (once): hold model runs after a rate limit,
+    /// and queue the next attempt when one may help.
+    pub async fn finished(&self, run: &Run, finished: &RunFinished) -> Result<(), StoreError> {
         self.gate.spent();
         let now = chrono::Utc::now();
-        if error["kind"] == "rate_limited" {
-            let wait = error["retry_after_ms"].as_i64().unwrap_or(60_000);
+        let error = finished.error.as_ref();
+        if let Some(e) = error.filter(|e| e.kind == RunErrorKind::RateLimited) {
+            let wait = i64::try_from(e.retry_after_ms.unwrap_or(60_000)).unwrap_or(i64::MAX);
             self.gate.rate_limited(now + chrono::TimeDelta::milliseconds(wait));
         }
-        let Ok(spec) = car_schemas::de::from_json::<Manifest<AgentSpec>>(&run.agent_document) else { return Ok(()) };
+        let spec = self.repo.inputs(run).await?.spec()?;
         let attempt = u32::try_from(run.attempt).unwrap_or(u32::MAX);
-        if let Some(wait) = retry::next_attempt(&spec.spec, attempt, status, error, rand::random::<f64>()) {
+        if let Some(wait) = retry::next_attempt(&spec, attempt, finished.status, error, rand::random::<f64>()) {
             let at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
             let next = self.repo.queue_retry(run, at).await?;
             tracing::info!(run_id = %run.id, next = %next.id, attempt = next.attempt, wait_s = wait.as_secs(), "run will be retried");

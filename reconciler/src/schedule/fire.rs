@@ -26,7 +26,7 @@ use serde_json::json;
 use super::repo::ScheduleRepo;
 use super::slots::{Cadence, apply_misfire};
 use crate::db::StoreError;
-use crate::runs::{RunError, Runs, Start};
+use crate::runs::{Runs, ServiceError, Start};
 
 /// How often schedules are looked at.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -142,14 +142,17 @@ impl Scheduler {
             trigger: crate::runs::RunTrigger::Schedule,
             by: Some(crate::trust::audit::Actor::new(crate::trust::audit::ActorKind::Schedule, name, None)),
             slot: Some(slot),
-            context: json!({"schedule": name, "slot": slot}),
+            context: serde_json::Map::from_iter([
+                ("schedule".to_string(), json!(name)),
+                ("slot".to_string(), json!(slot)),
+            ]),
             not_before: Some(slot + jitter),
             after_previous: schedule.overlap == Overlap::Queue,
         };
         match runs.queue(agent, node, start).await {
             Ok(Some(run)) => tracing::info!(schedule = %name, %slot, agent, node, run_id = %run.id, "schedule fired"),
             Ok(None) => {} // another replica fired it
-            Err(RunError::Store(e)) => return Err(e),
+            Err(ServiceError::Store(e)) => return Err(e),
             Err(e) => self.repo.skip_slot(name, slot, agent, node, &e.to_string()).await?,
         }
         Ok(())

@@ -14,6 +14,7 @@
 //! Crypto is RustCrypto's (`aes-gcm`, `hkdf`, `hmac`, `sha2`): audited,
 //! widely used, pure Rust.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -21,10 +22,10 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use car_schemas::redact::Redactor;
+use car_schemas::run::RUN_ENV;
 use car_schemas::values::SecretRef;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::Value;
 use sha2::Sha256;
 
 use crate::db::{Store, StoreError};
@@ -33,12 +34,6 @@ use crate::trust::audit::{self, Action, Actor};
 /// What a wrong key decrypts the check value to: nothing.
 const KEY_CHECK: &[u8] = b"car secret key check v1";
 const NONCE_LEN: usize = 12;
-
-/// Credentials and endpoints the server hands a runner for one run, from
-/// its environment or, when unset there, from the secret store under the
-/// same name in lowercase with dashes (`anthropic-api-key`).
-pub const RUN_ENV: &[&str] =
-    &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"];
 
 /// A setting that is a secret: its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -316,11 +311,14 @@ impl Secrets {
         .await?)
     }
 
-    /// The model credentials for one run (at most one query, for those the environment lacks).
-    pub async fn run_env(&self) -> serde_json::Map<String, Value> {
+    /// The model credentials for one run ([`RUN_ENV`]): from the server's
+    /// environment or, when unset there, from the secret store under the
+    /// same name in lowercase with dashes (`anthropic-api-key`); at most one
+    /// query, for those the environment lacks.
+    pub async fn run_env(&self) -> BTreeMap<String, String> {
         let stored_name = |var: &str| var.to_lowercase().replace('_', "-");
-        let mut env: serde_json::Map<String, Value> =
-            RUN_ENV.iter().filter_map(|var| self.env(var).map(|v| (var.to_string(), Value::String(v)))).collect();
+        let mut env: BTreeMap<String, String> =
+            RUN_ENV.iter().filter_map(|var| self.env(var).map(|v| (var.to_string(), v))).collect();
         let missing: Vec<String> = RUN_ENV.iter().filter(|v| !env.contains_key(**v)).map(|v| stored_name(v)).collect();
         if missing.is_empty() {
             return env;
@@ -331,7 +329,7 @@ impl Secrets {
         });
         for var in RUN_ENV {
             if let Some((_, v)) = stored.iter().find(|(name, _)| *name == stored_name(var)) {
-                env.insert(var.to_string(), Value::String(v.clone()));
+                env.insert(var.to_string(), v.clone());
             }
         }
         env

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use car_schemas::run::kind;
-use serde_json::{Value, json};
+use car_schemas::run::{ApprovalDecision, ApprovalRequested, ApprovalResolved, Event};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::eventlog::{EventLog, LogError};
@@ -36,17 +36,20 @@ impl<'a> Approvals<'a> {
     pub async fn hold(&mut self, log: &EventLog, tool: &str, input: &Value, reason: &str) -> Result<Answer, LogError> {
         self.issued += 1;
         let id = format!("approval-{}", self.issued);
-        log.append(
-            kind::APPROVAL_REQUESTED,
-            json!({"request_id": id, "tool": tool, "input": input, "agent": self.agent, "reason": reason,
-                   "timeout_ms": self.timeout.as_millis()}),
-        )?;
+        log.append(Event::ApprovalRequested(ApprovalRequested {
+            request_id: id.clone(),
+            tool: tool.to_string(),
+            input: input.clone(),
+            agent: self.agent.clone(),
+            reason: reason.to_string(),
+            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+        }))?;
         let answer = self.wait_for(&id).await;
-        log.append(
-            kind::APPROVAL_RESOLVED,
-            json!({"request_id": id, "decision": if answer.approve { "approve" } else { "deny" },
-                   "comment": answer.comment}),
-        )?;
+        log.append(Event::ApprovalResolved(ApprovalResolved {
+            request_id: id,
+            decision: if answer.approve { ApprovalDecision::Approve } else { ApprovalDecision::Deny },
+            comment: answer.comment.clone(),
+        }))?;
         Ok(answer)
     }
 

@@ -8,8 +8,10 @@
 
 use std::time::Instant;
 
-use car_schemas::run::{Usage, kind};
-use serde_json::{Value, json};
+use car_schemas::run::{
+    AssistantText, Event, RateLimited, RunError, RunErrorKind, ToolCall, ToolCallDecision, ToolResult, Usage,
+};
+use serde_json::Value;
 
 use super::EngineError;
 use super::approvals::{Approvals, denial};
@@ -48,11 +50,15 @@ pub async fn converse(
         match message {
             Message::PreToolUse { request_id, tool, input, tool_use_id, cwd } => {
                 let v = policy.explain(&tool, &input, cwd.as_deref()).verdict;
-                log.append(
-                    kind::TOOL_CALL,
-                    json!({"tool": tool, "input": input, "decision": v.decision.as_str(),
-                    "rule": v.rule, "reason": v.reason, "tool_use_id": tool_use_id}),
-                )?;
+                log.append(Event::ToolCall(ToolCall {
+                    tool: tool.clone(),
+                    input: input.clone(),
+                    decision: call_decision(v.decision),
+                    rule: v.rule.clone(),
+                    reason: v.reason.clone(),
+                    tool_use_id: tool_use_id.clone(),
+                    source: None,
+                }))?;
                 let answer = match v.decision {
                     Decision::Allow => "allow",
                     Decision::Deny => "deny",
@@ -90,7 +96,7 @@ pub async fn converse(
     session.close_input();
     let _ = session.wait().await;
     if let Some(r) = &done.result {
-        log.append(kind::USAGE, serde_json::to_value(Usage::from_result(r)).unwrap_or_default())?;
+        log.append(Event::Usage(Usage::from_result(r)))?;
     }
     Ok(done)
 }
@@ -101,49 +107,84 @@ impl Conversation {
     }
 
     /// The final answer's text.
-    pub fn text(&self) -> Value {
-        self.result.as_ref().map_or(Value::Null, |r| r["result"].clone())
+    pub fn text(&self) -> Option<String> {
+        self.result.as_ref().and_then(|r| r["result"].as_str()).map(String::from)
     }
 
     /// The structured report, when the model sent one.
-    pub fn report(&self) -> Value {
-        self.result.as_ref().map_or(Value::Null, |r| r["structured_output"].clone())
+    pub fn report(&self) -> Option<Value> {
+        self.result.as_ref().map(|r| r["structured_output"].clone()).filter(|v| !v.is_null())
     }
 
-    /// Why the conversation failed (`{kind, message, hint, …}`), or `None`
-    /// when it succeeded. Read from the `result` message, not the exit code;
-    /// a declared report that never came is a failure too.
-    pub fn error(&self, expects_report: bool) -> Option<Value> {
+    /// Why the conversation failed, or `None` when it succeeded. Read from
+    /// the `result` message, not the exit code; a declared report that never
+    /// came is a failure too.
+    pub fn error(&self, expects_report: bool) -> Option<RunError> {
         let Some(r) = &self.result else {
-            return Some(json!({"kind": "engine", "message": "the claude process ended without a result",
-                "hint": "see the runner's log for the CLI's output"}));
+            return Some(RunError::new(
+                RunErrorKind::Engine,
+                "the claude process ended without a result",
+                "see the runner's log for the CLI's output",
+            ));
         };
         match r["subtype"].as_str() {
             Some("success") if r["is_error"] != true => (expects_report && r["structured_output"].is_null()).then(|| {
-                json!({"kind": "no_report",
-                    "message": "the agent declares a report, but the model finished without sending it",
-                    "hint": "tell the agent's prompt to finish by returning the report; check the report schema is one the model can fill"})
+                RunError::new(
+                    RunErrorKind::NoReport,
+                    "the agent declares a report, but the model finished without sending it",
+                    "tell the agent's prompt to finish by returning the report; check the report schema is one the model can fill",
+                )
             }),
-            Some("error_max_turns") => Some(json!({"kind": "max_turns", "message": "the agent used all its turns",
-                "hint": "raise budget.turns or narrow the task"})),
-            Some("error_max_budget_usd") => Some(json!({"kind": "budget", "message": "the agent reached its budget",
-                "hint": "raise budget.usd or narrow the task"})),
+            Some("error_max_turns") => Some(RunError::new(
+                RunErrorKind::MaxTurns,
+                "the agent used all its turns",
+                "raise budget.turns or narrow the task",
+            )),
+            Some("error_max_budget_usd") => Some(RunError::new(
+                RunErrorKind::Budget,
+                "the agent reached its budget",
+                "raise budget.usd or narrow the task",
+            )),
             other => {
-                let status = r["api_error_status"].as_u64();
+                let status = r["api_error_status"].as_u64().and_then(|s| u16::try_from(s).ok());
+                let detail = Some(r["result"].clone()).filter(|d| !d.is_null());
                 if matches!(status, Some(429 | 529)) {
                     let after = self.last_retry_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS);
-                    Some(json!({"kind": "rate_limited", "api_status": status, "retry_after_ms": after,
-                        "message": format!("the model API is rate limited or overloaded ({}), retries ran out",
-                            status.unwrap_or_default()),
-                        "hint": format!("run it again after {}s or more", after.div_ceil(1000)),
-                        "detail": r["result"]}))
+                    Some(RunError {
+                        api_status: status,
+                        retry_after_ms: Some(after),
+                        detail,
+                        ..RunError::new(
+                            RunErrorKind::RateLimited,
+                            format!(
+                                "the model API is rate limited or overloaded ({}), retries ran out",
+                                status.unwrap_or_default()
+                            ),
+                            format!("run it again after {}s or more", after.div_ceil(1000)),
+                        )
+                    })
                 } else {
-                    Some(json!({"kind": "execution", "api_status": status,
-                        "message": format!("the run failed ({})", other.unwrap_or("unknown")),
-                        "hint": "see the run's events for the model's last words", "detail": r["result"]}))
+                    Some(RunError {
+                        api_status: status,
+                        detail,
+                        ..RunError::new(
+                            RunErrorKind::Execution,
+                            format!("the run failed ({})", other.unwrap_or("unknown")),
+                            "see the run's events for the model's last words",
+                        )
+                    })
                 }
             }
         }
+    }
+}
+
+/// The policy's decision as a `tool.call` event says it.
+pub fn call_decision(d: Decision) -> ToolCallDecision {
+    match d {
+        Decision::Allow => ToolCallDecision::Allow,
+        Decision::Deny => ToolCallDecision::Deny,
+        Decision::Approve => ToolCallDecision::Approval,
     }
 }
 
@@ -153,7 +194,8 @@ fn record(log: &EventLog, v: &Value) -> Result<Option<u64>, LogError> {
         (Some("assistant"), _) => {
             for block in v["message"]["content"].as_array().into_iter().flatten() {
                 if block["type"] == "text" && block["text"].as_str().is_some_and(|t| !t.is_empty()) {
-                    log.append(kind::ASSISTANT_TEXT, json!({"text": block["text"]}))?;
+                    let text = block["text"].as_str().unwrap_or_default().to_string();
+                    log.append(Event::AssistantText(AssistantText { text }))?;
                 }
             }
         }
@@ -168,19 +210,24 @@ fn record(log: &EventLog, v: &Value) -> Result<Option<u64>, LogError> {
                     other => other.to_string(),
                 };
                 let (output, truncated) = cut(&text, MAX_TOOL_OUTPUT);
-                log.append(
-                    kind::TOOL_RESULT,
-                    json!({"tool_use_id": block["tool_use_id"], "is_error": block["is_error"],
-                    "output": output, "truncated": truncated}),
-                )?;
+                log.append(Event::ToolResult(ToolResult {
+                    tool_use_id: block["tool_use_id"].as_str().map(String::from),
+                    is_error: block["is_error"].as_bool(),
+                    exit_code: None,
+                    output: output.to_string(),
+                    truncated,
+                    note: None,
+                }))?;
             }
         }
         (Some("system"), Some("api_retry")) => {
-            log.append(
-                kind::RATE_LIMITED,
-                json!({"attempt": v["attempt"], "max_retries": v["max_retries"], "retry_delay_ms": v["retry_delay_ms"],
-                "error_status": v["error_status"], "error": v["error"]}),
-            )?;
+            log.append(Event::RateLimited(RateLimited {
+                attempt: v["attempt"].as_u64(),
+                max_retries: v["max_retries"].as_u64(),
+                retry_delay_ms: v["retry_delay_ms"].as_u64(),
+                error_status: v["error_status"].as_u64().and_then(|s| u16::try_from(s).ok()),
+                error: v["error"].as_str().map(String::from),
+            }))?;
             return Ok(Some(v["retry_delay_ms"].as_u64().unwrap_or(DEFAULT_RETRY_AFTER_MS)));
         }
         _ => {}

@@ -4,8 +4,7 @@
 //! so it starts from facts instead of guesses.
 
 use car_schemas::kinds::agent::GatherStep;
-use car_schemas::run::kind;
-use serde_json::json;
+use car_schemas::run::{Event, GatherOutput};
 
 use super::claude::Launch;
 use super::command;
@@ -30,11 +29,13 @@ pub async fn gather(
         let (output, cut) = super::converse::cut(&both, MAX_OUTPUT);
         let note = out.note.or_else(|| cut.then(|| format!("output cut at {MAX_OUTPUT} bytes")));
         let exit = out.exit_code;
-        log.append(
-            kind::GATHER_OUTPUT,
-            json!({"name": name, "command": step.command, "exit_code": exit,
-            "output": output, "note": note}),
-        )?;
+        log.append(Event::GatherOutput(GatherOutput {
+            name: name.clone(),
+            command: step.command.clone(),
+            exit_code: exit,
+            output: output.to_string(),
+            note: note.clone(),
+        }))?;
         prompt.push_str(&format!("\n### {name}\n$ {}\n{output}", step.command));
         if let Some(n) = note {
             prompt.push_str(&format!("\n({n})"));

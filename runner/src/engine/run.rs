@@ -9,14 +9,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use car_schemas::kinds::AgentSpec;
-use car_schemas::run::{Usage, kind};
-use serde_json::{Value, json};
+use car_schemas::run::{
+    AgentBody, Event, LogLine, LogStream, RunContext, RunError, RunErrorKind, RunFinished, RunStarted, RunStatus, Usage,
+};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::EngineError;
 use super::approvals::{Answer, Approvals};
 use super::claude::Launch;
-use super::converse::converse;
+use super::converse::{converse, millis};
 use crate::eventlog::EventLog;
 use car_policy::Policy;
 
@@ -63,8 +65,8 @@ pub struct Job<'a> {
     /// How to start claude: binary, folders, credentials, model, turns, budget.
     pub launch: Launch,
     pub node: NodeFacts,
-    /// What started the run (a trigger's payload, …), for scripts.
-    pub context: Value,
+    /// Where and why it runs, for scripts.
+    pub context: RunContext,
     /// How the run is held to its mode: `landlock v7`, `unenforced` (a
     /// read-only agent on a node that accepted running it without a jail),
     /// or `None` (a read-write agent: the policy and approvals hold it).
@@ -75,10 +77,10 @@ pub struct Job<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub usage: Usage,
-    pub summary: Value,
-    pub report: Value,
+    pub summary: Option<String>,
+    pub report: Option<Value>,
     /// `None`: it succeeded.
-    pub error: Option<Value>,
+    pub error: Option<RunError>,
 }
 
 /// Why a run stopped before its end.
@@ -97,7 +99,7 @@ pub async fn run_agent(
     log: &EventLog,
     answers: &mut mpsc::Receiver<Answer>,
     mut cancel: tokio::sync::watch::Receiver<bool>,
-) -> Result<Value, EngineError> {
+) -> Result<RunFinished, EngineError> {
     let timeout = job.spec.timeout().get();
     let run_id = job.run_id.to_string();
     let started = Instant::now();
@@ -107,10 +109,16 @@ pub async fn run_agent(
         _ = tokio::time::sleep(timeout) => Stop::TimedOut,
     };
     let killed = kill_run(&run_id);
-    let (status, message, hint) = match stop {
-        Stop::Cancelled => ("cancelled", "the run was cancelled".to_string(), "start it again when needed"),
+    let (status, kind, message, hint) = match stop {
+        Stop::Cancelled => (
+            RunStatus::Cancelled,
+            RunErrorKind::Cancelled,
+            "the run was cancelled".to_string(),
+            "start it again when needed",
+        ),
         Stop::TimedOut => (
-            "timed_out",
+            RunStatus::TimedOut,
+            RunErrorKind::TimedOut,
             format!(
                 "the run took longer than its timeout of {}",
                 car_schemas::values::Duration::from_secs(timeout.as_secs())
@@ -118,9 +126,12 @@ pub async fn run_agent(
             "raise the agent's timeout or narrow its task",
         ),
     };
-    let finished = json!({"status": status, "duration_ms": started.elapsed().as_millis(), "processes_killed": killed,
-        "error": {"kind": status, "message": message, "hint": hint}});
-    log.append(kind::RUN_FINISHED, finished.clone())?;
+    let finished = RunFinished {
+        duration_ms: Some(millis(started)),
+        processes_killed: Some(killed as u64),
+        ..RunFinished::ended(status, RunError::new(kind, message, hint))
+    };
+    log.append(Event::RunFinished(finished.clone()))?;
     Ok(finished)
 }
 
@@ -130,22 +141,27 @@ async fn drive(
     log: &EventLog,
     answers: &mut mpsc::Receiver<Answer>,
     started: Instant,
-) -> Result<Value, EngineError> {
+) -> Result<RunFinished, EngineError> {
     let spec = job.spec;
     let policy = Policy::new(spec).with_workdir(job.launch.workdir.display().to_string()).resolving_links();
-    let body_kind = if matches!(job.body, Body::Prompt(_)) { "prompt" } else { "script" };
-    log.append(
-        kind::RUN_STARTED,
-        json!({"agent": job.agent_name, "mode": spec.mode, "body": body_kind, "node": job.node.name,
-               "sandbox": job.sandbox}),
-    )?;
+    let body = if matches!(job.body, Body::Prompt(_)) { AgentBody::Prompt } else { AgentBody::Script };
+    log.append(Event::RunStarted(RunStarted {
+        agent: job.agent_name.to_string(),
+        mode: spec.mode,
+        body,
+        node: job.node.name.clone(),
+        sandbox: job.sandbox.clone(),
+    }))?;
     if job.sandbox.as_deref() == Some("unenforced") {
-        log.append(
-            kind::LOG,
-            json!({"stream": "runner", "line": format!(
+        log.append(Event::Log(LogLine {
+            stream: LogStream::Runner,
+            line: format!(
                 "warning: node {} has no Landlock and accepts the risk (`sandbox: unenforced`): this read-only agent \
-                 runs without the kernel's jail, held to reading by the policy's checks alone", job.node.name)}),
-        )?;
+                 runs without the kernel's jail, held to reading by the policy's checks alone",
+                job.node.name
+            ),
+            truncated: false,
+        }))?;
     }
     let marker = (RUN_MARKER.to_string(), job.run_id.to_string());
     let mut launch = job.launch;
@@ -185,17 +201,18 @@ async fn drive(
             script.run(&mut approvals, log).await?
         }
     };
-    let finished = json!({
-        "status": if outcome.error.is_none() { "succeeded" } else { "failed" },
-        "summary": outcome.summary,
-        "report": outcome.report,
-        "usage": outcome.usage,
-        "cost_usd": outcome.usage.cost_usd,
-        "turns": outcome.usage.turns,
-        "duration_ms": started.elapsed().as_millis(),
-        "error": outcome.error,
-    });
-    log.append(kind::RUN_FINISHED, finished.clone())?;
+    let finished = RunFinished {
+        status: if outcome.error.is_none() { RunStatus::Succeeded } else { RunStatus::Failed },
+        summary: outcome.summary,
+        report: outcome.report,
+        usage: Some(outcome.usage),
+        cost_usd: Some(outcome.usage.cost_usd),
+        turns: Some(outcome.usage.turns),
+        duration_ms: Some(millis(started)),
+        processes_killed: None,
+        error: outcome.error,
+    };
+    log.append(Event::RunFinished(finished.clone()))?;
     Ok(finished)
 }
 

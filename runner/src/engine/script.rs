@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use car_schemas::kinds::AgentSpec;
-use car_schemas::run::{Usage, kind};
+use car_schemas::run::{
+    CallSource, Event, LogLine, LogStream, RunContext, RunError, RunErrorKind, ToolCall, ToolResult, Usage,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -31,7 +33,7 @@ use super::EngineError;
 use super::approvals::{Approvals, denial};
 use super::claude::Launch;
 use super::command;
-use super::converse::{converse, cut};
+use super::converse::{call_decision, converse, cut};
 use super::run::{NodeFacts, Outcome, RUN_MARKER};
 use crate::eventlog::EventLog;
 use car_policy::{Decision, Policy};
@@ -59,7 +61,7 @@ pub struct Script<'a> {
     pub spec: &'a AgentSpec,
     pub path: PathBuf,
     pub node: &'a NodeFacts,
-    pub context: &'a Value,
+    pub context: &'a RunContext,
     /// The gather step's output.
     pub gathered: &'a str,
     /// How `ctx.claude` starts claude.
@@ -71,7 +73,8 @@ pub struct Script<'a> {
 #[derive(Default)]
 struct Told {
     usage: Usage,
-    reported: Option<(String, Value, Value)>,
+    /// The last `ctx.report`: status, summary, data.
+    reported: Option<(String, Option<String>, Option<Value>)>,
     last_line: Option<String>,
     commands: u32,
 }
@@ -100,7 +103,7 @@ impl Script<'_> {
             .env("CAR_NODE_NAME", &self.node.name)
             .env("CAR_NODE_OS", &self.node.os)
             .env("CAR_NODE_TAGS", self.node.tags.join(","))
-            .env("CAR_CONTEXT", self.context.to_string())
+            .env("CAR_CONTEXT", serde_json::to_string(self.context).expect("a context serializes"))
             .env("CAR_GATHERED", &gathered)
             .env("CAR_CTX", "stdio")
             .current_dir(&self.launch.workdir)
@@ -124,7 +127,7 @@ impl Script<'_> {
             let (mut line, mut lines) = (Vec::new(), Vec::new());
             while read_line(&mut out, &mut line).await {
                 if let Some(request) = line.strip_prefix(REQUEST) {
-                    log.append_all(kind::LOG, lines.drain(..))?;
+                    log.append_all(lines.drain(..))?;
                     let answer = self.answer(request, &mut told, approvals, log).await?;
                     let mut text = answer.to_string();
                     text.push('\n');
@@ -137,13 +140,13 @@ impl Script<'_> {
                 if !text.trim().is_empty() {
                     told.last_line = Some(text.trim().to_string());
                 }
-                lines.push(log_line("stdout", &text));
+                lines.push(log_line(LogStream::Stdout, &text));
                 // A burst goes in one write; nothing waits for more output to come.
                 if out.buffer().is_empty() || lines.len() >= MAX_BATCH {
-                    log.append_all(kind::LOG, lines.drain(..))?;
+                    log.append_all(lines.drain(..))?;
                 }
             }
-            log.append_all(kind::LOG, lines)?;
+            log.append_all(lines)?;
             Ok::<_, EngineError>(())
         };
         let tail = async {
@@ -151,16 +154,16 @@ impl Script<'_> {
             let (mut line, mut lines, mut tail) = (Vec::new(), Vec::new(), VecDeque::new());
             while read_line(&mut err, &mut line).await {
                 let text = String::from_utf8_lossy(&line).into_owned();
-                lines.push(log_line("stderr", &text));
+                lines.push(log_line(LogStream::Stderr, &text));
                 if err.buffer().is_empty() || lines.len() >= MAX_BATCH {
-                    log.append_all(kind::LOG, lines.drain(..))?;
+                    log.append_all(lines.drain(..))?;
                 }
                 if tail.len() == STDERR_TAIL {
                     tail.pop_front();
                 }
                 tail.push_back(text);
             }
-            log.append_all(kind::LOG, lines)?;
+            log.append_all(lines)?;
             Ok::<_, EngineError>(tail)
         };
         let (served, tail) = tokio::join!(serve, tail);
@@ -210,11 +213,15 @@ impl Script<'_> {
         let call_id = format!("ctx-{}", told.commands);
         let input = json!({"command": cmd});
         let verdict = self.policy.decide("Bash", &input);
-        log.append(
-            kind::TOOL_CALL,
-            json!({"tool": "Bash", "input": input, "decision": verdict.decision.as_str(), "rule": verdict.rule,
-                   "reason": verdict.reason, "tool_use_id": call_id, "source": "script"}),
-        )?;
+        log.append(Event::ToolCall(ToolCall {
+            tool: "Bash".into(),
+            input: input.clone(),
+            decision: call_decision(verdict.decision),
+            rule: verdict.rule.clone(),
+            reason: verdict.reason.clone(),
+            tool_use_id: Some(call_id.clone()),
+            source: Some(CallSource::Script),
+        }))?;
         match verdict.decision {
             Decision::Allow => {}
             Decision::Deny => return Ok(Err(json!({"kind": "denied", "message": verdict.reason}))),
@@ -233,11 +240,14 @@ impl Script<'_> {
         let out = command::run("/bin/bash", cmd, self.launch, &marker, timeout, MAX_SH_OUTPUT).await;
         let both = format!("{}{}", out.stdout, out.stderr);
         let (shown, truncated) = cut(&both, MAX_RESULT_EVENT);
-        log.append(
-            kind::TOOL_RESULT,
-            json!({"tool_use_id": call_id, "is_error": out.exit_code != Some(0), "exit_code": out.exit_code,
-                   "output": shown, "truncated": truncated || out.cut, "note": out.note}),
-        )?;
+        log.append(Event::ToolResult(ToolResult {
+            tool_use_id: Some(call_id),
+            is_error: Some(out.exit_code != Some(0)),
+            exit_code: out.exit_code,
+            output: shown.to_string(),
+            truncated: truncated || out.cut,
+            note: out.note.clone(),
+        }))?;
         Ok(Ok(json!({"exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr,
                      "truncated": out.cut, "note": out.note})))
     }
@@ -271,29 +281,40 @@ impl Script<'_> {
         told.usage += usage;
         Ok(match conversation.error(launch.report_schema.is_some()) {
             None => Ok(json!({"text": conversation.text(), "report": conversation.report(), "usage": usage})),
-            Some(error) => Err(error),
+            Some(error) => Err(serde_json::to_value(error).expect("errors serialize")),
         })
     }
 
     fn outcome(&self, status: std::process::ExitStatus, told: Told, tail: VecDeque<String>) -> Outcome {
         let (reported_status, summary, report) = match told.reported {
             Some((s, summary, report)) => (Some(s), summary, report),
-            None => (None, told.last_line.map_or(Value::Null, Value::from), Value::Null),
+            None => (None, told.last_line, None),
         };
         let error = if !status.success() {
             let message = match status.code() {
                 Some(code) => format!("the script exited with status {code}"),
                 None => "the script was killed by a signal".to_string(),
             };
-            Some(json!({"kind": "script", "message": message,
-                "hint": "its last lines of stderr are in `detail`; run it by hand with the same CAR_* variables to debug",
-                "detail": tail.into_iter().collect::<Vec<_>>().join("\n")}))
+            Some(RunError {
+                detail: Some(Value::String(tail.into_iter().collect::<Vec<_>>().join("\n"))),
+                ..RunError::new(
+                    RunErrorKind::Script,
+                    message,
+                    "its last lines of stderr are in `detail`; run it by hand with the same CAR_* variables to debug",
+                )
+            })
         } else if reported_status.as_deref() == Some("failed") {
-            Some(json!({"kind": "reported", "message": format!("the script reported failure: {}",
-                summary.as_str().unwrap_or("no summary")), "hint": "see the run's log and report"}))
-        } else if self.spec.report.is_some() && report.is_null() {
-            Some(json!({"kind": "no_report", "message": "the agent declares a report, but the script never sent one",
-                "hint": "call ctx.report(status, summary, data) before the script ends"}))
+            Some(RunError::new(
+                RunErrorKind::Reported,
+                format!("the script reported failure: {}", summary.as_deref().unwrap_or("no summary")),
+                "see the run's log and report",
+            ))
+        } else if self.spec.report.is_some() && report.is_none() {
+            Some(RunError::new(
+                RunErrorKind::NoReport,
+                "the agent declares a report, but the script never sent one",
+                "call ctx.report(status, summary, data) before the script ends",
+            ))
         } else {
             None
         };
@@ -312,18 +333,19 @@ fn report(req: &Value, told: &mut Told) -> Result<Value, Value> {
     if !(req["data"].is_object() || req["data"].is_null()) {
         return Err(json!({"kind": "bad_request", "message": "report data must be a JSON object"}));
     }
-    told.reported = Some((status.to_string(), req["summary"].clone(), req["data"].clone()));
+    let summary = match &req["summary"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    told.reported = Some((status.to_string(), summary, Some(req["data"].clone()).filter(|d| !d.is_null())));
     Ok(json!({}))
 }
 
-/// A `log` event's data.
-fn log_line(stream: &str, text: &str) -> Value {
+/// A `log` event of one line of output.
+fn log_line(stream: LogStream, text: &str) -> Event {
     let (line, truncated) = cut(text, MAX_LOG_LINE);
-    if truncated {
-        json!({"stream": stream, "line": line, "truncated": true})
-    } else {
-        json!({"stream": stream, "line": line})
-    }
+    Event::Log(LogLine { stream, line: line.to_string(), truncated })
 }
 
 /// Reads one line (without its newline) into `line`, keeping at most

@@ -3425,8 +3425,8 @@ export interface operations {
     list_approvals: {
         parameters: {
             query?: {
-                /** @description pending, approved, denied or expired. */
-                status?: string;
+                /** @description Only approvals in this status. */
+                status?: components["schemas"]["ApprovalStatus"];
             };
             header?: never;
             path?: never;
@@ -4471,8 +4471,8 @@ export interface operations {
                 limit?: number;
                 agent?: string;
                 node?: string;
-                /** @description queued, dispatched, running, awaiting_approval, succeeded, failed, timed_out, cancelled, lost. */
-                status?: string;
+                /** @description Only runs in this status. */
+                status?: components["schemas"]["RunStatus"];
                 /** @description Runs older than this run id (the `next` of the previous page). */
                 before?: string;
             };
