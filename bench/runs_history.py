@@ -117,13 +117,13 @@ def pick(col, shares):
 
 
 def insert_sql(n):
-    tags = " ".join(f"WHEN '{name}' THEN '{json.dumps(t)}'::jsonb" for name, _, _, t in NODES)
     # The newest ten runs are still open; the rest finished.
     open_ = "ARRAY['queued','queued','dispatched','running','running','running','running','awaiting_approval','running','queued']"
     status = (f"CASE WHEN i > {n} - 10 THEN ({open_})[i - ({n} - 10)] "
               "WHEN rs < 0.86 THEN 'succeeded' WHEN rs < 0.94 THEN 'failed' WHEN rs < 0.96 THEN 'timed_out' "
               "WHEN rs < 0.98 THEN 'cancelled' ELSE 'lost' END")
-    trigger = "CASE WHEN rt < 0.85 THEN 'schedule' WHEN rt < 0.95 THEN 'manual' WHEN rt < 0.98 THEN 'trigger' ELSE 'retry' END"
+    # A retry keeps its first attempt's trigger: 2% of the runs are second attempts.
+    trigger = "CASE WHEN rt < 0.85 THEN 'schedule' WHEN rt < 0.95 THEN 'manual' ELSE 'trigger' END"
     # Each agent's document (and script) once, addressed as the migration that made run_inputs does.
     return f"""
 WITH src AS (SELECT source FROM scripts WHERE path LIKE '%/cert_expiry.py'),
@@ -157,9 +157,11 @@ INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, f
                   last_seq, summary, report, error, input_tokens, output_tokens, cache_creation_input_tokens,
                   cache_read_input_tokens, cost_usd, turns)
 SELECT id, agent, node, status, trig, started_by, CASE WHEN trig = 'schedule' THEN created END,
-       CASE WHEN trig = 'retry' THEN 2 ELSE 1 END, id, revision, hash, model,
-       jsonb_build_object('node', jsonb_build_object('name', node, 'tags', CASE node {tags} END),
-                          'trigger', trig, 'started_by', started_by),
+       CASE WHEN rk > 0.98 THEN 2 ELSE 1 END, CASE WHEN rk > 0.98 THEN id END, revision, hash, model,
+       CASE WHEN trig = 'trigger' THEN jsonb_build_object('payload', jsonb_build_object(
+         'status', 'firing', 'alerts', jsonb_build_array(jsonb_build_object('labels', jsonb_build_object(
+           'alertname', 'HostDiskFull', 'instance', node || ':9100', 'severity', 'warning')))))
+            ELSE '{{}}' END,
        created,
        CASE WHEN status = 'queued' THEN now() + interval '1 day' END,
        CASE WHEN status <> 'queued' THEN created + interval '15 milliseconds' END,
@@ -172,7 +174,7 @@ SELECT id, agent, node, status, trig, started_by, CASE WHEN trig = 'schedule' TH
        CASE WHEN status = 'succeeded' THEN jsonb_build_object('ok', true, 'checked', (1 + floor(rk * 20))::int,
                                                               'warnings', jsonb_build_array()) END,
        CASE status
-         WHEN 'failed' THEN jsonb_build_object('kind', 'failed', 'message', 'the agent reported a failure: 1 of 12 checks failed', 'hint', 'see the run''s log')
+         WHEN 'failed' THEN jsonb_build_object('kind', 'reported', 'message', 'the agent reported a failure: 1 of 12 checks failed', 'hint', 'see the run''s log')
          WHEN 'timed_out' THEN jsonb_build_object('kind', 'timed_out', 'message', 'the run took longer than its timeout of 15m', 'hint', 'raise the agent''s timeout or narrow its task')
          WHEN 'cancelled' THEN jsonb_build_object('kind', 'cancelled', 'message', 'the run was cancelled', 'hint', 'start it again when needed')
          WHEN 'lost' THEN jsonb_build_object('kind', 'lost', 'message', 'node ' || node || ' was away for 300s while the run went', 'hint', 'check the node and its runner, then start the run again')
@@ -274,8 +276,9 @@ def main():
         # The requests: (label, HTTP path, [(prepared statement, parameters)] of the SQL the server runs).
         q = urllib.parse.quote
         status, body = get("/api/v1/runs?limit=50")
+        assert status == 200, (status, body[:300])
         page = json.loads(body)
-        cursor, one = page["next"], page["runs"][-1]["id"]
+        cursor, one = page["next"], page["items"][-1]["id"]
         kinds = [
             ("runs?limit=50", "/api/v1/runs?limit=50", [("runs", [None, None, None, None, 50])]),
             (f"&agent={AGENT}", f"/api/v1/runs?limit=50&agent={q(AGENT)}", [("runs", [AGENT, None, None, None, 50])]),

@@ -68,7 +68,10 @@ async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
     assert_eq!(what, [("checker", "nas", Some(at(10))), ("checker", "nas", Some(at(20)))]);
     assert_eq!(fired[0].trigger, RunTrigger::Schedule);
     assert_eq!(fired[0].started_by.as_deref(), Some("often"));
-    assert_eq!(fired[0].context.node.tags, ["storage"]);
+    let told = scheduler.runs.context(&fired[0]);
+    assert_eq!(told.node.tags, ["storage"]);
+    assert_eq!(told.extra["schedule"], "often");
+    assert_eq!(told.extra["slot"], serde_json::json!(at(10)));
 }
 
 #[tokio::test]

@@ -56,3 +56,66 @@ async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
         .unwrap();
     assert_eq!(hours, 2);
 }
+
+/// The migration that moved each run's agent document into `run_inputs`,
+/// run over a history made before it: every run keeps what it ran with,
+/// runs that ran the same document share one row, and the server reads them.
+#[tokio::test]
+async fn runs_made_before_the_slim_runs_migration_keep_what_they_ran_with() {
+    const SLIM_RUNS: i64 = 20261207000001;
+    let url = common::database_url().await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut before = sqlx::migrate!("../migrations");
+    before.migrations = before.migrations.iter().filter(|m| m.version < SLIM_RUNS).cloned().collect::<Vec<_>>().into();
+    before.run(&pool).await.unwrap();
+    let prompt = serde_json::json!({"kind": "Agent", "metadata": {"name": "checker"}, "spec": {"prompt": "check"}});
+    let script = serde_json::json!({"kind": "Agent", "metadata": {"name": "cleaner"}, "spec": {"script": "clean.py"}});
+    let files = serde_json::json!({"clean.py": "print('clean')"});
+    let context = serde_json::json!({"node": {"name": "nas", "tags": ["zfs"]}, "trigger": "schedule",
+        "started_by": "nightly", "schedule": "nightly", "slot": "2026-12-01T03:00:00Z"});
+    for (id, first, document, files) in [
+        ("r1", "r1", &prompt, serde_json::json!({})),
+        ("r2", "r1", &prompt, serde_json::json!({})),
+        ("r3", "r3", &script, files.clone()),
+    ] {
+        sqlx::query(
+            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, \
+             agent_document, files, context) \
+             VALUES ($1, $2, 'nas', 'succeeded', 'schedule', 'nightly', '2026-12-01T03:00:00Z', \
+             CASE WHEN $1 = $3 THEN 1 ELSE 2 END, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(document["metadata"]["name"].as_str())
+        .bind(first)
+        .bind(document)
+        .bind(files)
+        .bind(&context)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = common::store_at(&url).await; // migrates the rest
+    let repo = store.run_repo();
+    let inputs_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM run_inputs").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(inputs_rows, 2, "the two runs of one document share a row");
+    for (id, document, files, needs_model) in
+        [("r1", &prompt, serde_json::json!({}), true), ("r3", &script, files, false)]
+    {
+        let run = repo.run(id).await.unwrap().unwrap();
+        let inputs = repo.inputs(&run).await.unwrap();
+        assert_eq!(&inputs.agent, document, "{id}");
+        assert_eq!(serde_json::to_value(&inputs.files).unwrap(), files, "{id}");
+        assert_eq!(run.needs_model, needs_model, "{id}");
+        assert!(run.context.is_empty(), "{id}: only what the columns do not say is kept: {:?}", run.context);
+    }
+    let attempts: Vec<String> = repo.attempts("r1").await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(attempts, ["r1", "r2"]);
+    let r2 = repo.run("r2").await.unwrap().unwrap();
+    assert_eq!(r2.first_run_id, "r1");
+    let told = r2.context(car_schemas::run::NodeContext { name: "nas".into(), ..Default::default() });
+    assert_eq!(told.extra["schedule"], "nightly");
+    assert_eq!(told.extra["slot"], "2026-12-01T03:00:00Z");
+    assert_eq!(told.trigger.as_deref(), Some("schedule"));
+}

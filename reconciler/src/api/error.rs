@@ -36,12 +36,24 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "database error in a request");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database",
-            "the database did not answer",
-            "check that PostgreSQL is running; GET /readyz tells when the server is ready again",
-        )
+        match e {
+            // A stored record this server cannot read: not an outage, and retrying will not help.
+            StoreError::Query(
+                sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::TypeNotFound { .. },
+            ) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "database",
+                format!("a stored record cannot be read: {e}"),
+                "the database holds what this version of the server does not understand \
+                 (edited by hand, or written by another version); the server log names the record",
+            ),
+            _ => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database",
+                "the database did not answer",
+                "check that PostgreSQL is running; GET /readyz tells when the server is ready again",
+            ),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::QueryParams;
 use super::{ApiError, AppState, JsonBody, Page};
 use crate::runs::repo::Transition;
-use crate::runs::{Approval, Run, RunTrigger, ServiceError, Start};
+use crate::runs::{Approval, Run, RunTrigger, Runs, ServiceError, Start};
 use crate::trust::access::Caller;
 
 /// A reader further behind than this many events skips ahead (with a gap marker).
@@ -94,7 +94,7 @@ pub struct RunView {
 }
 
 /// A run as the API shows it; a queued model run says why it waits, if it is held.
-pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
+pub fn view(runs: &Runs, r: &Run, held: Option<&str>) -> RunView {
     let status = r.status;
     let duration_ms = match (r.started_at, r.finished_at) {
         (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
@@ -109,7 +109,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         cost_usd: r.cost_usd,
         turns: count(r.turns.into()),
     };
-    Ok(RunView {
+    RunView {
         id: r.id.clone(),
         agent: r.agent.clone(),
         node: r.node.clone(),
@@ -120,7 +120,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         attempt: r.attempt,
         first_run_id: r.first_run_id.clone(),
         revision: r.revision.clone(),
-        context: serde_json::to_value(&r.context).expect("a context serializes"),
+        context: serde_json::to_value(runs.context(r)).expect("a context serializes"),
         created_at: r.created_at,
         not_before: r.not_before,
         after_previous: r.after_previous,
@@ -140,7 +140,7 @@ pub fn view(r: &Run, held: Option<&str>) -> Result<RunView, ApiError> {
         duration_ms,
         usage,
         held: held.filter(|_| status == RunStatus::Queued && r.needs_model).map(String::from),
-    })
+    }
 }
 
 /// One run with its history: every status change, every attempt, every approval it asked for.
@@ -207,7 +207,7 @@ pub async fn start(
         .queue(&b.agent, &b.node, start)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "the run was not queued", "try again"))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&run, held(&s).as_deref())?)))
+    Ok((StatusCode::ACCEPTED, Json(view(&s.runs, &run, held(&s).as_deref()))))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -235,7 +235,7 @@ pub async fn list(
         crate::runs::repo::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
     let runs = s.runs.repo.runs(&filter).await?;
     let held = held(&s);
-    let items = runs.iter().map(|r| view(r, held.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    let items = runs.iter().map(|r| view(&s.runs, r, held.as_deref())).collect();
     Ok(Json(Page::of(items, limit as usize, |r| r.id.clone())))
 }
 
@@ -252,7 +252,7 @@ pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
     );
     let attempts =
         attempts.iter().map(|a| RunAttempt { id: a.id.clone(), attempt: a.attempt, status: a.status }).collect();
-    Ok(Json(RunDetail { run: view(&run, held(&s).as_deref())?, transitions, attempts, approvals }))
+    Ok(Json(RunDetail { run: view(&s.runs, &run, held(&s).as_deref()), transitions, attempts, approvals }))
 }
 
 /// The run's log as plain text, for download.

@@ -118,7 +118,7 @@ async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> 
         agent: inputs.agent,
         files: inputs.files,
         env: runs.runners.secrets().run_env().await,
-        context: run.context.clone(),
+        context: runs.context(run),
     };
     match endpoint.start(&request).await {
         Ok(_) => {

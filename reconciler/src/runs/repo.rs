@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use car_schemas::run::{RunContext, RunError, RunFinished, RunStatus, Usage};
+use car_schemas::run::{NodeContext, RunContext, RunError, RunFinished, RunStatus, Usage};
 
 use crate::db::{Store, StoreError};
 use crate::trust::audit;
@@ -29,14 +29,17 @@ pub struct Run {
     pub started_by: Option<String>,
     pub slot: Option<DateTime<Utc>>,
     pub attempt: i32,
+    /// The first attempt's id (its own for the first).
     pub first_run_id: String,
     pub revision: Option<String>,
     /// What it runs with: the hash of its [`RunInputs`].
     pub inputs: Vec<u8>,
     /// Whether it needs the model (a prompt agent), which the budget gate holds.
     pub needs_model: bool,
+    /// What started it said beyond the other columns (a trigger's payload);
+    /// [`Run::context`] makes the whole context the agent is told.
     #[sqlx(json)]
-    pub context: RunContext,
+    pub context: serde_json::Map<String, Value>,
     pub created_at: DateTime<Utc>,
     pub not_before: Option<DateTime<Utc>>,
     pub after_previous: bool,
@@ -57,7 +60,9 @@ pub struct Run {
 }
 
 /// The columns of [`Run`], for every query that reads runs.
-const RUN: &str = "id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, inputs, \
+/// A first attempt stores no `first_run_id` (it is its own id): 40 bytes a run.
+const RUN: &str = "id, agent, node, status, trigger, started_by, slot, attempt, COALESCE(first_run_id, id) AS first_run_id, \
+    revision, inputs, \
     needs_model, context, created_at, not_before, after_previous, dispatched_at, started_at, finished_at, last_seq, \
     summary, report, error, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, \
     cost_usd, turns";
@@ -148,7 +153,8 @@ pub struct NewRun {
     pub revision: Option<String>,
     pub inputs: RunInputs,
     pub needs_model: bool,
-    pub context: RunContext,
+    /// What started it says beyond the other fields (a trigger's payload).
+    pub context: serde_json::Map<String, Value>,
     pub not_before: Option<DateTime<Utc>>,
     /// Wait while another run of the agent goes on the node.
     pub after_previous: bool,
@@ -249,6 +255,25 @@ pub fn new_id() -> String {
     format!("run_{}_{}", Utc::now().format("%Y%m%d%H%M%S"), hex::encode(bytes))
 }
 
+/// The id of the run a schedule's slot makes on a node: the same on every
+/// replica, so the primary key lets one of them queue it (no index of its own).
+fn slot_id(schedule: &str, slot: DateTime<Utc>, agent: &str, node: &str) -> String {
+    let key = serde_json::to_vec(&(schedule, slot, agent, node)).expect("strings and a time serialize");
+    format!("run_{}_{}", slot.format("%Y%m%d%H%M%S"), hex::encode(&Sha256::digest(key)[..8]))
+}
+
+impl Run {
+    /// What the agent is told about its run, on `node` as git declares it now.
+    pub fn context(&self, node: NodeContext) -> RunContext {
+        let mut extra = self.context.clone();
+        if let (RunTrigger::Schedule, Some(slot)) = (self.trigger, self.slot) {
+            extra.insert("schedule".into(), Value::from(self.started_by.clone()));
+            extra.insert("slot".into(), serde_json::json!(slot));
+        }
+        RunContext { node, trigger: Some(self.trigger.as_str().into()), started_by: self.started_by.clone(), extra }
+    }
+}
+
 /// Runs, approvals and usage in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct RunRepo {
@@ -268,7 +293,12 @@ impl RunRepo {
     /// it. A schedule's slot that another replica already queued for this
     /// node gives `None`.
     pub async fn queue_run(&self, r: &NewRun) -> Result<Option<Run>, StoreError> {
-        let id = new_id();
+        let id = match (r.trigger, r.slot) {
+            (RunTrigger::Schedule, Some(slot)) => {
+                slot_id(r.started_by.as_deref().unwrap_or(""), slot, &r.agent, &r.node)
+            }
+            _ => new_id(),
+        };
         let hash = r.inputs.hash();
         let mut tx = self.pool.begin().await?;
         // DO UPDATE, not DO NOTHING: it locks the stored row, so retention's
@@ -284,10 +314,10 @@ impl RunRepo {
         .execute(&mut *tx)
         .await?;
         let run = sqlx::query_as::<_, Run>(&format!(
-            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, first_run_id, revision, inputs, \
+            "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, revision, inputs, \
              needs_model, context, not_before, after_previous) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $1, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT DO NOTHING RETURNING {RUN}"
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (id) DO NOTHING RETURNING {RUN}"
         ))
         .bind(&id)
         .bind(&r.agent)
@@ -322,7 +352,7 @@ impl RunRepo {
         let next = sqlx::query_as::<_, Run>(&format!(
             "INSERT INTO runs (id, agent, node, status, trigger, started_by, slot, attempt, first_run_id, revision, \
              inputs, needs_model, context, not_before, after_previous) \
-             SELECT $1, agent, node, 'queued', trigger, started_by, slot, attempt + 1, first_run_id, revision, \
+             SELECT $1, agent, node, 'queued', trigger, started_by, slot, attempt + 1, COALESCE(first_run_id, id), revision, \
              inputs, needs_model, context, $3, after_previous FROM runs WHERE id = $2 RETURNING {RUN}"
         ))
         .bind(&id)
@@ -372,7 +402,7 @@ impl RunRepo {
     pub async fn attempts(&self, first_run_id: &str) -> Result<Vec<Run>, StoreError> {
         // The first attempt by its key, the retries by `runs_retries`.
         Ok(sqlx::query_as::<_, Run>(&format!(
-            "SELECT {RUN} FROM runs WHERE id = $1 OR (first_run_id = $1 AND attempt > 1) ORDER BY attempt"
+            "SELECT {RUN} FROM runs WHERE id = $1 OR first_run_id = $1 ORDER BY attempt"
         ))
         .bind(first_run_id)
         .fetch_all(&self.pool)

@@ -175,18 +175,6 @@ impl Runs {
             files.insert(script.as_str().to_string(), source);
         }
         let started_by = start.by.as_ref().map(crate::trust::audit::Actor::label);
-        // The node's `sandbox: unenforced` is how its runner learns that git accepts running
-        // read-only agents without a jail where the kernel has none.
-        let context = RunContext {
-            node: NodeContext {
-                name: node.into(),
-                tags: node_spec.tags.iter().map(|t| t.as_str().to_string()).collect(),
-                sandbox: node_spec.sandbox,
-            },
-            trigger: Some(start.trigger.as_str().into()),
-            started_by: started_by.clone(),
-            extra: start.context,
-        };
         let run = self
             .repo
             .queue_run(&NewRun {
@@ -199,7 +187,7 @@ impl Runs {
                 revision: Some(a.revision.clone()),
                 inputs: RunInputs { agent: a.document.clone(), files },
                 needs_model: spec.script.is_none(),
-                context,
+                context: start.context,
                 not_before: start.not_before,
                 after_previous: start.after_previous,
             })
@@ -208,6 +196,20 @@ impl Runs {
             self.wake.notify_one();
         }
         Ok(run)
+    }
+
+    /// What `run`'s agent is told about its run: its node as git declares
+    /// it now (the node's `sandbox: unenforced` is how its runner learns
+    /// that git accepts running read-only agents without a jail where the
+    /// kernel has none), what started it and why.
+    pub fn context(&self, run: &Run) -> RunContext {
+        let snapshot = self.live.now();
+        let node = snapshot.nodes.get(&run.node).map(|n| &n.spec);
+        run.context(NodeContext {
+            name: run.node.clone(),
+            tags: node.map(|n| n.tags.iter().map(|t| t.as_str().to_string()).collect()).unwrap_or_default(),
+            sandbox: node.map(|n| n.sandbox).unwrap_or_default(),
+        })
     }
 
     /// An agent's record (`stats` and `last_runs`): computed on the first

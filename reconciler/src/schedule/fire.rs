@@ -21,7 +21,6 @@ use car_schemas::kinds::ScheduleSpec;
 use car_schemas::kinds::schedule::Overlap;
 use car_schemas::placement;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::repo::ScheduleRepo;
 use super::slots::{Cadence, apply_misfire};
@@ -142,10 +141,8 @@ impl Scheduler {
             trigger: crate::runs::RunTrigger::Schedule,
             by: Some(crate::trust::audit::Actor::new(crate::trust::audit::ActorKind::Schedule, name, None)),
             slot: Some(slot),
-            context: serde_json::Map::from_iter([
-                ("schedule".to_string(), json!(name)),
-                ("slot".to_string(), json!(slot)),
-            ]),
+            // The schedule and slot are the run's `started_by` and `slot`.
+            context: serde_json::Map::new(),
             not_before: Some(slot + jitter),
             after_previous: schedule.overlap == Overlap::Queue,
         };
