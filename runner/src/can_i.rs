@@ -9,61 +9,41 @@ use std::process::ExitCode;
 use car_policy::{Policy, exit_code, input_for};
 use car_schemas::load::{MemFile, Memory};
 use car_schemas::{LoadOptions, Spec};
+use clap::Args;
 
-pub const USAGE: &str = "usage: car-runner can-i --agent FILE [--name AGENT] [--tool TOOL] [--cwd DIR] [--json] -- CALL
-  FILE   an Agent document (YAML, as in the config repository)
-  CALL   the command (Bash), path (Read, Write, Edit), pattern (Grep, Glob) or URL (WebFetch),
-         or the tool's input as a JSON object
-exit 0 allowed, 1 denied, 3 held for approval, 2 could not run";
-
-struct Question {
+/// A tool call to ask an agent's policy about.
+#[derive(Debug, Args)]
+pub struct Question {
+    /// An Agent document (YAML, as in the config repository).
+    #[arg(long = "agent", value_name = "FILE")]
     file: PathBuf,
+    /// The agent to ask, when FILE holds several.
+    #[arg(long)]
     name: Option<String>,
+    /// The tool the model would call: Bash, Read, Write, Edit, Grep, Glob, WebFetch, …
+    #[arg(long, default_value = "Bash")]
     tool: String,
+    /// The folder the call runs in, for relative paths (default: this one).
+    #[arg(long)]
     cwd: Option<String>,
+    /// Print the answer as JSON.
+    #[arg(long)]
     json: bool,
-    call: String,
+    /// The command (Bash), path (Read, Write, Edit), pattern (Grep, Glob) or URL (WebFetch); or
+    /// the tool's input as a JSON object.
+    #[arg(last = true, required = true, value_name = "CALL")]
+    call: Vec<String>,
 }
 
-pub fn run(args: &[String]) -> ExitCode {
-    let answered = parse(args).and_then(|q| answer(&q));
-    match answered {
+/// Answers `q`: exit 0 allowed, 1 denied, 3 held for approval, 2 could not run.
+pub fn run(q: &Question) -> ExitCode {
+    match answer(q) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }
-}
-
-fn parse(args: &[String]) -> Result<Question, String> {
-    let mut q =
-        Question { file: PathBuf::new(), name: None, tool: "Bash".into(), cwd: None, json: false, call: String::new() };
-    let mut it = args.iter();
-    let value = |flag: &str, it: &mut std::slice::Iter<String>| {
-        it.next().cloned().ok_or_else(|| format!("{flag} needs a value"))
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--agent" => q.file = value("--agent", &mut it)?.into(),
-            "--name" => q.name = Some(value("--name", &mut it)?),
-            "--tool" => q.tool = value("--tool", &mut it)?,
-            "--cwd" => q.cwd = Some(value("--cwd", &mut it)?),
-            "--json" => q.json = true,
-            "--" => {
-                q.call = it.by_ref().cloned().collect::<Vec<_>>().join(" ");
-                break;
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if q.file.as_os_str().is_empty() {
-        return Err("--agent FILE is required".into());
-    }
-    if q.call.trim().is_empty() {
-        return Err("give the call after --".into());
-    }
-    Ok(q)
 }
 
 fn answer(q: &Question) -> Result<u8, String> {
@@ -94,7 +74,7 @@ fn answer(q: &Question) -> Result<u8, String> {
         (None, []) => return Err(format!("{} holds no Agent document", q.file.display())),
         (None, _) => return Err(format!("{} holds several agents: pick one with --name", q.file.display())),
     };
-    let input = input_for(&q.tool, &q.call);
+    let input = input_for(&q.tool, &q.call.join(" "));
     let cwd = q.cwd.clone().or_else(|| std::env::current_dir().ok().map(|d| d.display().to_string()));
     let explanation = Policy::new(spec).resolving_links().explain(&q.tool, &input, cwd.as_deref());
     if q.json {

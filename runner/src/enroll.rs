@@ -11,41 +11,31 @@ use serde_json::{Value, json};
 
 use crate::keys::{self, Enrollment, KeyRing};
 
-#[derive(Debug, Default, PartialEq)]
+/// Where and how to enroll.
+#[derive(Debug, Default, PartialEq, clap::Args)]
 pub struct Args {
+    /// The server's URL, e.g. http://car.lan:8000.
+    #[arg(long, value_name = "URL", value_parser = server_url)]
     pub server: String,
+    /// A one-time enrollment token from the dashboard (not needed when enrolled already).
+    #[arg(long)]
     pub token: Option<String>,
+    /// The node's name (default: NODE_NAME, else the host name).
+    #[arg(long)]
     pub name: Option<String>,
+    /// Where the server reaches this runner (default: the address the request comes from).
+    #[arg(long, value_name = "URL")]
     pub address: Option<String>,
+    /// This runner's port, for the default address (default 8100).
+    #[arg(long)]
     pub port: Option<u16>,
+    /// Enroll again even when the current key still works.
+    #[arg(long)]
     pub force: bool,
 }
 
-pub const USAGE: &str =
-    "usage: car-runner enroll --server URL [--token TOKEN] [--name NAME] [--address URL] [--port PORT] [--force]";
-
-pub fn parse(args: &[String]) -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
-        match flag.as_str() {
-            "--server" => a.server = value()?.trim_end_matches('/').to_string(),
-            "--token" => a.token = Some(value()?),
-            "--name" => a.name = Some(value()?),
-            "--address" => a.address = Some(value()?),
-            "--port" => {
-                let v = value()?;
-                a.port = Some(v.parse().map_err(|_| format!("--port {v:?} is not a port"))?);
-            }
-            "--force" => a.force = true,
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
-        }
-    }
-    if a.server.is_empty() {
-        return Err(format!("--server is needed\n{USAGE}"));
-    }
-    Ok(a)
+fn server_url(url: &str) -> Result<String, String> {
+    Ok(url.trim_end_matches('/').to_string())
 }
 
 /// Enrolls (or finds the node enrolled already); returns what to tell the user.
@@ -100,19 +90,27 @@ pub async fn run(args: &Args, data_dir: &Path, default_name: &str) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Enroll {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Enroll::try_parse_from(["enroll"].iter().chain(args)).map(|e| e.args).map_err(|e| e.to_string())
+    }
 
     #[test]
     fn arguments_are_read_and_mistakes_named() {
-        let args: Vec<String> = ["--server", "http://car:8000/", "--token", "care_x", "--port", "8101"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let a = parse(&args).unwrap();
+        let a = parse(&["--server", "http://car:8000/", "--token", "care_x", "--port", "8101"]).unwrap();
         assert_eq!((a.server.as_str(), a.token.as_deref(), a.port), ("http://car:8000", Some("care_x"), Some(8101)));
-        assert!(parse(&["--token".into()]).unwrap_err().starts_with("--token needs a value"));
-        assert!(parse(&[]).unwrap_err().starts_with("--server is needed"));
         assert!(
-            parse(&["--server".into(), "x".into(), "--what".into()]).unwrap_err().starts_with("unknown option --what")
+            parse(&["--server", "x", "--token"]).unwrap_err().contains("a value is required for '--token <TOKEN>'")
         );
+        assert!(parse(&[]).unwrap_err().contains("--server <URL>"));
+        assert!(parse(&["--server", "x", "--what"]).unwrap_err().contains("unexpected argument '--what'"));
+        assert!(parse(&["--server", "x", "--port", "eighty"]).unwrap_err().contains("invalid value 'eighty'"));
     }
 }

@@ -13,23 +13,48 @@ use car_runner::api::{RunnerState, app};
 use car_runner::engine::run::NodeFacts;
 use car_runner::keys::KeyRing;
 use car_runner::settings::Settings;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "car-runner",
+    version,
+    about = "Claude Agent Runner: the agent runner on each node",
+    after_help = "Settings come from the environment: RUNNER_PORT, RUNNER_DATA_DIR, RUNNER_TOKEN, NODE_NAME, \
+                  SERVER_URL, CLAUDE_BIN, RUNNER_MAX_CONCURRENT_RUNS (see the README)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the runner's API on RUNNER_PORT (what it does without a subcommand).
+    Serve,
+    /// Enroll this node with its server: spend a one-time token, keep the node key it gets.
+    Enroll(car_runner::enroll::Args),
+    /// What an agent's policy would do with a tool call on this node, without running it.
+    /// Exit 0 allowed, 1 denied, 3 held for approval, 2 could not run.
+    #[command(
+        name = "can-i",
+        after_help = "example:\n  car-runner can-i --agent agents/zfs-health.yaml -- 'zpool status -x'"
+    )]
+    CanI(car_runner::can_i::Question),
+    /// Print the helper module of Python agents (`car_agent`), to try a script by hand.
+    AgentHelper,
+}
 
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("--version") => {
-            println!("car-runner {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        // The helper module of Python agents, to try a script by hand.
-        Some("agent-helper") => {
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    match &command {
+        Command::AgentHelper => {
             print!("{}", car_runner::engine::script::HELPER);
             return ExitCode::SUCCESS;
         }
-        // The policy's dry run, on this node.
-        Some("can-i") => return car_runner::can_i::run(&std::env::args().skip(2).collect::<Vec<_>>()),
-        _ => {}
+        Command::CanI(q) => return car_runner::can_i::run(q),
+        Command::Serve | Command::Enroll(_) => {}
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -51,22 +76,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.first().map(String::as_str) == Some("enroll") {
+    if let Command::Enroll(a) = &command {
         let name = settings.node_name.clone().unwrap_or_else(|| settings.host_name.clone());
-        return match car_runner::enroll::parse(&args[1..]) {
-            Ok(a) => match runtime.block_on(car_runner::enroll::run(&a, &settings.data_dir, &name)) {
-                Ok(said) => {
-                    println!("{said}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+        return match runtime.block_on(car_runner::enroll::run(a, &settings.data_dir, &name)) {
+            Ok(said) => {
+                println!("{said}");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(2)
+                ExitCode::FAILURE
             }
         };
     }

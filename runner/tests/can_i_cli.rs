@@ -49,7 +49,10 @@ fn a_bad_agent_file_or_arguments_could_not_run() {
     assert!(text(&out.stderr).contains("is not a valid agent:\nbad.yaml:6:9: error:"), "{}", text(&out.stderr));
     let out = can_i(&["--", "ls"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--agent FILE is required"));
+    assert!(text(&out.stderr).contains("--agent <FILE>"), "{}", text(&out.stderr));
+    let out = can_i(&["--agent", "reader.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("<CALL>"), "{}", text(&out.stderr));
     let out = can_i(&["--agent", "/no/such/file.yaml", "--", "ls"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /no/such/file.yaml"));

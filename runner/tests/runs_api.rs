@@ -239,12 +239,12 @@ async fn a_run_over_its_timeout_is_stopped_as_timed_out() {
         .text("slept")])
     .await;
     let mut a = agent("long", "read-write", &["Bash(python3 *)"], &[]);
-    a["spec"]["timeout"] = json!("10s");
+    a["spec"]["timeout"] = json!("5s");
     start(&r, &fake, "run-long", a).await;
     let all = events(&r, "run-long", 0, "run.finished").await;
     let fin = &all.last().unwrap()["data"];
     assert_eq!(fin["status"], "timed_out");
-    assert_eq!(fin["error"]["message"], "the run took longer than its timeout of 10s");
+    assert_eq!(fin["error"]["message"], "the run took longer than its timeout of 5s");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!leftover("sleep[(]337[)]"), "the timeout left the tool's process running");
 }

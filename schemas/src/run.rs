@@ -100,7 +100,7 @@ pub struct RunRequest {
 pub struct RunContext {
     #[serde(default)]
     pub node: NodeContext,
-    /// What started it: `manual`, `schedule`, `trigger`, `retry`.
+    /// What started it: `manual`, `schedule` or `trigger` (a retry keeps its first attempt's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
     /// Who or what started it.

@@ -134,40 +134,22 @@ impl Duration {
 
 impl FromStr for Duration {
     type Err = ParseError;
+    /// `humantime` (a maintained crate) reads it, once its characters show
+    /// it uses only our units (humantime also takes `min`, `week`, spaces…,
+    /// which the schema's pattern refuses; from digits and `m s h d` it
+    /// makes exactly our units).
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        let bad = || {
-            (
+        // humantime reads a bare "0" as no time; we want a unit after every number.
+        let ours = s.starts_with(|c: char| c.is_ascii_digit())
+            && s.ends_with(|c: char| c.is_ascii_alphabetic())
+            && s.bytes().all(|b| b.is_ascii_digit() || b"mshd".contains(&b));
+        match ours.then(|| humantime::parse_duration(s)) {
+            Some(Ok(d)) => Ok(Duration(d)),
+            _ => Err((
                 format!("{s:?} is not a duration"),
                 "write a number and a unit (ms, s, m, h, d), e.g. 30s, 10m, 6h or 1h30m".to_string(),
-            )
-        };
-        let mut total = std::time::Duration::ZERO;
-        let mut rest = s;
-        if rest.is_empty() {
-            return Err(bad());
+            )),
         }
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let unit_secs: u64 = match &rest[..unit_len] {
-                "ms" => {
-                    total = total.saturating_add(std::time::Duration::from_millis(n));
-                    rest = &rest[unit_len..];
-                    continue;
-                }
-                "s" => 1,
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                _ => return Err(bad()),
-            };
-            rest = &rest[unit_len..];
-            let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
-            total = total.checked_add(std::time::Duration::from_secs(secs)).ok_or_else(bad)?;
-        }
-        Ok(Duration(total))
     }
 }
 
@@ -578,7 +560,9 @@ mod tests {
         assert_eq!(d("10m"), Ok(600_000));
         assert_eq!(d("1h30m"), Ok(5_400_000));
         assert_eq!(d("7d"), Ok(604_800_000));
-        for bad in ["", "10", "m", "6 h", "1.5h", "10min", "-1s", "99999999999999999999d"] {
+        for bad in
+            ["", "10", "m", "6 h", "1.5h", "10min", "-1s", "99999999999999999999d", "1w", "5sm", "3dh", "1s5", "0"]
+        {
             assert!(bad.parse::<Duration>().is_err(), "{bad} should be refused");
         }
         assert_eq!("90s".parse::<Duration>().unwrap().to_string(), "1m30s");
