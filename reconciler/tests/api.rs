@@ -353,3 +353,44 @@ fn the_committed_api_reference_is_current() {
         "docs/api.md is stale: run `cargo run -p car-server -- schema --out schemas/json --docs docs/api.md` and commit it"
     );
 }
+
+/// A GET on the dashboard port, as a browser makes it: status, headers, body as text.
+async fn page(server: &Server, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+    let resp = server.ui.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn the_dashboard_port_serves_the_app_at_every_page_path_and_json_at_the_api() {
+    let server = Server::start().await;
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    assert!(built.exists(), "build the dashboard first: npm --prefix ui run build (./scripts/test does)");
+    for path in ["/", "/login", "/runs/run_20261206120000_0123456789abcdef", "/agents/zfs-health", "/sync"] {
+        let (status, headers, body) = page(&server, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(body.contains("<div id=\"root\">"), "{path}: {body}");
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+    }
+    let index = std::fs::read_to_string(&built).unwrap();
+    let script = format!("/assets/{}", index.split("src=\"/assets/").nth(1).expect(&index).split('"').next().unwrap());
+    let (status, headers, body) = page(&server, &script).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/javascript");
+    assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+    assert!(body.len() > 1000);
+    let (status, _, _) = page(&server, "/assets/index-gone.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an old version's asset is not the app");
+    let (status, headers, body) = page(&server, "/api/v1/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(body.contains("no such endpoint"), "{body}");
+    let (status, _, body) = page(&server, "/api/v1/auth/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}

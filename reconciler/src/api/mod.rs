@@ -6,6 +6,7 @@ mod api_keys;
 mod approvals;
 mod audit;
 mod auth;
+mod dashboard;
 mod error;
 mod events;
 mod guard;
@@ -360,13 +361,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The dashboard port: the same API at the same paths (`/api/v1/…`, so the
-/// dashboard calls it on its own origin, with `/api/openapi.json`) and,
-/// until the dashboard is built, a login page and the first admin's setup page.
+/// dashboard calls it on its own origin, with `/api/openapi.json`) and the
+/// dashboard itself for every other page path.
 pub fn ui(state: AppState) -> Router {
     routes(&state)
-        .route("/", axum::routing::get(health::ui_index))
-        .route("/setup", axum::routing::get(health::setup_page))
         .route("/api/openapi.json", axum::routing::get(|| async { axum::response::Redirect::to("/openapi.json") }))
-        .fallback(|| async { not_found() })
+        .fallback(axum::routing::get(dashboard::serve).fallback(|| async { not_found() }))
         .with_state(state)
 }

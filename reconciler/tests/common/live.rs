@@ -79,6 +79,8 @@ pub struct ServerSpec<'a> {
 pub struct Server {
     pub proc: Proc,
     pub url: String,
+    /// The dashboard port.
+    pub ui: String,
     pub ws: String,
     /// An admin API key, for every call.
     pub key: String,
@@ -89,6 +91,7 @@ pub async fn start_server(spec: &ServerSpec<'_>) -> Server {
         Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap()),
         None => Stdio::inherit(),
     };
+    let ui_port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_car-server"))
         .arg("serve")
         .env_clear()
@@ -97,7 +100,7 @@ pub async fn start_server(spec: &ServerSpec<'_>) -> Server {
         .env("DATABASE_URL", spec.db)
         .env("DATA_DIR", spec.data)
         .env("API_PORT", spec.api_port.to_string())
-        .env("UI_PORT", free_port().to_string())
+        .env("UI_PORT", ui_port.to_string())
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("RUST_LOG", "warn")
         .env("ADMIN_USERNAME", "admin")
@@ -110,7 +113,8 @@ pub async fn start_server(spec: &ServerSpec<'_>) -> Server {
     let url = format!("http://127.0.0.1:{}", spec.api_port);
     wait_http(&format!("{url}/healthz")).await;
     let key = super::api_key_from(&url, "admin", ADMIN_PASSWORD).await;
-    Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", spec.api_port), url, key }
+    let ui = format!("http://127.0.0.1:{ui_port}");
+    Server { proc: Proc(child), ws: format!("ws://127.0.0.1:{}", spec.api_port), url, ui, key }
 }
 
 impl Server {

@@ -1,0 +1,91 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, unwrap } from "@/api/query";
+import { Failure, Loading } from "@/components/layout/state";
+import { Badge } from "@/components/ui/badge";
+import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { NodesPanel } from "@/features/overview/nodes-panel";
+import { RunsTable } from "@/features/runs/runs-table";
+import { ago } from "@/lib/format";
+
+export function NodesPage() {
+  return <NodesPanel />;
+}
+
+/** `/nodes/{name}`: health and why, what its runner reports, drift with the fix, its runs. */
+export function NodePage({ name }: { name: string }) {
+  const node = useQuery({
+    queryKey: ["nodes", name],
+    queryFn: () => unwrap(api.GET("/api/v1/nodes/{name}", { params: { path: { name } } })),
+    refetchInterval: 5000,
+  });
+  const runs = useQuery({
+    queryKey: ["runs", { node: name }],
+    queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { node: name, limit: 50 } } })),
+    refetchInterval: 5000,
+  });
+  if (node.isPending) return <Loading what={`node ${name}`} />;
+  if (node.error) return <Failure error={node.error} />;
+  const n = node.data;
+  const seen = n.observed;
+  return (
+    <div className="flex flex-col gap-4">
+      <Card>
+        <CardHeader className="flex-row flex-wrap items-center gap-3">
+          <CardTitle>{n.name}</CardTitle>
+          {n.health && (
+            <Badge tone={n.health.health === "green" ? "ok" : n.health.health === "yellow" ? "warn" : "bad"}>
+              {n.health.health}
+            </Badge>
+          )}
+          <span className="text-sm text-muted-foreground">{n.health?.reason}</span>
+        </CardHeader>
+        <CardContent className="grid gap-1 text-sm sm:grid-cols-2">
+          <p>Connection: {n.connection.replace("_", " ")}</p>
+          <p>Last seen: {ago(seen?.last_seen)}</p>
+          <p>OS: {seen?.os ?? "unknown"}</p>
+          <p>Runner: {seen?.version ?? "unknown"}</p>
+          <p>Sandbox: {seen?.sandbox ?? "unknown"}</p>
+          <p className="font-mono text-xs text-muted-foreground">
+            {n.file}:{n.line}
+          </p>
+          {seen?.last_error && <p className="text-bad sm:col-span-2">{seen.last_error}</p>}
+          {seen && seen.capabilities.length > 0 && (
+            <p className="flex flex-wrap gap-1 sm:col-span-2">
+              {seen.capabilities.map((c) => (
+                <span key={c} className="rounded bg-muted px-1.5 py-0.5 text-xs">
+                  {c}
+                </span>
+              ))}
+            </p>
+          )}
+        </CardContent>
+      </Card>
+      {n.drift.length > 0 && (
+        <Card>
+          <CardHeader>
+            <CardTitle>Drift</CardTitle>
+          </CardHeader>
+          <CardContent>
+            <ul className="flex flex-col gap-2 text-sm">
+              {n.drift.map((d, i) => (
+                <li key={i}>
+                  {d.message}
+                  <span className="block text-muted-foreground">fix: {d.fix}</span>
+                </li>
+              ))}
+            </ul>
+          </CardContent>
+        </Card>
+      )}
+      <Card>
+        <CardHeader>
+          <CardTitle>Runs</CardTitle>
+        </CardHeader>
+        <CardContent className="p-0">
+          {runs.error && <Failure error={runs.error} />}
+          {runs.data && <RunsTable runs={runs.data.items} />}
+        </CardContent>
+      </Card>
+    </div>
+  );
+}

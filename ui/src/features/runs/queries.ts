@@ -1,0 +1,20 @@
+import { queryOptions } from "@tanstack/react-query";
+import { api, unwrap } from "@/api/query";
+
+export const recentRunsQuery = queryOptions({
+  queryKey: ["runs", "recent"],
+  queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { limit: 50 } } })),
+  refetchInterval: 3000,
+});
+
+export const runQuery = (id: string) =>
+  queryOptions({
+    queryKey: ["runs", id],
+    queryFn: () => unwrap(api.GET("/api/v1/runs/{id}", { params: { path: { id } } })),
+  });
+
+export const agentsQuery = queryOptions({
+  queryKey: ["agents"],
+  queryFn: () => unwrap(api.GET("/api/v1/agents")),
+  staleTime: 30_000,
+});

@@ -1,0 +1,68 @@
+// A run's events, live: replay then follow over the WebSocket; on a drop (or
+// a `gap` marker, when this viewer fell behind) it connects again with
+// `after=` the last event it has, so no event is lost or shown twice.
+// Events arrive in bursts: they are kept in a ref and handed to React at
+// most once a frame.
+import { useEffect, useRef, useState } from "react";
+import { followRun, type RunEvent, type RunStreamMessage } from "@/api/client";
+
+export type Stream = {
+  events: RunEvent[];
+  /** Live (connected), reconnecting, or done (run.finished arrived). */
+  state: "connecting" | "live" | "reconnecting" | "done";
+};
+
+/** Takes `message` into `events` (seq order, no doubles); says whether to reconnect (a gap). */
+export function take(events: RunEvent[], message: RunStreamMessage): "ok" | "gap" {
+  if (message.type === "gap") return "gap";
+  const e = message as RunEvent;
+  const last = events.length ? events[events.length - 1]!.seq : 0;
+  if (e.seq <= last) return "ok";
+  if (e.seq !== last + 1) return "gap";
+  events.push(e);
+  return "ok";
+}
+
+export function useRunStream(id: string, open = (after: number, on: (m: RunStreamMessage) => void) => followRun(id, on, after)): Stream {
+  const events = useRef<RunEvent[]>([]);
+  const [, setVersion] = useState(0);
+  const [state, setState] = useState<Stream["state"]>("connecting");
+
+  useEffect(() => {
+    events.current = [];
+    let socket: WebSocket | null = null;
+    let stopped = false;
+    let frame = 0;
+    let failures = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const finished = () => events.current.at(-1)?.type === "run.finished";
+    const render = () => {
+      if (!frame) frame = requestAnimationFrame(() => ((frame = 0), setVersion((v) => v + 1)));
+    };
+    const connect = () => {
+      const after = events.current.at(-1)?.seq ?? 0;
+      socket = open(after, (message) => {
+        failures = 0;
+        if (take(events.current, message) === "gap") socket?.close();
+        if (finished()) setState("done");
+        render();
+      });
+      socket.onopen = () => !finished() && setState("live");
+      socket.onclose = () => {
+        if (stopped || finished()) return;
+        setState("reconnecting");
+        failures += 1;
+        retry = setTimeout(connect, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      cancelAnimationFrame(frame);
+      socket?.close();
+    };
+  }, [id]); // eslint-disable-line react-hooks/exhaustive-deps -- `open` is for tests
+
+  return { events: events.current, state };
+}
