@@ -1,4 +1,50 @@
-// The migrations are compiled into the binary (`sqlx::migrate!`): rebuild when one is added or changed.
+//! Two things the binary carries, rebuilt when they change:
+//! - the migrations (`sqlx::migrate!`);
+//! - the dashboard: `ui/` built with npm into `$OUT_DIR/dashboard`, which
+//!   `api::dashboard` embeds. A plain `cargo build` makes the whole server.
+//!   Without npm, or with `CAR_BUILD_UI=0` (a server without the dashboard,
+//!   say to build faster), the server is built without it and its UI port
+//!   says how to build it; a UI that does not build fails the build.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-env-changed=CAR_BUILD_UI");
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
+    for input in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
+    {
+        println!("cargo:rerun-if-changed={}", ui.join(input).display());
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dashboard");
+    // rust-embed wants the folder to exist, built or not.
+    std::fs::create_dir_all(&out).expect("OUT_DIR is writable");
+    if std::env::var("CAR_BUILD_UI").as_deref() == Ok("0") {
+        println!("cargo:warning=CAR_BUILD_UI=0: car-server is built without the dashboard");
+        return;
+    }
+    if Command::new("npm").arg("--version").output().is_err() {
+        println!(
+            "cargo:warning=npm is not installed: car-server is built without the dashboard (install Node.js 20 and npm, then build again)"
+        );
+        return;
+    }
+    if !ui.join("node_modules").exists() {
+        npm(&ui, &["ci", "--no-fund", "--no-audit", "--loglevel=error"]);
+    }
+    npm(&ui, &["run", "--silent", "build", "--", "--outDir", &out.display().to_string(), "--emptyOutDir"]);
+}
+
+fn npm(dir: &Path, args: &[&str]) {
+    let done = Command::new("npm").args(args).current_dir(dir).output().expect("npm runs");
+    if !done.status.success() {
+        panic!(
+            "`npm {}` in {} failed (set CAR_BUILD_UI=0 to build car-server without the dashboard):\n{}{}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
 }

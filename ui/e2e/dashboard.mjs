@@ -116,7 +116,7 @@ try {
   await shoot(page, "run");
 
   step("the log downloads");
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Log" }).click()]);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download log" }).click()]);
   const log = readFileSync(await download.path(), "utf8");
   if (!/#\d+ run finished/.test(log)) fail(`the downloaded log of ${listed} does not end its run:\n${log.slice(0, 500)}`);
 

@@ -1,7 +1,6 @@
-//! The dashboard on the UI port: the React app of `ui/` (built into
-//! `ui/dist` by `npm --prefix ui run build`), embedded in the binary with
-//! rust-embed (a maintained crate for exactly this; debug builds read the
-//! folder at run time, so a rebuilt UI shows without building the server).
+//! The dashboard on the UI port: the React app of `ui/`, which `build.rs`
+//! builds with npm, embedded in the binary with rust-embed (a maintained
+//! crate for exactly this; debug builds read the folder at run time).
 //!
 //! Hashed assets (`/assets/…`) are cached for a year; `index.html` is
 //! answered for every other page path (the app routes in the browser, so a
@@ -14,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(rust_embed::Embed)]
-#[folder = "../ui/dist/"]
+#[folder = "$OUT_DIR/dashboard/"]
 #[allow_missing = true]
 struct Assets;
 
@@ -25,9 +24,9 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Claude Agent Runner</title>\
     <h1>The dashboard is not built into this server</h1>\
-    <p>Build it with <code>npm ci --prefix ui &amp;&amp; npm --prefix ui run build</code>, then build \
-    <code>car-server</code> again (<code>./scripts/up</code> does both). The API works without it: \
-    <a href=/openapi.json>/openapi.json</a>.</p>";
+    <p>It was built without npm, or with <code>CAR_BUILD_UI=0</code>: install Node.js 20 and npm, then \
+    build <code>car-server</code> again (<code>cargo build --release -p car-server</code> builds the dashboard \
+    too). The API works without it: <a href=/openapi.json>/openapi.json</a>.</p>";
 
 /// Answers a GET the API does not: an asset, or the app's page.
 pub async fn serve(uri: Uri) -> Response {

@@ -82,7 +82,7 @@ function RunHeader({ run, live }: { run: Schemas["RunDetail"]; live: string }) {
         <span className="ml-auto flex gap-2">
           <Button variant="outline" size="sm" asChild>
             <a href={`/api/v1/runs/${encodeURIComponent(run.id)}/log`} download={`${run.id}.log`}>
-              <Download aria-hidden /> Log
+              <Download aria-hidden /> Download log
             </a>
           </Button>
           {open && canOperate(who.data) && (
