@@ -143,13 +143,40 @@ try {
   await logLine(page, "finished: succeeded");
 
   step("every page renders, is accessible, and fits a phone");
-  for (const [name, path] of [["overview", "/"], ["agents", "/agents"], ["agent", "/agents/lister"], ["nodes", "/nodes"], ["node", "/nodes/local"], ["sync", "/sync"]]) {
+  for (const [name, path] of [["overview", "/"], ["agents", "/agents"], ["agent", "/agents/lister"], ["nodes", "/nodes"], ["node", "/nodes/local"], ["sync", "/sync"], ["schedules", "/schedules"], ["settings", "/settings"]]) {
     await page.goto(`${UI}${path}`);
     await page.locator("main h2, main h1").first().waitFor();
     await page.waitForLoadState("networkidle");
     await axe(page, name);
     await shoot(page, name);
   }
+
+  step("the command palette jumps and starts agents");
+  await page.goto(`${UI}/agents`);
+  await page.getByRole("link", { name: "lister" }).waitFor();
+  await page.keyboard.press("Control+k");
+  await page.getByRole("textbox", { name: "Go to, or start an agent" }).fill("run lister local");
+  await axe(page, "command palette");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/runs\/run_/);
+  await logLine(page, "finished: succeeded");
+
+  step("an API key is shown once");
+  await page.goto(`${UI}/settings`);
+  await page.getByLabel("Key name").fill("browser test");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = await page.getByTestId("new-key").textContent();
+  if (!key?.startsWith("car")) fail(`the new key looks wrong: ${key}`);
+  await page.reload();
+  await page.getByText("browser test").waitFor();
+  if (await page.getByTestId("new-key").count()) fail("the key is shown again after a reload");
+
+  step("enrolling a node gives a one-liner to copy");
+  await page.goto(`${UI}/nodes`);
+  await page.getByLabel("Node name (optional)").fill("pi");
+  await page.getByRole("button", { name: "Create enrollment token" }).click();
+  const command = await page.getByTestId("enroll-command").textContent();
+  if (!/curl .*\/install.*care_/.test(command ?? "")) fail(`the enrollment one-liner looks wrong: ${command}`);
 
   step("a broken commit's error shows on the sync page with its file and line");
   writeFileSync(join(process.env.CAR_CONFIG_DIR, "broken.yaml"), "apiVersion: car/v1\nkind: Agent\nmetadata: {name: broken}\nspec:\n  prompt: x\n  mode: sometimes\n");

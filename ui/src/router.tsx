@@ -18,6 +18,8 @@ import { identityQuery } from "@/features/auth/session";
 import { NodePage, NodesPage } from "@/features/nodes/nodes-page";
 import { OverviewPage } from "@/features/overview/overview-page";
 import { RunPage } from "@/features/runs/run-page";
+import { SchedulesPage } from "@/features/schedules/schedules-page";
+import { SettingsPage } from "@/features/settings/settings-page";
 import { SyncPage } from "@/features/sync/sync-page";
 
 const root = createRootRouteWithContext<{ queryClient: QueryClient }>()({
@@ -84,8 +86,10 @@ const node = createRoute({
   },
 });
 const sync = createRoute({ getParentRoute: () => app, path: "/sync", component: SyncPage });
+const schedules = createRoute({ getParentRoute: () => app, path: "/schedules", component: SchedulesPage });
+const settings = createRoute({ getParentRoute: () => app, path: "/settings", component: SettingsPage });
 
-const routeTree = root.addChildren([login, setup, app.addChildren([overview, run, agents, agent, nodes, node, sync])]);
+const routeTree = root.addChildren([login, setup, app.addChildren([overview, run, agents, agent, nodes, node, sync, schedules, settings])]);
 
 export function makeRouter(queryClient: QueryClient) {
   return createRouter({ routeTree, context: { queryClient }, defaultPreload: "intent" });

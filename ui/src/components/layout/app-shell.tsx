@@ -1,16 +1,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useNavigate } from "@tanstack/react-router";
-import { Bot, GitBranch, LayoutDashboard, LogOut, Moon, Server, Sun } from "lucide-react";
+import { Bot, CalendarClock, GitBranch, LayoutDashboard, LogOut, Moon, Server, Settings, Sun } from "lucide-react";
 import { useState } from "react";
 import { api, unwrap } from "@/api/query";
 import { Button } from "@/components/ui/button";
 import { identityQuery } from "@/features/auth/session";
+import { CommandPalette } from "./command-palette";
 
 const NAV = [
   { to: "/", label: "Overview", icon: LayoutDashboard },
   { to: "/agents", label: "Agents", icon: Bot },
   { to: "/nodes", label: "Nodes", icon: Server },
+  { to: "/schedules", label: "Schedules", icon: CalendarClock },
   { to: "/sync", label: "Sync", icon: GitBranch },
+  { to: "/settings", label: "Settings", icon: Settings },
 ] as const;
 
 function ThemeToggle() {
@@ -69,6 +72,9 @@ export function AppShell() {
                 {who.data.name} ({who.data.role})
               </span>
             )}
+            <kbd className="hidden rounded border px-1.5 text-xs text-muted-foreground lg:inline" title="Go to, or start an agent">
+              Ctrl K
+            </kbd>
             <ThemeToggle />
             <Button variant="ghost" size="icon" aria-label="Log out" onClick={() => logout.mutate()}>
               <LogOut aria-hidden />
@@ -79,6 +85,7 @@ export function AppShell() {
       <main className="mx-auto max-w-6xl p-3 sm:p-4">
         <Outlet />
       </main>
+      <CommandPalette />
     </div>
   );
 }

@@ -3,12 +3,25 @@ import { api, unwrap } from "@/api/query";
 import { Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { identityQuery } from "@/features/auth/session";
 import { NodesPanel } from "@/features/overview/nodes-panel";
 import { RunsTable } from "@/features/runs/runs-table";
 import { ago } from "@/lib/format";
+import { EnrollNode, NodeKeys } from "./node-trust";
+
+const useAdmin = () => {
+  const who = useQuery(identityQuery);
+  return who.data?.kind !== "node" && who.data?.role === "admin";
+};
 
 export function NodesPage() {
-  return <NodesPanel />;
+  const admin = useAdmin();
+  return (
+    <div className="flex flex-col gap-4">
+      <NodesPanel />
+      {admin && <EnrollNode />}
+    </div>
+  );
 }
 
 /** `/nodes/{name}`: health and why, what its runner reports, drift with the fix, its runs. */
@@ -18,6 +31,7 @@ export function NodePage({ name }: { name: string }) {
     queryFn: () => unwrap(api.GET("/api/v1/nodes/{name}", { params: { path: { name } } })),
     refetchInterval: 5000,
   });
+  const admin = useAdmin();
   const runs = useQuery({
     queryKey: ["runs", { node: name }],
     queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { node: name, limit: 50 } } })),
@@ -77,6 +91,7 @@ export function NodePage({ name }: { name: string }) {
           </CardContent>
         </Card>
       )}
+      {admin && <NodeKeys name={name} />}
       <Card>
         <CardHeader>
           <CardTitle>Runs</CardTitle>

@@ -6,7 +6,9 @@ import { canOperate, identityQuery } from "@/features/auth/session";
 import { recentRunsQuery } from "@/features/runs/queries";
 import { RunsTable } from "@/features/runs/runs-table";
 import { StartRun } from "@/features/runs/start-run";
+import { ApprovalsPanel } from "./approvals-panel";
 import { NodesPanel } from "./nodes-panel";
+import { Spend } from "./spend";
 import { SyncBanner } from "./sync-banner";
 
 export function OverviewPage() {
@@ -16,10 +18,12 @@ export function OverviewPage() {
   return (
     <div className="flex flex-col gap-4">
       <SyncBanner />
+      <ApprovalsPanel />
       <NodesPanel />
       <Card>
         <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
           <CardTitle>Recent runs</CardTitle>
+          <Spend />
           {canOperate(who.data) && <StartRun nodes={nodes.data?.nodes.map((n) => n.name) ?? []} />}
         </CardHeader>
         <CardContent className="p-0">

@@ -16,6 +16,14 @@ export type Line = {
 
 const short = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
+/** The first line inline; the whole text to unfold only when there is more. */
+function split(output: string | null | undefined): { head: string; more?: string } {
+  if (!output) return { head: "" };
+  const end = output.indexOf("\n");
+  if (end < 0 || end === output.length - 1) return { head: output.trimEnd() };
+  return { head: output.slice(0, end), more: output };
+}
+
 function commandOf(input: unknown): string {
   if (input && typeof input === "object") {
     const i = input as Record<string, unknown>;
@@ -29,13 +37,15 @@ export function lineOf(e: RunEvent): Line {
   switch (e.type) {
     case "run.started":
       return { ...base, text: `started ${e.data.agent} on ${e.data.node} (${e.data.mode}, ${e.data.sandbox})` };
-    case "gather.output":
+    case "gather.output": {
+      const { head, more } = split(e.data.output);
       return {
         ...base,
-        text: `$ ${e.data.command ?? e.data.name}${e.data.exit_code ? `  (exit ${e.data.exit_code})` : ""}`,
-        more: e.data.output ?? undefined,
+        text: `$ ${e.data.command ?? e.data.name}${e.data.exit_code ? `  (exit ${e.data.exit_code})` : ""}${head && `: ${head}`}`,
+        more,
         failed: !!e.data.exit_code,
       };
+    }
     case "assistant.text":
       return { ...base, text: e.data.text };
     case "tool.call": {
@@ -43,17 +53,20 @@ export function lineOf(e: RunEvent): Line {
       return {
         ...base,
         text: `${e.data.tool}: ${commandOf(e.data.input)}  → ${e.data.decision}${rule}`,
-        more: e.data.reason ?? undefined,
+        // Why an allowed call was allowed is its rule; why not matters.
+        more: e.data.decision === "allow" ? undefined : (e.data.reason ?? undefined),
         failed: e.data.decision === "deny",
       };
     }
-    case "tool.result":
+    case "tool.result": {
+      const { head, more } = split(e.data.output);
       return {
         ...base,
-        text: `result${e.data.is_error ? " (error)" : ""}${e.data.exit_code != null ? `, exit ${e.data.exit_code}` : ""}`,
-        more: e.data.output ?? undefined,
+        text: `result${e.data.is_error ? " (error)" : ""}${e.data.exit_code ? `, exit ${e.data.exit_code}` : ""}${head && `: ${head}`}`,
+        more,
         failed: !!e.data.is_error,
       };
+    }
     case "approval.requested":
       return { ...base, text: `waiting for approval: ${e.data.tool}: ${commandOf(e.data.input)}`, more: e.data.reason ?? undefined };
     case "approval.resolved":

@@ -12,6 +12,7 @@ import { Input } from "@/components/ui/input";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { ago, duration, usd } from "@/lib/format";
 import { runQuery } from "./queries";
+import { Report } from "./report";
 import { RunLog } from "./run-log";
 import { OPEN, StatusBadge } from "./status";
 import { useRunStream } from "./use-run-stream";
@@ -93,6 +94,14 @@ function RunHeader({ run, live }: { run: Schemas["RunDetail"]; live: string }) {
         </span>
         {run.error && <p className="w-full text-sm text-bad">{String((run.error as { message?: unknown }).message ?? "")}</p>}
         {run.summary && <p className="w-full text-sm">{run.summary}</p>}
+        {run.report != null && (
+          <details className="w-full" open>
+            <summary className="cursor-pointer text-sm font-medium">Report</summary>
+            <div className="overflow-x-auto pt-2">
+              <Report report={run.report} />
+            </div>
+          </details>
+        )}
         {cancel.error && <Failure error={cancel.error} />}
       </CardContent>
     </Card>
