@@ -4,7 +4,7 @@
 // lines as they arrive.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowDown } from "lucide-react";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { RunEvent } from "@/api/client";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
@@ -42,9 +42,11 @@ export function RunLog({ events }: { events: RunEvent[] }) {
     estimateSize: () => 22,
     overscan: 20,
   });
-  useEffect(() => {
-    if (following && shown.length) rows.scrollToIndex(shown.length - 1, { align: "end" });
-  }, [following, shown.length, rows]);
+  // Following: stay at the end as lines come (one scroll, after React's commit, before paint).
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (following && el) el.scrollTop = el.scrollHeight;
+  });
 
   return (
     <div className="flex min-h-0 flex-1 flex-col gap-2">
