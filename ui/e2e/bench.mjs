@@ -92,12 +92,29 @@ await view.addInitScript(() => {
     for (const e of list.getEntries()) if (window.scrolling) window.longTasks.push(e.duration);
   }).observe({ type: "longtask", buffered: false });
 });
+// BENCH_PROFILE=1: where the view's time goes while it takes in the run (top functions by self time, to stderr).
+const cdp = process.env.BENCH_PROFILE === "1" ? await view.context().newCDPSession(view) : null;
+if (cdp) {
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.start");
+}
 const t0 = Date.now();
 await view.goto(`${UI}/runs/${big}`);
 await view.getByTestId("log-line").first().waitFor();
 const first_paint_ms = Date.now() - t0;
 await view.getByTestId("log-line").filter({ hasText: "finished: " }).first().waitFor({ timeout: 120_000 });
 const all_in_ms = Date.now() - t0;
+if (cdp) {
+  const { profile } = await cdp.send("Profiler.stop");
+  const self = new Map();
+  const dt = new Map();
+  profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const n of profile.nodes) {
+    const f = `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber}`;
+    self.set(f, (self.get(f) ?? 0) + (dt.get(n.id) ?? 0) / 1000);
+  }
+  for (const [f, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.error(`${ms.toFixed(0).padStart(6)} ms  ${f}`);
+}
 const log = view.getByTestId("run-log");
 await log.hover();
 await view.evaluate(() => (window.scrolling = true));

@@ -41,15 +41,18 @@ export function useRunStream(id: string, open = (after: number, on: (m: RunStrea
     };
     const connect = () => {
       const after = events.current.at(-1)?.seq ?? 0;
+      let behind = false;
       socket = open(after, (message) => {
         failures = 0;
-        if (take(events.current, message) === "gap") socket?.close();
+        // Fell behind (the server skipped events for this viewer): fetch them again at once.
+        if (!behind && take(events.current, message) === "gap") (behind = true), socket?.close();
         if (finished()) setState("done");
         render();
       });
       socket.onopen = () => !finished() && setState("live");
       socket.onclose = () => {
         if (stopped || finished()) return;
+        if (behind) return connect();
         setState("reconnecting");
         failures += 1;
         retry = setTimeout(connect, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
