@@ -143,7 +143,7 @@ try {
   await logLine(page, "finished: succeeded");
 
   step("every page renders, is accessible, and fits a phone");
-  for (const [name, path] of [["overview", "/"], ["agents", "/agents"], ["agent", "/agents/lister"], ["nodes", "/nodes"], ["node", "/nodes/local"], ["sync", "/sync"], ["schedules", "/schedules"], ["settings", "/settings"]]) {
+  for (const [name, path] of [["overview", "/"], ["agents", "/agents"], ["agent", "/agents/lister"], ["nodes", "/nodes"], ["node", "/nodes/local"], ["sync", "/sync"], ["schedules", "/schedules"], ["notifications", "/notifications"], ["settings", "/settings"]]) {
     await page.goto(`${UI}${path}`);
     await page.locator("main h2, main h1").first().waitFor();
     await page.waitForLoadState("networkidle");

@@ -10,17 +10,27 @@ import {
   Outlet,
   redirect,
 } from "@tanstack/react-router";
+import { lazy } from "react";
 import { ApiFailure } from "@/api/query";
 import { AppShell } from "@/components/layout/app-shell";
-import { AgentPage, AgentsPage } from "@/features/agents/agents-page";
+import { Loading } from "@/components/layout/state";
 import { LoginPage } from "@/features/auth/login-page";
 import { identityQuery } from "@/features/auth/session";
-import { NodePage, NodesPage } from "@/features/nodes/nodes-page";
 import { OverviewPage } from "@/features/overview/overview-page";
 import { RunPage } from "@/features/runs/run-page";
-import { SchedulesPage } from "@/features/schedules/schedules-page";
-import { SettingsPage } from "@/features/settings/settings-page";
-import { SyncPage } from "@/features/sync/sync-page";
+
+// The overview and the run view come with the first load; the other pages
+// load when first opened (the first load stays small: BENCHMARKS.md).
+const page = <K extends string>(load: () => Promise<Record<K, React.ComponentType<never>>>, name: K) =>
+  lazy(() => load().then((m) => ({ default: m[name] as React.ComponentType<Record<string, unknown>> })));
+const AgentsPage = page(() => import("@/features/agents/agents-page"), "AgentsPage");
+const AgentPage = page(() => import("@/features/agents/agents-page"), "AgentPage");
+const NodesPage = page(() => import("@/features/nodes/nodes-page"), "NodesPage");
+const NodePage = page(() => import("@/features/nodes/nodes-page"), "NodePage");
+const NotificationsPage = page(() => import("@/features/notifications/notifications-page"), "NotificationsPage");
+const SchedulesPage = page(() => import("@/features/schedules/schedules-page"), "SchedulesPage");
+const SettingsPage = page(() => import("@/features/settings/settings-page"), "SettingsPage");
+const SyncPage = page(() => import("@/features/sync/sync-page"), "SyncPage");
 
 const root = createRootRouteWithContext<{ queryClient: QueryClient }>()({
   component: Outlet,
@@ -87,12 +97,18 @@ const node = createRoute({
 });
 const sync = createRoute({ getParentRoute: () => app, path: "/sync", component: SyncPage });
 const schedules = createRoute({ getParentRoute: () => app, path: "/schedules", component: SchedulesPage });
+const notifications = createRoute({ getParentRoute: () => app, path: "/notifications", component: NotificationsPage });
 const settings = createRoute({ getParentRoute: () => app, path: "/settings", component: SettingsPage });
 
-const routeTree = root.addChildren([login, setup, app.addChildren([overview, run, agents, agent, nodes, node, sync, schedules, settings])]);
+const routeTree = root.addChildren([login, setup, app.addChildren([overview, run, agents, agent, nodes, node, sync, schedules, notifications, settings])]);
 
 export function makeRouter(queryClient: QueryClient) {
-  return createRouter({ routeTree, context: { queryClient }, defaultPreload: "intent" });
+  return createRouter({
+    routeTree,
+    context: { queryClient },
+    defaultPreload: "intent",
+    defaultPendingComponent: () => <Loading what="the page" />,
+  });
 }
 
 declare module "@tanstack/react-router" {

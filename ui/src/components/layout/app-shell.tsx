@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useNavigate } from "@tanstack/react-router";
-import { Bot, CalendarClock, GitBranch, LayoutDashboard, LogOut, Moon, Server, Settings, Sun } from "lucide-react";
+import { Bell, Bot, CalendarClock, GitBranch, LayoutDashboard, LogOut, Moon, Server, Settings, Sun } from "lucide-react";
 import { useState } from "react";
 import { api, unwrap } from "@/api/query";
 import { Button } from "@/components/ui/button";
@@ -13,6 +13,7 @@ const NAV = [
   { to: "/nodes", label: "Nodes", icon: Server },
   { to: "/schedules", label: "Schedules", icon: CalendarClock },
   { to: "/sync", label: "Sync", icon: GitBranch },
+  { to: "/notifications", label: "Notifications", icon: Bell },
   { to: "/settings", label: "Settings", icon: Settings },
 ] as const;
 

@@ -18,6 +18,7 @@ const PAGES = [
   ["Nodes", "/nodes"],
   ["Schedules", "/schedules"],
   ["Sync and drift", "/sync"],
+  ["Notifications", "/notifications"],
   ["Settings", "/settings"],
 ] as const;
 

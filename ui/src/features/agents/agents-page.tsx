@@ -1,5 +1,12 @@
-import { useQuery } from "@tanstack/react-query";
-import { Link } from "@tanstack/react-router";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { Link, useNavigate } from "@tanstack/react-router";
+import { RotateCw } from "lucide-react";
+import { useMemo, useState } from "react";
+import type { Schemas } from "@/api/client";
+import { TimeChart, type Series } from "@/components/charts/time-chart";
+import { Button } from "@/components/ui/button";
+import { canOperate, identityQuery } from "@/features/auth/session";
+import type { RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -39,16 +46,11 @@ export function AgentsPage() {
   );
 }
 
-/** `/agents/{name}`: what it is told and may do, how its runs went, its history. */
+/** `/agents/{name}`: what it is told and may do, how its runs went, its history (filtered, paged), charts. */
 export function AgentPage({ name }: { name: string }) {
   const agent = useQuery({
     queryKey: ["agents", name],
     queryFn: () => unwrap(api.GET("/api/v1/agents/{name}", { params: { path: { name } } })),
-  });
-  const runs = useQuery({
-    queryKey: ["runs", { agent: name }],
-    queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { agent: name, limit: 50 } } })),
-    refetchInterval: 5000,
   });
   if (agent.isPending) return <Loading what={`agent ${name}`} />;
   if (agent.error) return <Failure error={agent.error} />;
@@ -68,6 +70,16 @@ export function AgentPage({ name }: { name: string }) {
             {rate != null && `, ${Math.round(rate * 100)}% succeeded`}, mean {duration(a.stats.mean_duration_ms)},{" "}
             {usd(a.stats.cost_30d_usd)}
           </p>
+          {a.last_runs.length > 0 && (
+            <p className="flex flex-wrap gap-x-3 text-muted-foreground">
+              last run:
+              {a.last_runs.map((r) => (
+                <Link key={r.id} to="/runs/$id" params={{ id: r.id }} className="hover:underline">
+                  {r.node} {r.status}
+                </Link>
+              ))}
+            </p>
+          )}
           {spec.prompt && <pre className="whitespace-pre-wrap rounded-md bg-muted p-3 text-xs">{spec.prompt}</pre>}
           {spec.script && <p className="font-mono text-xs">script: {spec.script}</p>}
           {spec.tools != null && (
@@ -75,15 +87,124 @@ export function AgentPage({ name }: { name: string }) {
           )}
         </CardContent>
       </Card>
+      <AgentHistory name={name} />
+    </div>
+  );
+}
+
+const select = "h-9 rounded-md border border-input bg-background px-2 text-sm";
+const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "lost", "running", "queued"] as const;
+
+/** The agent's runs: filtered by node, status and trigger, paged, charted, each runnable again. */
+function AgentHistory({ name }: { name: string }) {
+  const [node, setNode] = useState("");
+  const [status, setStatus] = useState("");
+  const [trigger, setTrigger] = useState("");
+  const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
+  const before = pages.at(-1);
+  const who = useQuery(identityQuery);
+  const navigate = useNavigate();
+  const runs = useQuery({
+    queryKey: ["runs", { agent: name, node, status, before }],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/runs", {
+          params: { query: { agent: name, node: node || undefined, status: (status || undefined) as RunStatus | undefined, before, limit: 100 } },
+        }),
+      ),
+    refetchInterval: before ? false : 5000,
+  });
+  const again = useMutation({
+    mutationFn: (on: string) => unwrap(api.POST("/api/v1/runs", { body: { agent: name, node: on } })),
+    onSuccess: (run) => navigate({ to: "/runs/$id", params: { id: run.id } }),
+  });
+  const shown = (runs.data?.items ?? []).filter((r) => !trigger || r.trigger === trigger);
+  const nodes = [...new Set((runs.data?.items ?? []).map((r) => r.node))];
+  const reset = (set: (v: string) => void) => (e: { target: { value: string } }) => (set(e.target.value), setPages([undefined]));
+  return (
+    <>
       <Card>
-        <CardHeader>
+        <CardHeader className="flex-row flex-wrap items-center gap-2">
           <CardTitle>Runs</CardTitle>
+          <select aria-label="Node" className={select} value={node} onChange={reset(setNode)}>
+            <option value="">every node</option>
+            {[...new Set([node, ...nodes])].filter(Boolean).map((n) => (
+              <option key={n}>{n}</option>
+            ))}
+          </select>
+          <select aria-label="Status" className={select} value={status} onChange={reset(setStatus)}>
+            <option value="">every status</option>
+            {STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+          <select aria-label="Trigger" className={select} value={trigger} onChange={(e) => setTrigger(e.target.value)}>
+            <option value="">every trigger</option>
+            <option>manual</option>
+            <option>schedule</option>
+            <option>trigger</option>
+          </select>
+          {canOperate(who.data) && shown[0] && (
+            <Button size="sm" className="ml-auto" disabled={again.isPending} onClick={() => again.mutate(shown[0]!.node)}>
+              <RotateCw aria-hidden /> Run again on {shown[0].node}
+            </Button>
+          )}
         </CardHeader>
         <CardContent className="p-0">
           {runs.error && <Failure error={runs.error} />}
-          {runs.data && <RunsTable runs={runs.data.items} />}
+          {again.error && <Failure error={again.error} />}
+          {runs.data && shown.length === 0 && <Empty>No runs match.</Empty>}
+          {shown.length > 0 && <RunsTable runs={shown} />}
+          <div className="flex gap-2 p-3">
+            {pages.length > 1 && (
+              <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
+                Newer
+              </Button>
+            )}
+            {runs.data?.next && (
+              <Button size="sm" variant="outline" onClick={() => setPages([...pages, runs.data!.next!])}>
+                Older
+              </Button>
+            )}
+          </div>
         </CardContent>
       </Card>
-    </div>
+      <AgentCharts runs={shown} />
+    </>
+  );
+}
+
+/** Duration and cost of the runs shown, and each numeric field of their reports, over time. */
+function AgentCharts({ runs }: { runs: Schemas["RunView"][] }) {
+  const charts = useMemo(() => {
+    const done = runs.filter((r) => r.finished_at).reverse();
+    const times = done.map((r) => Date.parse(r.created_at) / 1000);
+    const fields = new Set<string>();
+    for (const r of done)
+      if (r.report && typeof r.report === "object" && !Array.isArray(r.report))
+        for (const [k, v] of Object.entries(r.report)) if (typeof v === "number") fields.add(k);
+    const field = (k: string) => done.map((r) => ((r.report as Record<string, unknown> | null)?.[k] as number | undefined) ?? null);
+    return {
+      times,
+      run: [
+        { label: "duration", values: done.map((r) => (r.duration_ms ?? 0) / 1000), color: "#2563eb", unit: "s" },
+        { label: "cost", values: done.map((r) => r.cost_usd), color: "#d97706", unit: " $" },
+      ] satisfies Series[],
+      report: [...fields].map((k, i) => ({ label: k, values: field(k), color: ["#16a34a", "#9333ea", "#dc2626"][i % 3]! })),
+    };
+  }, [runs]);
+  if (charts.times.length < 2) return null;
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Over time</CardTitle>
+      </CardHeader>
+      <CardContent className="flex flex-col gap-4">
+        <TimeChart times={charts.times} series={charts.run} label="Duration and cost of these runs over time" />
+        {charts.report.length > 0 && (
+          <TimeChart times={charts.times} series={charts.report} label={`Report fields over time: ${charts.report.map((s) => s.label).join(", ")}`} />
+        )}
+      </CardContent>
+    </Card>
   );
 }

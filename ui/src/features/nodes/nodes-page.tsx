@@ -7,6 +7,7 @@ import { identityQuery } from "@/features/auth/session";
 import { NodesPanel } from "@/features/overview/nodes-panel";
 import { RunsTable } from "@/features/runs/runs-table";
 import { ago } from "@/lib/format";
+import { NodeMetrics } from "./metrics";
 import { EnrollNode, NodeKeys } from "./node-trust";
 
 const useAdmin = () => {
@@ -72,6 +73,14 @@ export function NodePage({ name }: { name: string }) {
               ))}
             </p>
           )}
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle>CPU, memory and disk, last 6 hours</CardTitle>
+        </CardHeader>
+        <CardContent>
+          <NodeMetrics name={n.name} />
         </CardContent>
       </Card>
       {n.drift.length > 0 && (

@@ -4,6 +4,7 @@ import { api, unwrap } from "@/api/query";
 import type { Schemas } from "@/api/client";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { NodeMetrics } from "@/features/nodes/metrics";
 import { ago } from "@/lib/format";
 import { cn } from "@/lib/utils";
 
@@ -59,6 +60,9 @@ export function NodesPanel() {
                   ))}
                   <span>seen {ago(health?.last_seen)}</span>
                   {health?.version && <span>v{health.version}</span>}
+                </span>
+                <span className="w-full sm:w-48">
+                  <NodeMetrics name={node.name} spark />
                 </span>
               </li>
             );

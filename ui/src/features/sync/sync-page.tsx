@@ -8,6 +8,7 @@ import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { syncQuery } from "@/features/overview/sync-banner";
 import { ago } from "@/lib/format";
+import { fileLink } from "./source-link";
 
 /** `/sync`: the revision, its errors where they are, every object's status, the history, and drift. */
 export function SyncPage() {
@@ -59,14 +60,24 @@ export function SyncPage() {
           </CardHeader>
           <CardContent>
             <ul className="flex flex-col gap-2 font-mono text-xs" data-testid="sync-errors">
-              {[...s.errors, ...s.warnings].map((d, i) => (
+              {[...s.errors, ...s.warnings].map((d, i) => {
+                const where = `${d.file ?? ""}${d.line != null ? `:${d.line}:${d.column ?? 1}` : ""}`;
+                const link = d.file ? fileLink(s.source, s.revision, d.file, d.line) : null;
+                return (
                 <li key={i}>
                   <span className={d.severity === "warning" ? "font-semibold" : "font-semibold text-bad"}>{d.severity ?? "error"}</span>{" "}
-                  {d.file}
-                  {d.line != null && `:${d.line}:${d.column ?? 1}`}: {d.message}
+                  {link ? (
+                    <a href={link} target="_blank" rel="noreferrer" className="underline underline-offset-2">
+                      {where}
+                    </a>
+                  ) : (
+                    where
+                  )}
+                  : {d.message}
                   {d.hint && <span className="block text-muted-foreground">hint: {d.hint}</span>}
                 </li>
-              ))}
+                );
+              })}
             </ul>
           </CardContent>
         </Card>
