@@ -15,7 +15,7 @@ fn main() {
     let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
     for input in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
     {
-        println!("cargo:rerun-if-changed={}", ui.join(input).display());
+        watch(&ui.join(input));
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dashboard");
     // rust-embed wants the folder to exist, built or not.
@@ -30,10 +30,31 @@ fn main() {
         );
         return;
     }
-    if !ui.join("node_modules").exists() {
+    if !installed(&ui) {
         npm(&ui, &["ci", "--no-fund", "--no-audit", "--loglevel=error"]);
     }
     npm(&ui, &["run", "--silent", "build", "--", "--outDir", &out.display().to_string(), "--emptyOutDir"]);
+}
+
+/// Every file under `path`, named one by one: a file added or changed
+/// anywhere in the UI's sources builds it again.
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            watch(&entry.path());
+        }
+    }
+}
+
+/// Whether `node_modules` holds what `package-lock.json` asks for: npm
+/// writes its own copy of the lock there, no older than the lock it installed.
+fn installed(ui: &Path) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(ui.join("node_modules/.package-lock.json")), modified(ui.join("package-lock.json"))) {
+        (Some(installed), Some(wanted)) => installed >= wanted,
+        _ => false,
+    }
 }
 
 fn npm(dir: &Path, args: &[&str]) {

@@ -178,6 +178,14 @@ try {
   const command = await page.getByTestId("enroll-command").textContent();
   if (!/curl .*\/install.*care_/.test(command ?? "")) fail(`the enrollment one-liner looks wrong: ${command}`);
 
+  step("a secret is set and listed by name, its value never shown");
+  await page.goto(`${UI}/settings`);
+  await page.getByLabel("Secret name").fill("gotify-token");
+  await page.getByLabel("Secret value").fill("s3cret-value-of-the-browser-test");
+  await page.getByRole("button", { name: "Set secret" }).click();
+  await page.getByText("gotify-token").waitFor();
+  if ((await page.content()).includes("s3cret-value-of-the-browser-test")) fail("the secret's value is in the page");
+
   step("a broken commit's error shows on the sync page with its file and line");
   writeFileSync(join(process.env.CAR_CONFIG_DIR, "broken.yaml"), "apiVersion: car/v1\nkind: Agent\nmetadata: {name: broken}\nspec:\n  prompt: x\n  mode: sometimes\n");
   await page.goto(`${UI}/sync`);

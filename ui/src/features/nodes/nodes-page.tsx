@@ -7,6 +7,7 @@ import { identityQuery } from "@/features/auth/session";
 import { NodesPanel } from "@/features/overview/nodes-panel";
 import { RunsTable } from "@/features/runs/runs-table";
 import { ago } from "@/lib/format";
+import { DriftList } from "@/features/sync/drift-list";
 import { NodeMetrics } from "./metrics";
 import { EnrollNode, NodeKeys } from "./node-trust";
 
@@ -88,15 +89,8 @@ export function NodePage({ name }: { name: string }) {
           <CardHeader>
             <CardTitle>Drift</CardTitle>
           </CardHeader>
-          <CardContent>
-            <ul className="flex flex-col gap-2 text-sm">
-              {n.drift.map((d, i) => (
-                <li key={i}>
-                  {d.message}
-                  <span className="block text-muted-foreground">fix: {d.fix}</span>
-                </li>
-              ))}
-            </ul>
+          <CardContent className="p-0">
+            <DriftList items={n.drift} named={false} />
           </CardContent>
         </Card>
       )}

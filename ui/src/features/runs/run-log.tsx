@@ -73,7 +73,7 @@ export function RunLog({ events }: { events: RunEvent[] }) {
           <input type="checkbox" checked={failedOnly} onChange={(e) => setFailedOnly(e.target.checked)} />
           Failures only
         </label>
-        <span className="ml-auto text-xs text-muted-foreground" aria-live="polite">
+        <span className="ml-auto text-xs text-muted-foreground">
           {shown.length === count ? `${count} lines` : `${shown.length} of ${count} lines`}
         </span>
       </div>

@@ -23,7 +23,7 @@ export function take(events: RunEvent[], message: RunStreamMessage): "ok" | "gap
   return "ok";
 }
 
-export function useRunStream(id: string, open = (after: number, on: (m: RunStreamMessage) => void) => followRun(id, on, after)): Stream {
+export function useRunStream(id: string): Stream {
   const events = useRef<RunEvent[]>([]);
   const [, setVersion] = useState(0);
   const [state, setState] = useState<Stream["state"]>("connecting");
@@ -42,13 +42,13 @@ export function useRunStream(id: string, open = (after: number, on: (m: RunStrea
     const connect = () => {
       const after = events.current.at(-1)?.seq ?? 0;
       let behind = false;
-      socket = open(after, (message) => {
+      socket = followRun(id, (message) => {
         failures = 0;
         // Fell behind (the server skipped events for this viewer): fetch them again at once.
         if (!behind && take(events.current, message) === "gap") (behind = true), socket?.close();
         if (finished()) setState("done");
         render();
-      });
+      }, after);
       socket.onopen = () => !finished() && setState("live");
       socket.onclose = () => {
         if (stopped || finished()) return;
@@ -65,7 +65,7 @@ export function useRunStream(id: string, open = (after: number, on: (m: RunStrea
       cancelAnimationFrame(frame);
       socket?.close();
     };
-  }, [id]); // eslint-disable-line react-hooks/exhaustive-deps -- `open` is for tests
+  }, [id]);
 
   return { events: events.current, state };
 }

@@ -14,7 +14,18 @@ import { ago, usd } from "@/lib/format";
 const select = "h-9 rounded-md border border-input bg-background px-2 text-sm";
 type Role = Schemas["Role"];
 
-/** `/settings`: API keys, users (admins), usage by agent and node, the audit log. */
+/** The role a new key or user gets; viewer unless chosen. */
+function RoleSelect({ label }: { label: string }) {
+  return (
+    <select name="role" aria-label={label} className={select} defaultValue="viewer">
+      {(["viewer", "operator", "admin"] satisfies Role[]).map((r) => (
+        <option key={r}>{r}</option>
+      ))}
+    </select>
+  );
+}
+
+/** `/settings`: API keys, users and secrets (admins), usage by agent, node or day, the audit log. */
 export function SettingsPage() {
   const who = useQuery(identityQuery);
   const admin = who.data?.kind !== "node" && who.data?.role === "admin";
@@ -22,6 +33,7 @@ export function SettingsPage() {
     <div className="flex flex-col gap-4">
       <ApiKeys />
       {admin && <Users />}
+      {admin && <Secrets />}
       <Usage />
       {admin && <Audit />}
     </div>
@@ -53,11 +65,7 @@ function ApiKeys() {
       <CardContent className="flex flex-col gap-3">
         <form onSubmit={submit} className="flex flex-wrap gap-2">
           <Input name="name" aria-label="Key name" placeholder="What it is for" required className="max-w-xs" />
-          <select name="role" aria-label="Role" className={select} defaultValue="viewer">
-            <option value="viewer">viewer</option>
-            <option value="operator">operator</option>
-            <option value="admin">admin</option>
-          </select>
+          <RoleSelect label="Role" />
           <Button type="submit" disabled={create.isPending}>
             Create key
           </Button>
@@ -126,11 +134,7 @@ function Users() {
         <form onSubmit={submit} className="flex flex-wrap gap-2">
           <Input name="username" aria-label="User name" placeholder="User name" required className="max-w-48" autoComplete="off" />
           <Input name="password" aria-label="Their password" type="password" placeholder="Password (8 or more)" minLength={8} required className="max-w-48" autoComplete="new-password" />
-          <select name="role" aria-label="Their role" className={select} defaultValue="viewer">
-            <option value="viewer">viewer</option>
-            <option value="operator">operator</option>
-            <option value="admin">admin</option>
-          </select>
+          <RoleSelect label="Their role" />
           <Button type="submit" disabled={create.isPending}>
             Add user
           </Button>
@@ -144,6 +148,58 @@ function Users() {
               <span className="text-muted-foreground">last login {ago(u.last_login_at)}</span>
               <Button size="sm" variant="ghost" className="ml-auto" aria-label={`Remove ${u.username}`} onClick={() => remove.mutate(u.username)}>
                 <Trash2 aria-hidden /> Remove
+              </Button>
+            </li>
+          ))}
+        </ul>
+      </CardContent>
+    </Card>
+  );
+}
+
+/** The secret store: names and when they changed, never values; set (write-only) and delete. */
+function Secrets() {
+  const queryClient = useQueryClient();
+  const secrets = useQuery({ queryKey: ["secrets"], queryFn: () => unwrap(api.GET("/api/v1/secrets")) });
+  const done = () => queryClient.invalidateQueries({ queryKey: ["secrets"] });
+  const put = useMutation({
+    mutationFn: ({ name, value }: { name: string; value: string }) =>
+      unwrap(api.PUT("/api/v1/secrets/{name}", { params: { path: { name } }, body: { value } })),
+    onSuccess: done,
+  });
+  const remove = useMutation({
+    mutationFn: (name: string) => unwrap(api.DELETE("/api/v1/secrets/{name}", { params: { path: { name } } })),
+    onSuccess: done,
+  });
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    put.mutate({ name: String(f.get("name")), value: String(f.get("value")) });
+    e.currentTarget.reset();
+  }
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Secrets</CardTitle>
+      </CardHeader>
+      <CardContent className="flex flex-col gap-3">
+        <form onSubmit={submit} className="flex flex-wrap gap-2">
+          <Input name="name" aria-label="Secret name" placeholder="Name (as git refers to it)" required className="max-w-56" autoComplete="off" />
+          <Input name="value" aria-label="Secret value" type="password" placeholder="Value" required className="max-w-56" autoComplete="off" />
+          <Button type="submit" disabled={put.isPending}>
+            Set secret
+          </Button>
+        </form>
+        {(put.error || remove.error || secrets.error) && <Failure error={put.error ?? remove.error ?? secrets.error} />}
+        <ul className="divide-y text-sm">
+          {secrets.data?.secrets.map((x) => (
+            <li key={x.name} className="flex flex-wrap items-center gap-x-3 py-1.5">
+              <span className="font-mono">{x.name}</span>
+              <span className="text-muted-foreground">
+                set {ago(x.updated_at)} by {x.updated_by}
+              </span>
+              <Button size="sm" variant="ghost" className="ml-auto" aria-label={`Delete ${x.name}`} onClick={() => remove.mutate(x.name)}>
+                <Trash2 aria-hidden /> Delete
               </Button>
             </li>
           ))}

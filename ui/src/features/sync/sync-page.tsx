@@ -8,6 +8,7 @@ import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { syncQuery } from "@/features/overview/sync-banner";
 import { ago } from "@/lib/format";
+import { DriftList } from "./drift-list";
 import { fileLink } from "./source-link";
 
 /** `/sync`: the revision, its errors where they are, every object's status, the history, and drift. */
@@ -115,14 +116,7 @@ export function SyncPage() {
         <CardContent className="p-0">
           {drift.error && <Failure error={drift.error} />}
           {drift.data?.items.length === 0 && <Empty>Everything is as git says.</Empty>}
-          <ul className="divide-y text-sm">
-            {drift.data?.items.map((d, i) => (
-              <li key={i} className="px-4 py-2">
-                <span className="font-medium">{d.object}</span>: {d.message}
-                <span className="block text-muted-foreground">fix: {d.fix}</span>
-              </li>
-            ))}
-          </ul>
+          {drift.data && <DriftList items={drift.data.items} />}
         </CardContent>
       </Card>
       <Card>
