@@ -1,4 +1,4 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQueries, useQuery } from "@tanstack/react-query";
 import { Link, useNavigate } from "@tanstack/react-router";
 import { RotateCw } from "lucide-react";
 import { useMemo, useState } from "react";
@@ -6,7 +6,7 @@ import type { Schemas } from "@/api/client";
 import { TimeChart, type Series } from "@/components/charts/time-chart";
 import { Button } from "@/components/ui/button";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import type { RunStatus } from "@/features/runs/status";
+import { StatusBadge, type RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -18,6 +18,13 @@ type AgentSpec = { description?: string; mode?: string; prompt?: string; script?
 
 export function AgentsPage() {
   const agents = useQuery(agentsQuery);
+  // Each agent's record (30-day statistics and newest runs), served from the server's cache.
+  const records = useQueries({
+    queries: (agents.data?.agents ?? []).map((a) => ({
+      queryKey: ["agents", a.name],
+      queryFn: () => unwrap(api.GET("/api/v1/agents/{name}", { params: { path: { name: a.name } } })),
+    })),
+  });
   return (
     <Card>
       <CardHeader>
@@ -28,8 +35,11 @@ export function AgentsPage() {
         {agents.error && <Failure error={agents.error} />}
         {agents.data?.agents.length === 0 && <Empty>No agents: declare one in git.</Empty>}
         <ul className="divide-y">
-          {agents.data?.agents.map((a) => {
+          {agents.data?.agents.map((a, i) => {
             const spec = a.spec as AgentSpec;
+            const record = records[i]?.data;
+            const last = [...(record?.last_runs ?? [])].sort((x, y) => y.created_at.localeCompare(x.created_at))[0];
+            const rate = record?.stats.success_rate;
             return (
               <li key={a.name} className="flex flex-wrap items-baseline gap-x-3 px-4 py-2">
                 <Link to="/agents/$name" params={{ name: a.name }} className="font-medium hover:underline">
@@ -37,6 +47,18 @@ export function AgentsPage() {
                 </Link>
                 <span className="text-xs text-muted-foreground">{spec.mode ?? "read-only"}</span>
                 <span className="text-sm text-muted-foreground">{spec.description}</span>
+                <span className="ml-auto flex items-baseline gap-3 text-sm">
+                  {rate != null && <span className="tabular-nums text-muted-foreground">{Math.round(rate * 100)}% of {record?.stats.runs} ok</span>}
+                  {last ? (
+                    <Link to="/runs/$id" params={{ id: last.id }}>
+                      <span className="sr-only">last run: </span>
+                      <StatusBadge status={last.status} />
+                      <span className="sr-only"> on {last.node}</span>
+                    </Link>
+                  ) : (
+                    <span className="text-muted-foreground">never ran</span>
+                  )}
+                </span>
               </li>
             );
           })}
