@@ -12,13 +12,16 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rerun-if-env-changed=CAR_BUILD_UI");
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
+    // Read when the script runs, not built in: clones sharing a CARGO_TARGET_DIR share this script.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let ui = Path::new(&manifest).join("../ui");
     for input in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
     {
         watch(&ui.join(input));
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dashboard");
-    // rust-embed wants the folder to exist, built or not.
+    // rust-embed wants the folder to exist, built or not; never an older build in it.
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("OUT_DIR is writable");
     if std::env::var("CAR_BUILD_UI").as_deref() == Ok("0") {
         println!("cargo:warning=CAR_BUILD_UI=0: car-server is built without the dashboard");
@@ -58,7 +61,11 @@ fn installed(ui: &Path) -> bool {
 }
 
 fn npm(dir: &Path, args: &[&str]) {
-    let done = Command::new("npm").args(args).current_dir(dir).output().expect("npm runs");
+    let done = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run npm in {}: {e}", dir.display()));
     if !done.status.success() {
         panic!(
             "`npm {}` in {} failed (set CAR_BUILD_UI=0 to build car-server without the dashboard):\n{}{}",

@@ -35,9 +35,31 @@ async fn fresh_database() -> String {
         .await
         .expect("the start task")
         .expect("a PostgreSQL for the tests (apt-get install postgresql)");
-    let name = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+    // Named by when it was made, so that later runs can drop what earlier ones left.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let name = format!("t_{now}_{}", hex::encode(rand::random::<[u8; 8]>()));
+    drop_stale_databases(&pg, now).await;
     pg.ensure_database(&name).await.expect("a test database");
     name
+}
+
+/// Drops the test databases made more than six hours ago (no test runs that
+/// long): each test makes its own, and the shared cluster otherwise grows
+/// by gigabytes a day. Another process dropping the same one first is fine.
+async fn drop_stale_databases(pg: &EmbeddedPostgres, now: u64) {
+    use sqlx::Connection;
+    let Ok(mut c) = sqlx::PgConnection::connect_with(&pg.options("postgres")).await else { return };
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 't\\_%'")
+        .fetch_all(&mut c)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        // Databases of older test code carry no time: they are stale too.
+        let made = name.split('_').nth(1).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        if now.saturating_sub(made) > 6 * 3600 {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await;
+        }
+    }
 }
 
 /// A fresh, empty database on the shared test cluster.
