@@ -114,26 +114,11 @@ async fn stream(
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
-/// `v` without object entries whose value is null: the typed model leaves
-/// out what a producer may write as null.
-fn without_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => {
-            Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
-}
-
 /// A message as the server sent or stored it (the runner's events, the
 /// server's own `run.finished`, the WebSocket's `gap`) fits the typed model
 /// (`car_schemas::run::StreamMessage`) and is written back as the same JSON.
 fn assert_typed(message: &Value) {
-    let typed: StreamMessage =
-        serde_json::from_value(message.clone()).unwrap_or_else(|e| panic!("{e}: the typed model refuses {message}"));
-    let back = serde_json::to_value(&typed).unwrap();
-    assert_eq!(without_nulls(&back), without_nulls(message), "the typed model changes {message}");
+    car_testkit::json::assert_round_trips::<StreamMessage>(message);
 }
 
 /// Every event of a run over the WebSocket until `run.finished`.

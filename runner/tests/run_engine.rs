@@ -1,6 +1,7 @@
 //! A prompt agent's run with the real claude CLI against the fake Messages
 //! API: every decision, approval, retry and the outcome land in the event log.
 
+use car_testkit::json::without_nulls;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,18 +89,6 @@ fn events(log: &EventLog) -> Vec<RunEvent> {
     let events = read_all(log.path()).unwrap();
     assert_typed(&events);
     events
-}
-
-/// `v` without object entries whose value is null: the typed model leaves
-/// out what a producer may write as null.
-fn without_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => {
-            Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
 }
 
 /// Every event the runner really wrote fits the typed model

@@ -103,25 +103,10 @@ async fn events(r: &Runner, id: &str, after: u64, until: &str) -> Vec<Value> {
     out
 }
 
-/// `v` without object entries whose value is null: the typed model leaves
-/// out what a producer may write as null.
-fn without_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => {
-            Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
-}
-
 /// An event as the runner streamed it fits the typed model
 /// (`car_schemas::run::TypedRunEvent`) and is written back as the same JSON.
 fn assert_typed(event: &Value) {
-    let typed: TypedRunEvent =
-        serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("{e}: the typed model refuses {event}"));
-    let back = serde_json::to_value(&typed).unwrap();
-    assert_eq!(without_nulls(&back), without_nulls(event), "the typed model changes {event}");
+    car_testkit::json::assert_round_trips::<TypedRunEvent>(event);
 }
 
 #[tokio::test]

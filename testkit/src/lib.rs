@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod git;
+pub mod json;
 
 use std::fs;
 

@@ -1,13 +1,13 @@
 // Ctrl-K (or ⌘K): jump to any page, agent or node, or start an agent on a
 // node, by typing a few letters. Arrow keys choose, Enter goes.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useNavigate } from "@tanstack/react-router";
 import { Dialog } from "radix-ui";
 import { useEffect, useMemo, useState } from "react";
-import { api, unwrap } from "@/api/query";
 import { Failure } from "@/components/layout/state";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { agentsQuery } from "@/features/runs/queries";
+import { agentsQuery, nodesQuery } from "@/features/runs/queries";
+import { useStartRun } from "@/features/runs/start-run";
 import { cn } from "@/lib/utils";
 
 type Item = { label: string; hint: string; go: () => unknown };
@@ -27,18 +27,10 @@ export function CommandPalette() {
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
   const navigate = useNavigate();
-  const queryClient = useQueryClient();
   const who = useQuery(identityQuery);
   const agents = useQuery({ ...agentsQuery, enabled: open });
-  const nodes = useQuery({ queryKey: ["nodes"], queryFn: () => unwrap(api.GET("/api/v1/nodes")), enabled: open });
-  const start = useMutation({
-    mutationFn: (body: { agent: string; node: string }) => unwrap(api.POST("/api/v1/runs", { body })),
-    onSuccess: async (run) => {
-      setOpen(false);
-      await queryClient.invalidateQueries({ queryKey: ["runs"] });
-      await navigate({ to: "/runs/$id", params: { id: run.id } });
-    },
-  });
+  const nodes = useQuery({ ...nodesQuery, enabled: open });
+  const start = useStartRun();
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -60,7 +52,7 @@ export function CommandPalette() {
     for (const name of nodeNames) all.push({ label: name, hint: "node", go: close(() => navigate({ to: "/nodes/$name", params: { name } })) });
     if (canOperate(who.data))
       for (const agent of agentNames)
-        for (const node of nodeNames) all.push({ label: `Run ${agent} on ${node}`, hint: "start", go: () => start.mutate({ agent, node }) });
+        for (const node of nodeNames) all.push({ label: `Run ${agent} on ${node}`, hint: "start", go: () => start.mutate({ agent, node }, { onSuccess: () => setOpen(false) }) });
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     return all.filter((i) => words.every((w) => `${i.label} ${i.hint}`.toLowerCase().includes(w))).slice(0, 50);
   }, [agents.data, nodes.data, who.data, query, navigate, start]);

@@ -1,11 +1,12 @@
-import { useMutation, useQueries, useQuery } from "@tanstack/react-query";
-import { Link, useNavigate } from "@tanstack/react-router";
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
 import { RotateCw } from "lucide-react";
 import { useMemo, useState } from "react";
 import type { Schemas } from "@/api/client";
 import { TimeChart, type Series } from "@/components/charts/time-chart";
 import { Button } from "@/components/ui/button";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { useStartRun } from "@/features/runs/start-run";
 import { StatusBadge, type RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
@@ -125,7 +126,6 @@ function AgentHistory({ name }: { name: string }) {
   const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
   const before = pages.at(-1);
   const who = useQuery(identityQuery);
-  const navigate = useNavigate();
   const runs = useQuery({
     queryKey: ["runs", { agent: name, node, status, before }],
     queryFn: () =>
@@ -136,10 +136,7 @@ function AgentHistory({ name }: { name: string }) {
       ),
     refetchInterval: before ? false : 5000,
   });
-  const again = useMutation({
-    mutationFn: (on: string) => unwrap(api.POST("/api/v1/runs", { body: { agent: name, node: on } })),
-    onSuccess: (run) => navigate({ to: "/runs/$id", params: { id: run.id } }),
-  });
+  const again = useStartRun();
   const shown = (runs.data?.items ?? []).filter((r) => !trigger || r.trigger === trigger);
   const nodes = [...new Set((runs.data?.items ?? []).map((r) => r.node))];
   const reset = (set: (v: string) => void) => (e: { target: { value: string } }) => (set(e.target.value), setPages([undefined]));
@@ -167,7 +164,7 @@ function AgentHistory({ name }: { name: string }) {
             <option>trigger</option>
           </select>
           {canOperate(who.data) && shown[0] && (
-            <Button size="sm" className="ml-auto" disabled={again.isPending} onClick={() => again.mutate(shown[0]!.node)}>
+            <Button size="sm" className="ml-auto" disabled={again.isPending} onClick={() => again.mutate({ agent: name, node: shown[0]!.node })}>
               <RotateCw aria-hidden /> Run again on {shown[0].node}
             </Button>
           )}

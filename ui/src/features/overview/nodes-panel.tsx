@@ -1,10 +1,10 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { api, unwrap } from "@/api/query";
 import type { Schemas } from "@/api/client";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { NodeMetrics } from "@/features/nodes/metrics";
+import { nodesQuery } from "@/features/runs/queries";
 import { ago } from "@/lib/format";
 import { cn } from "@/lib/utils";
 
@@ -22,11 +22,7 @@ function declared(node: Node): { os?: string; tags: string[] } {
 }
 
 export function NodesPanel() {
-  const nodes = useQuery({
-    queryKey: ["nodes"],
-    queryFn: () => unwrap(api.GET("/api/v1/nodes")),
-    refetchInterval: 5000,
-  });
+  const nodes = useQuery(nodesQuery);
   return (
     <Card>
       <CardHeader>

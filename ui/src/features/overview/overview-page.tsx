@@ -1,9 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
-import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { recentRunsQuery } from "@/features/runs/queries";
+import { nodesQuery, recentRunsQuery } from "@/features/runs/queries";
 import { RunsTable } from "@/features/runs/runs-table";
 import { StartRun } from "@/features/runs/start-run";
 import { ApprovalsPanel } from "./approvals-panel";
@@ -14,7 +13,7 @@ import { SyncBanner } from "./sync-banner";
 export function OverviewPage() {
   const who = useQuery(identityQuery);
   const runs = useQuery(recentRunsQuery);
-  const nodes = useQuery({ queryKey: ["nodes"], queryFn: () => unwrap(api.GET("/api/v1/nodes")), refetchInterval: 5000 });
+  const nodes = useQuery(nodesQuery);
   return (
     <div className="flex flex-col gap-4">
       <SyncBanner />

@@ -13,6 +13,12 @@ export const runQuery = (id: string) =>
     queryFn: () => unwrap(api.GET("/api/v1/runs/{id}", { params: { path: { id } } })),
   });
 
+export const nodesQuery = queryOptions({
+  queryKey: ["nodes"],
+  queryFn: () => unwrap(api.GET("/api/v1/nodes")),
+  refetchInterval: 5000,
+});
+
 export const agentsQuery = queryOptions({
   queryKey: ["agents"],
   queryFn: () => unwrap(api.GET("/api/v1/agents")),

@@ -10,21 +10,26 @@ import { agentsQuery } from "./queries";
 const select =
   "h-9 rounded-md border border-input bg-background px-2 text-sm focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring";
 
+/** Starts an agent on a node, then opens the run's page (the run lists show it too). */
+export function useStartRun() {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { agent: string; node: string }) => unwrap(api.POST("/api/v1/runs", { body })),
+    onSuccess: async (run) => {
+      await queryClient.invalidateQueries({ queryKey: ["runs"] });
+      await navigate({ to: "/runs/$id", params: { id: run.id } });
+    },
+  });
+}
+
 /** Run an agent on a node at once; a read-write agent asks to confirm first. */
 export function StartRun({ nodes }: { nodes: string[] }) {
   const agents = useQuery(agentsQuery);
   const [agent, setAgent] = useState("");
   const [node, setNode] = useState("");
   const [confirming, setConfirming] = useState(false);
-  const navigate = useNavigate();
-  const queryClient = useQueryClient();
-  const start = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/v1/runs", { body: { agent, node } })),
-    onSuccess: async (run) => {
-      await queryClient.invalidateQueries({ queryKey: ["runs"] });
-      await navigate({ to: "/runs/$id", params: { id: run.id } });
-    },
-  });
+  const start = useStartRun();
   const chosen = agents.data?.agents.find((a) => a.name === agent);
   const writes = (chosen?.spec as { mode?: unknown } | undefined)?.mode === "read-write";
 
@@ -35,7 +40,7 @@ export function StartRun({ nodes }: { nodes: string[] }) {
         e.preventDefault();
         if (writes && !confirming) return setConfirming(true);
         setConfirming(false);
-        start.mutate();
+        start.mutate({ agent, node });
       }}
     >
       <select aria-label="Agent" className={select} value={agent} onChange={(e) => (setAgent(e.target.value), setConfirming(false))} required>
