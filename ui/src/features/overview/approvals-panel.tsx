@@ -3,6 +3,7 @@ import { Link } from "@tanstack/react-router";
 import { api, unwrap } from "@/api/query";
 import { Failure } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { commandOf } from "@/features/runs/event-text";
 import { ago } from "@/lib/format";
 
 /** Tool calls held for a person, oldest first, each a link to its run (where it is decided). */
@@ -23,14 +24,13 @@ export function ApprovalsPanel() {
       <CardContent className="p-0">
         <ul className="divide-y text-sm">
           {[...list].reverse().map((a) => {
-            const input = a.input as { command?: unknown } | null;
             return (
               <li key={a.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2">
                 <Link to="/runs/$id" params={{ id: a.run_id }} className="font-medium hover:underline">
                   {a.agent} on {a.node}
                 </Link>
                 <code className="rounded bg-muted px-1.5 py-0.5 text-xs">
-                  {a.tool}: {typeof input?.command === "string" ? input.command : JSON.stringify(a.input)}
+                  {a.tool}: {commandOf(a.input)}
                 </code>
                 <span className="ml-auto tabular-nums text-muted-foreground">asked {ago(a.requested_at)}</span>
               </li>

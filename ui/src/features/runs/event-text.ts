@@ -24,7 +24,8 @@ function split(output: string | null | undefined): { head: string; more?: string
   return { head: output.slice(0, end), more: output };
 }
 
-function commandOf(input: unknown): string {
+/** What a tool call is about, in one string: its command, path, pattern or URL, else its input as JSON. */
+export function commandOf(input: unknown): string {
   if (input && typeof input === "object") {
     const i = input as Record<string, unknown>;
     for (const k of ["command", "file_path", "path", "pattern", "url"]) if (typeof i[k] === "string") return i[k] as string;

@@ -11,6 +11,7 @@ import { Card, CardContent } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { ago, duration, usd } from "@/lib/format";
+import { commandOf } from "./event-text";
 import { runQuery } from "./queries";
 import { Report } from "./report";
 import { RunLog } from "./run-log";
@@ -117,13 +118,12 @@ function ApprovalCard({ approval }: { approval: Schemas["Approval"] }) {
       unwrap(api.POST("/api/v1/approvals/{id}", { params: { path: { id: approval.id } }, body: { decision, comment: comment || null } })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["runs", approval.run_id] }),
   });
-  const input = approval.input as { command?: unknown } | null;
   return (
     <Card className="border-warn">
       <CardContent className="flex flex-wrap items-center gap-2 p-4" data-testid="approval">
         <span className="font-medium">Held for approval:</span>
         <code className="rounded bg-muted px-1.5 py-0.5 text-sm">
-          {approval.tool}: {typeof input?.command === "string" ? input.command : JSON.stringify(approval.input)}
+          {approval.tool}: {commandOf(approval.input)}
         </code>
         {approval.reason && <span className="text-sm text-muted-foreground">{approval.reason}</span>}
         {canOperate(who.data) ? (

@@ -70,14 +70,14 @@ function ApiKeys() {
             Create key
           </Button>
         </form>
-        {made && "key" in made && (
+        {made && (
           <Alert tone="ok">
             <p className="font-medium">Copy the key now: it is not shown again.</p>
             <p className="mt-1 flex items-center gap-2">
               <code className="break-all rounded bg-muted px-1.5 py-0.5 text-xs" data-testid="new-key">
-                {String((made as { key: string }).key)}
+                {made.key}
               </code>
-              <Button size="icon" variant="ghost" aria-label="Copy the key" onClick={() => navigator.clipboard.writeText(String((made as { key: string }).key))}>
+              <Button size="icon" variant="ghost" aria-label="Copy the key" onClick={() => navigator.clipboard.writeText(made.key)}>
                 <Copy aria-hidden />
               </Button>
             </p>
