@@ -91,7 +91,8 @@ pub async fn start_server(spec: &ServerSpec<'_>) -> Server {
         Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap()),
         None => Stdio::inherit(),
     };
-    let ui_port = free_port();
+    // The API port is picked but not bound yet: the system may offer it again.
+    let ui_port = std::iter::repeat_with(free_port).find(|p| *p != spec.api_port).expect("a free port");
     let child = Command::new(env!("CARGO_BIN_EXE_car-server"))
         .arg("serve")
         .env_clear()
