@@ -133,6 +133,8 @@ async fn live_objects_carry_their_revision_and_unknown_ones_are_404() {
     let (status, v) = s.get("/api/v1/agents/zfs-health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["file"], "agents/zfs-health.yaml");
+    // Only truenas offers the zfs it requires (none of the nodes reported anything yet).
+    assert_eq!((v["nodes"].clone(), v["schedules"].clone()), (json!(["truenas"]), json!(["storage-watch"])));
     let (status, v) = s.get("/api/v1/agents/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["message"], "no Agent named \"nope\" is live");

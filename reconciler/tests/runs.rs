@@ -209,6 +209,19 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     let usage = server.get("/api/v1/usage?group_by=agent").await;
     assert_eq!(usage["groups"][0]["key"], "lister");
     assert_eq!(usage["total"]["input_tokens"], run["usage"]["input_tokens"]);
+    let agents = server.get("/api/v1/agents").await;
+    let lister = agents["agents"].as_array().unwrap().iter().find(|a| a["name"] == "lister").unwrap();
+    assert_eq!(lister["nodes"], json!(["local"]), "the node that may run it");
+
+    // Run again: the same agent, node and context, as a manual run naming the first.
+    let (status, again) = server.post(&format!("/api/v1/runs/{id}/again"), json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{again}");
+    assert_eq!((again["agent"].as_str(), again["node"].as_str()), (Some("lister"), Some("local")));
+    assert_eq!(again["context"]["again_of"], id.as_str(), "{again}");
+    assert_eq!(server.get("/api/v1/runs?trigger=manual&agent=lister").await["items"].as_array().unwrap().len(), 2);
+    assert!(server.get("/api/v1/runs?trigger=schedule").await["items"].as_array().unwrap().is_empty());
+    let (status, _) = server.post("/api/v1/runs/run_nope/again", json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
 
     // A viewer that reconnects with `after` gets only what follows.
     let mut socket = stream(&server, &id, "?after=2").await;
@@ -240,6 +253,9 @@ async fn an_approval_passes_through_the_server_and_is_recorded() {
     let approval =
         pending["approvals"].as_array().unwrap().iter().find(|a| a["run_id"] == id.as_str()).unwrap().clone();
     assert_eq!(approval["tool"], "Bash");
+    // It is denied unanswered after the default approvalTimeout (an hour): the dashboard counts down.
+    let at = |k: &str| chrono::DateTime::parse_from_rfc3339(approval[k].as_str().unwrap()).unwrap();
+    assert_eq!(at("expires_at") - at("requested_at"), chrono::TimeDelta::hours(1), "{approval}");
     assert!(!touched.exists());
     let path = format!("/api/v1/approvals/{}", approval["id"].as_str().unwrap());
     let (status, _) = server.post(&path, json!({"decision": "maybe"})).await;
@@ -401,6 +417,11 @@ async fn past_the_budget_model_runs_wait_and_say_why() {
     let second = start_run(&server, "lister").await;
     let held = server.eventually(&format!("/api/v1/runs/{second}"), |r| r["held"].is_string(), 10).await;
     assert!(held["held"].as_str().unwrap().contains("daily budget"), "{held}");
+    let budget = server.get("/api/v1/budget").await;
+    assert_eq!((budget["daily_limit_usd"].as_f64(), budget["monthly_limit_usd"].as_f64()), (Some(0.000001), None));
+    assert!(budget["spent_today_usd"].as_f64().unwrap() > 0.000001, "{budget}");
+    assert_eq!(budget["spent_this_month_usd"], budget["spent_today_usd"]);
+    assert!(budget["held"].as_str().unwrap().contains("daily budget"), "{budget}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(server.get(&format!("/api/v1/runs/{second}")).await["status"], "queued", "a held run was dispatched");
 }

@@ -72,6 +72,16 @@ async fn slots_become_runs_on_the_selected_nodes_from_the_first_look_on() {
     assert_eq!(told.node.tags, ["storage"]);
     assert_eq!(told.extra["schedule"], "often");
     assert_eq!(told.extra["slot"], serde_json::json!(at(10)));
+
+    // The schedules page's last result, and the history's trigger filter.
+    let repo = store.run_repo();
+    let last = repo.last_scheduled(&[("often", "checker"), ("never-fired", "checker")]).await.unwrap();
+    let last: Vec<(&str, &str, &str)> =
+        last.iter().map(|r| (r.schedule.as_str(), r.id.as_str(), r.node.as_str())).collect();
+    assert_eq!(last, [("often", fired[1].id.as_str(), "nas")]);
+    let by = |trigger| car_server::runs::repo::RunFilter { trigger: Some(trigger), limit: 100, ..Default::default() };
+    assert_eq!(repo.runs(&by(RunTrigger::Schedule)).await.unwrap().len(), 2);
+    assert!(repo.runs(&by(RunTrigger::Manual)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

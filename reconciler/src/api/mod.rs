@@ -130,7 +130,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(runs::log))
         .routes(routes!(runs::stream))
         .routes(routes!(approvals::list))
-        .routes(routes!(usage::usage));
+        .routes(routes!(usage::usage))
+        .routes(routes!(usage::budget));
     // Operators also run, approve and steer.
     let operate = OpenApiRouter::new()
         .routes(routes!(sync::refresh))
@@ -138,6 +139,7 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(objects::resume))
         .routes(routes!(runs::start))
         .routes(routes!(runs::cancel))
+        .routes(routes!(runs::again))
         .routes(routes!(approvals::decide));
     // Admins also manage who and what is trusted.
     let admin = OpenApiRouter::new()

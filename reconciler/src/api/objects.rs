@@ -15,7 +15,7 @@ use crate::config::snapshot::{Declared, Snapshot};
 use crate::nodes::drift::{self, Drift, DriftItem, NodeHealth};
 use crate::nodes::metrics::{Point, Resolution};
 use crate::nodes::repo::NodeObservation;
-use crate::runs::AgentRecord;
+use crate::runs::{AgentRecord, ScheduledRun};
 use crate::schedule::slots::Cadence;
 use crate::trust::access::Caller;
 use crate::trust::enrollment::Enrolled;
@@ -133,17 +133,50 @@ pub struct NodeMetrics {
     pub points: Vec<Point>,
 }
 
+/// An agent as declared, with where it may run and what runs it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    #[serde(flatten)]
+    pub object: ObjectView,
+    /// The declared nodes that may run it: they allow it and offer what it
+    /// `requires` (declared in git or reported by their runner).
+    pub nodes: Vec<String>,
+    /// The schedules that run it, by name.
+    pub schedules: Vec<String>,
+}
+
+impl AgentView {
+    fn of(config: &Snapshot, observations: &[NodeObservation], a: &Declared<car_schemas::kinds::AgentSpec>) -> Self {
+        let nodes = config
+            .nodes
+            .iter()
+            .filter(|(name, n)| {
+                let caps = observations.iter().find(|o| o.name == **name).map(|o| o.capabilities.as_slice());
+                car_schemas::placement::check(name, &n.spec, caps, &a.name, &a.spec).is_ok()
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let schedules = config
+            .schedules
+            .values()
+            .filter(|s| s.spec.agents.iter().any(|x| x.as_str() == a.name))
+            .map(|s| s.name.clone())
+            .collect();
+        AgentView { object: view(Kind::Agent, a), nodes, schedules }
+    }
+}
+
 /// The declared agents, by name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentList {
-    pub agents: Vec<ObjectView>,
+    pub agents: Vec<AgentView>,
 }
 
 /// One agent, with its record.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentDetail {
     #[serde(flatten)]
-    pub object: ObjectView,
+    pub agent: AgentView,
     #[serde(flatten)]
     pub record: AgentRecord,
 }
@@ -159,6 +192,8 @@ pub struct ScheduleView {
     pub paused_reason: Option<String>,
     /// When it fires next; null when it is disabled or paused.
     pub next_fire: Option<DateTime<Utc>>,
+    /// Its newest run; null before it first fired.
+    pub last_run: Option<ScheduledRun>,
 }
 
 /// The declared schedules, by name.
@@ -321,11 +356,12 @@ fn connection(observed: Option<&NodeObservation>) -> Connection {
     }
 }
 
-/// Declared agents.
+/// Declared agents, each with the nodes that may run it and its schedules.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "live state",
     responses((status = 200, description = "the agents", body = AgentList)))]
 pub async fn agents(State(s): State<AppState>) -> Result<Json<AgentList>, ApiError> {
-    let agents = s.live.now().agents.values().map(|a| view(Kind::Agent, a)).collect();
+    let (config, observations) = (s.live.now(), s.nodes.observations().await?);
+    let agents = config.agents.values().map(|a| AgentView::of(&config, &observations, a)).collect();
     Ok(Json(AgentList { agents }))
 }
 
@@ -335,9 +371,11 @@ pub async fn agents(State(s): State<AppState>) -> Result<Json<AgentList>, ApiErr
 #[utoipa::path(get, path = "/api/v1/agents/{name}", tag = "live state", params(("name" = String, Path, pattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "the agent", body = AgentDetail), (status = 404, description = "not live")))]
 pub async fn agent(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<AgentDetail>, ApiError> {
-    let object = view(Kind::Agent, s.live.now().agents.get(&name).ok_or_else(|| not_live(Kind::Agent, &name))?);
+    let config = s.live.now();
+    let declared = config.agents.get(&name).ok_or_else(|| not_live(Kind::Agent, &name))?;
+    let agent = AgentView::of(&config, &s.nodes.observations().await?, declared);
     let record = s.runs.agent_stats(&name).await?;
-    Ok(Json(AgentDetail { object, record }))
+    Ok(Json(AgentDetail { agent, record }))
 }
 
 /// A tool call to ask an agent's policy about.
@@ -399,6 +437,9 @@ pub async fn can_i(
     responses((status = 200, description = "the schedules", body = ScheduleList)))]
 pub async fn schedules(State(s): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
     let config = s.live.now();
+    let pairs: Vec<(&str, &str)> =
+        config.schedules.values().flat_map(|o| o.spec.agents.iter().map(|a| (o.name.as_str(), a.as_str()))).collect();
+    let mut last = s.runs.repo.last_scheduled(&pairs).await?;
     let mut schedules = Vec::new();
     for o in config.schedules.values() {
         let paused = config.paused(&o.name);
@@ -408,6 +449,7 @@ pub async fn schedules(State(s): State<AppState>) -> Result<Json<ScheduleList>, 
             paused: paused.is_some(),
             paused_reason: paused.and_then(|p| p.reason.clone()),
             next_fire: active.then(|| Cadence::of(&o.spec).next_after(chrono::Utc::now())).flatten(),
+            last_run: last.iter().position(|r| r.schedule == o.name).map(|i| last.swap_remove(i)),
         });
     }
     Ok(Json(ScheduleList { schedules }))

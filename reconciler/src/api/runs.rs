@@ -210,6 +210,33 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, Json(view(&s.runs, &run, held(&s).as_deref()))))
 }
 
+/// Runs a run's agent again on the same node with the same context (a
+/// trigger's payload, a schedule's name and slot), as a manual run that
+/// names the run it repeats (`again_of` in its context).
+#[utoipa::path(post, path = "/api/v1/runs/{id}/again", tag = "runs", params(("id" = String, Path)),
+    responses((status = 202, description = "the queued run", body = RunView), (status = 404, description = "no such run, or its agent or node is no longer live"),
+    (status = 409, description = "the node no longer allows the agent or lacks a capability it requires")))]
+pub async fn again(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    let old = find(&s, &id).await?;
+    let mut context = old.context.clone();
+    if let (RunTrigger::Schedule, Some(slot)) = (old.trigger, old.slot) {
+        context.insert("schedule".into(), serde_json::Value::from(old.started_by.clone()));
+        context.insert("slot".into(), serde_json::json!(slot));
+    }
+    context.insert("again_of".into(), serde_json::Value::from(old.id.clone()));
+    let start = Start { trigger: RunTrigger::Manual, by: Some(c.actor()), context, ..Start::default() };
+    let run = s
+        .runs
+        .queue(&old.agent, &old.node, start)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "the run was not queued", "try again"))?;
+    Ok((StatusCode::ACCEPTED, Json(view(&s.runs, &run, held(&s).as_deref()))))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -219,6 +246,8 @@ pub struct ListQuery {
     node: Option<String>,
     /// Only runs in this status.
     status: Option<RunStatus>,
+    /// Only runs started this way: manual, schedule or trigger.
+    trigger: Option<RunTrigger>,
     /// Runs older than this run id (the `next` of the previous page).
     before: Option<String>,
 }
@@ -231,8 +260,14 @@ pub async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<RunView>>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let filter =
-        crate::runs::repo::RunFilter { agent: q.agent, node: q.node, status: q.status, before: q.before, limit };
+    let filter = crate::runs::repo::RunFilter {
+        agent: q.agent,
+        node: q.node,
+        status: q.status,
+        trigger: q.trigger,
+        before: q.before,
+        limit,
+    };
     let runs = s.runs.repo.runs(&filter).await?;
     let held = held(&s);
     let items = runs.iter().map(|r| view(&s.runs, r, held.as_deref())).collect();

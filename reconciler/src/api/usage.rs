@@ -90,3 +90,34 @@ pub async fn usage(
     }
     Ok(Json(UsageReport { from, to, group_by, groups, total }))
 }
+
+/// The model budget: its limits (the server's `BUDGET_DAILY_USD` and
+/// `BUDGET_MONTHLY_USD`), what was spent this UTC day and month, and why
+/// model runs wait now, if they do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetView {
+    /// Null: no daily limit.
+    pub daily_limit_usd: Option<f64>,
+    /// Null: no monthly limit.
+    pub monthly_limit_usd: Option<f64>,
+    pub spent_today_usd: f64,
+    pub spent_this_month_usd: f64,
+    /// Why model runs wait (a spent budget, a rate limit); null when they may start.
+    pub held: Option<String>,
+}
+
+/// Spend against the budget, for the overview.
+#[utoipa::path(get, path = "/api/v1/budget", tag = "usage",
+    responses((status = 200, description = "limits, spend and whether model runs wait", body = BudgetView)))]
+pub async fn budget(State(s): State<AppState>) -> Result<Json<BudgetView>, ApiError> {
+    let now = Utc::now();
+    let periods = crate::runs::gate::Periods::of(now);
+    let limits = s.runs.gate.budget();
+    Ok(Json(BudgetView {
+        daily_limit_usd: limits.daily_usd,
+        monthly_limit_usd: limits.monthly_usd,
+        spent_today_usd: s.runs.repo.spend_since(periods.day).await?,
+        spent_this_month_usd: s.runs.repo.spend_since(periods.month).await?,
+        held: s.runs.gate.held(now),
+    }))
+}

@@ -266,6 +266,10 @@ async fn apply(runs: &Runs, run: &Run, e: &TypedRunEvent, live: bool) -> Result<
                 reason: Some(a.reason.clone()),
                 status: ApprovalStatus::Pending,
                 requested_at: e.ts,
+                expires_at: i64::try_from(a.timeout_ms)
+                    .ok()
+                    .and_then(chrono::TimeDelta::try_milliseconds)
+                    .and_then(|t| e.ts.checked_add_signed(t)),
                 decided_at: None,
                 decided_by: None,
                 comment: None,

@@ -44,6 +44,28 @@ impl Exceeded {
     }
 }
 
+/// The UTC day and month a budget counts, as of a moment.
+pub struct Periods {
+    pub day: DateTime<Utc>,
+    pub month: DateTime<Utc>,
+    pub next_month: DateTime<Utc>,
+}
+
+impl Periods {
+    pub fn of(now: DateTime<Utc>) -> Periods {
+        let day = Utc.with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0).single().unwrap_or(now);
+        let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+        let next_month = if now.month() == 12 {
+            Utc.with_ymd_and_hms(now.year() + 1, 1, 1, 0, 0, 0)
+        } else {
+            Utc.with_ymd_and_hms(now.year(), now.month() + 1, 1, 0, 0, 0)
+        }
+        .single()
+        .unwrap_or(now);
+        Periods { day, month, next_month }
+    }
+}
+
 #[derive(Default)]
 pub struct Gate {
     budget: Budget,
@@ -57,6 +79,11 @@ pub struct Gate {
 impl Gate {
     pub fn new(budget: Budget) -> Gate {
         Gate { budget, ..Gate::default() }
+    }
+
+    /// The limits, as the server's settings give them.
+    pub fn budget(&self) -> Budget {
+        self.budget
     }
 
     /// A run hit the rate limit: no model run starts before `until`.
@@ -83,15 +110,7 @@ impl Gate {
         if !stale || (self.budget.daily_usd.is_none() && self.budget.monthly_usd.is_none()) {
             return Ok(None);
         }
-        let day = Utc.with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0).single().unwrap_or(now);
-        let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
-        let next_month = if now.month() == 12 {
-            Utc.with_ymd_and_hms(now.year() + 1, 1, 1, 0, 0, 0)
-        } else {
-            Utc.with_ymd_and_hms(now.year(), now.month() + 1, 1, 0, 0, 0)
-        }
-        .single()
-        .unwrap_or(now);
+        let Periods { day, month, next_month } = Periods::of(now);
         let mut exceeded = None;
         if let Some(limit) = self.budget.monthly_usd {
             let spent = repo.spend_since(month).await?;

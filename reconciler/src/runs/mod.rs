@@ -15,5 +15,5 @@ pub mod retention;
 pub mod retry;
 pub mod service;
 
-pub use repo::{Approval, ApprovalStatus, NewRun, Run, RunRepo, RunTrigger};
+pub use repo::{Approval, ApprovalStatus, NewRun, Run, RunRepo, RunTrigger, ScheduledRun};
 pub use service::{AgentRecord, Runs, STATS_FRESH, ServiceError, Start};

@@ -189,6 +189,9 @@ pub struct Approval {
     #[sqlx(try_from = "String")]
     pub status: ApprovalStatus,
     pub requested_at: DateTime<Utc>,
+    /// When the runner denies it unanswered (the agent's `approvalTimeout`);
+    /// null for approvals recorded before this was kept.
+    pub expires_at: Option<DateTime<Utc>>,
     /// When it was decided, or expired with its run.
     pub decided_at: Option<DateTime<Utc>>,
     /// Who decided (a user or an API key); null when pending, expired, or decided on the node.
@@ -245,6 +248,7 @@ pub struct RunFilter {
     pub agent: Option<String>,
     pub node: Option<String>,
     pub status: Option<RunStatus>,
+    pub trigger: Option<RunTrigger>,
     /// Only runs older than this run (cursor paging).
     pub before: Option<String>,
     pub limit: i64,
@@ -385,7 +389,7 @@ impl RunRepo {
     pub async fn runs(&self, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
         Ok(sqlx::query_as::<_, Run>(&format!(
             "SELECT {RUN} FROM runs WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR node = $2) \
-             AND ($3::text IS NULL OR status = $3) \
+             AND ($3::text IS NULL OR status = $3) AND ($6::text IS NULL OR trigger = $6) \
              AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = $4)) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         ))
@@ -394,6 +398,7 @@ impl RunRepo {
         .bind(f.status)
         .bind(&f.before)
         .bind(f.limit)
+        .bind(f.trigger.map(RunTrigger::as_str))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -616,8 +621,8 @@ impl RunRepo {
 
     pub async fn add_approval(&self, a: &Approval) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO approvals (id, run_id, request_id, agent, node, tool, input, reason, status, requested_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) ON CONFLICT DO NOTHING",
+            "INSERT INTO approvals (id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(&a.id)
         .bind(&a.run_id)
@@ -628,6 +633,7 @@ impl RunRepo {
         .bind(&a.input)
         .bind(&a.reason)
         .bind(a.requested_at)
+        .bind(a.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -689,8 +695,7 @@ impl RunRepo {
 }
 
 /// The columns of [`Approval`].
-const APPROVAL: &str =
-    "id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, decided_at, decided_by, comment";
+const APPROVAL: &str = "id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, expires_at, decided_at, decided_by, comment";
 
 /// A token count as PostgreSQL's bigint holds it.
 fn count(n: u64) -> i64 {
@@ -769,7 +774,39 @@ pub struct LastRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// A schedule's newest run.
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
+pub struct ScheduledRun {
+    #[serde(skip)]
+    pub schedule: String,
+    pub agent: String,
+    pub node: String,
+    /// The run's id.
+    pub id: String,
+    pub status: RunStatus,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 impl RunRepo {
+    /// Each schedule's newest run, given the (schedule, agent) pairs git
+    /// declares: one backward probe of `runs_agent_newest` per pair.
+    pub async fn last_scheduled(&self, pairs: &[(&str, &str)]) -> Result<Vec<ScheduledRun>, StoreError> {
+        let (schedules, agents): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+        Ok(sqlx::query_as::<_, ScheduledRun>(
+            "SELECT DISTINCT ON (p.schedule) p.schedule, p.agent, l.node, l.id, l.status, l.created_at, l.finished_at \
+             FROM unnest($1::text[], $2::text[]) AS p(schedule, agent) \
+             CROSS JOIN LATERAL (SELECT node, id, status, created_at, finished_at FROM runs \
+               WHERE agent = p.agent AND trigger = 'schedule' AND started_by = p.schedule \
+               ORDER BY created_at DESC LIMIT 1) l \
+             ORDER BY p.schedule, l.created_at DESC",
+        )
+        .bind(schedules)
+        .bind(agents)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Retention, in one transaction: claims up to `batch` old finished runs, rolls them up
     /// into `usage_daily`, deletes them. Returns their ids.
     pub async fn roll_up_and_delete(&self, older_than: DateTime<Utc>, batch: i64) -> Result<Vec<String>, StoreError> {

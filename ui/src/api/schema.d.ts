@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Declared agents.
+         * Declared agents, each with the nodes that may run it and its schedules.
          * @description Needs the viewer role.
          */
         get: operations["agents"];
@@ -270,6 +270,26 @@ export interface paths {
          *     start when ADMIN_USERNAME and ADMIN_PASSWORD are not set), and logs in.
          */
         post: operations["setup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Spend against the budget, for the overview.
+         * @description Needs the viewer role.
+         */
+        get: operations["budget"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -545,6 +565,28 @@ export interface paths {
         get: operations["one"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{id}/again": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs a run's agent again on the same node with the same context (a
+         *     trigger's payload, a schedule's name and slot), as a manual run that
+         *     names the run it repeats (`again_of` in its context).
+         * @description Needs the operator role.
+         */
+        post: operations["again"];
         delete?: never;
         options?: never;
         head?: never;
@@ -936,10 +978,10 @@ export interface components {
         /** @description What an agent runs. */
         AgentBody: "prompt" | "script";
         /** @description One agent, with its record. */
-        AgentDetail: components["schemas"]["ObjectView"] & components["schemas"]["AgentRecord"];
+        AgentDetail: components["schemas"]["AgentView"] & components["schemas"]["AgentRecord"];
         /** @description The declared agents, by name. */
         AgentList: {
-            agents: components["schemas"]["ObjectView"][];
+            agents: components["schemas"]["AgentView"][];
         };
         /** @description An agent's record: how its runs went over the last 30 days, and its newest run on each node. */
         AgentRecord: {
@@ -992,6 +1034,16 @@ export interface components {
              */
             success_rate?: number | null;
         };
+        /** @description An agent as declared, with where it may run and what runs it. */
+        AgentView: components["schemas"]["ObjectView"] & {
+            /**
+             * @description The declared nodes that may run it: they allow it and offer what it
+             *     `requires` (declared in git or reported by their runner).
+             */
+            nodes: string[];
+            /** @description The schedules that run it, by name. */
+            schedules: string[];
+        };
         /** @description An API key as the API shows it: never the key itself. */
         ApiKey: {
             /** Format: date-time */
@@ -1038,6 +1090,12 @@ export interface components {
             decided_at?: string | null;
             /** @description Who decided (a user or an API key); null when pending, expired, or decided on the node. */
             decided_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When the runner denies it unanswered (the agent's `approvalTimeout`);
+             *     null for approvals recorded before this was kept.
+             */
+            expires_at?: string | null;
             /** @description `<run id>-<request id>`. */
             id: string;
             /** @description The call's input as the CLI sent it (`{"command": …}` for Bash). */
@@ -1182,6 +1240,29 @@ export interface components {
             ip?: string | null;
             /** @description What was acted on: a run id, key id, token id, node, user, secret, revision or `kind/name`. */
             target?: string | null;
+        };
+        /**
+         * @description The model budget: its limits (the server's `BUDGET_DAILY_USD` and
+         *     `BUDGET_MONTHLY_USD`), what was spent this UTC day and month, and why
+         *     model runs wait now, if they do.
+         */
+        BudgetView: {
+            /**
+             * Format: double
+             * @description Null: no daily limit.
+             */
+            daily_limit_usd?: number | null;
+            /** @description Why model runs wait (a spent budget, a rate limit); null when they may start. */
+            held?: string | null;
+            /**
+             * Format: double
+             * @description Null: no monthly limit.
+             */
+            monthly_limit_usd?: number | null;
+            /** Format: double */
+            spent_this_month_usd: number;
+            /** Format: double */
+            spent_today_usd: number;
         };
         /** @description Who made a tool call other than the model. */
         CallSource: "script";
@@ -2748,6 +2829,7 @@ export interface components {
         };
         /** @description A declared schedule, with any pause made outside git. */
         ScheduleView: components["schemas"]["ObjectView"] & {
+            last_run?: null | components["schemas"]["ScheduledRun"];
             /**
              * Format: date-time
              * @description When it fires next; null when it is disabled or paused.
@@ -2757,6 +2839,18 @@ export interface components {
             paused: boolean;
             /** @description Why, as given when it was paused. */
             paused_reason?: string | null;
+        };
+        /** @description A schedule's newest run. */
+        ScheduledRun: {
+            agent: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** @description The run's id. */
+            id: string;
+            node: string;
+            status: components["schemas"]["RunStatus"];
         };
         /** @description A stored secret as the API shows it: never its value. */
         SecretInfo: {
@@ -3832,6 +3926,44 @@ export interface operations {
             };
         };
     };
+    budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description limits, spend and whether model runs wait */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetView"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     drift: {
         parameters: {
             query?: never;
@@ -4473,6 +4605,8 @@ export interface operations {
                 node?: string;
                 /** @description Only runs in this status. */
                 status?: components["schemas"]["RunStatus"];
+                /** @description Only runs started this way: manual, schedule or trigger. */
+                trigger?: components["schemas"]["RunTrigger"];
                 /** @description Runs older than this run id (the `next` of the previous page). */
                 before?: string;
             };
@@ -4638,6 +4772,73 @@ export interface operations {
             };
             /** @description no such run */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    again: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the queued run */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description a malformed or invalid request: the error says what and how to fix it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such run, or its agent or node is no longer live */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the node no longer allows the agent or lacks a capability it requires */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
