@@ -120,6 +120,13 @@ try {
   const log = readFileSync(await download.path(), "utf8");
   if (!/#\d+ run finished/.test(log)) fail(`the downloaded log of ${listed} does not end its run:\n${log.slice(0, 500)}`);
 
+  step("a finished run runs again on its node, with its context");
+  await page.getByRole("button", { name: "Run again" }).click();
+  await page.waitForURL((url) => url.pathname.startsWith("/runs/run_") && !url.pathname.endsWith(listed));
+  await logLine(page, "finished: succeeded");
+  await page.goto(`${UI}/runs/${listed}`);
+  await logLine(page, "finished: succeeded");
+
   step("the filter finds lines while others hide");
   await page.getByLabel("Search the log").fill("Bash: ls");
   await page.getByText(/^1 of \d+ lines$/).waitFor();
@@ -137,6 +144,7 @@ try {
   const held = page.getByTestId("approval");
   await held.waitFor({ timeout: 60_000 });
   if (!(await held.textContent()).includes("touch /tmp/car-dashboard-e2e")) fail("the held call does not show its command");
+  if (!/denied in (59m|1h 0m)/.test(await held.textContent())) fail(`the held call does not count down to its timeout: ${await held.textContent()}`);
   await page.getByLabel("Comment").fill("fine by me");
   await page.getByRole("button", { name: "Approve" }).click();
   await logLine(page, "approval approve");
@@ -150,6 +158,15 @@ try {
     await axe(page, name);
     await shoot(page, name);
   }
+
+  step("the overview shows today's spend; the audit log filters by action");
+  await page.goto(`${UI}/`);
+  await page.getByTestId("spend").filter({ hasText: /Spent today \$0\.\d{4}/ }).waitFor();
+  await page.goto(`${UI}/settings`);
+  await page.getByLabel("Action").fill("auth.*");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.getByText("auth.login").first().waitFor();
+  if (await page.getByText("run.started").count()) fail("the audit filter auth.* still lists run.started");
 
   step("the command palette jumps and starts agents");
   await page.goto(`${UI}/agents`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, duration, usd } from "./format";
+import { ago, duration, until, usd } from "./format";
 
 describe("format", () => {
   it("says how long ago in the largest whole unit", () => {
@@ -16,5 +16,11 @@ describe("format", () => {
     expect(duration(null)).toBe("–");
     expect(usd(0.02141)).toBe("$0.0214");
     expect(usd(12.4)).toBe("$12.40");
+  });
+  it("counts down to a time, and says now once it has come", () => {
+    const now = Date.parse("2026-12-06T12:00:00Z");
+    expect(until("2026-12-06T12:04:12Z", now)).toBe("in 4m 12s");
+    expect(until("2026-12-06T11:59:00Z", now)).toBe("now");
+    expect(until(null, now)).toBe("–");
   });
 });

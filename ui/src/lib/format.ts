@@ -21,6 +21,13 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+/** How long until a time: "in 4m 12s", "in 2h 5m"; "now" once it has come. */
+export function until(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "–";
+  const ms = Date.parse(iso) - now;
+  return ms < 1000 ? "now" : `in ${duration(ms)}`;
+}
+
 /** US dollars: "$0.0214" under a dollar (token costs are small), else "$12.40". */
 export function usd(n: number | null | undefined): string {
   if (n == null) return "–";

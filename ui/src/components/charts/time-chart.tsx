@@ -5,7 +5,8 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-export type Series = { label: string; values: (number | null)[]; color: string; unit?: string };
+/** A line: its values at the chart's times, and how the legend writes one (default: one decimal). */
+export type Series = { label: string; values: (number | null)[]; color: string; format?: (v: number) => string };
 
 export function TimeChart({
   times,
@@ -44,7 +45,7 @@ export function TimeChart({
         x: { time: true, ...(xRange && { range: (): uPlot.Range.MinMax => xRange }) },
         y: yRange ? { range: (): uPlot.Range.MinMax => yRange } : {},
       },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_: uPlot, v: number | null) => (v == null ? "–" : `${v.toFixed(1)}${s.unit ?? ""}`) }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_: uPlot, v: number | null) => (v == null ? "–" : (s.format ?? ((n: number) => n.toFixed(1)))(v)) }))],
     };
     const plot = new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, el);
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));

@@ -46,13 +46,14 @@ export function CommandPalette() {
   const items = useMemo(() => {
     const close = (to: () => unknown) => () => (setOpen(false), to());
     const all: Item[] = PAGES.map(([label, to]) => ({ label, hint: "page", go: close(() => navigate({ to })) }));
-    const agentNames = agents.data?.agents.map((a) => a.name) ?? [];
+    const agentList = agents.data?.agents ?? [];
+    const agentNames = agentList.map((a) => a.name);
     const nodeNames = nodes.data?.nodes.map((n) => n.name) ?? [];
     for (const name of agentNames) all.push({ label: name, hint: "agent", go: close(() => navigate({ to: "/agents/$name", params: { name } })) });
     for (const name of nodeNames) all.push({ label: name, hint: "node", go: close(() => navigate({ to: "/nodes/$name", params: { name } })) });
     if (canOperate(who.data))
-      for (const agent of agentNames)
-        for (const node of nodeNames) all.push({ label: `Run ${agent} on ${node}`, hint: "start", go: () => start.mutate({ agent, node }, { onSuccess: () => setOpen(false) }) });
+      for (const { name: agent, nodes: placed } of agentList)
+        for (const node of placed) all.push({ label: `Run ${agent} on ${node}`, hint: "start", go: () => start.mutate({ agent, node }, { onSuccess: () => setOpen(false) }) });
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     return all.filter((i) => words.every((w) => `${i.label} ${i.hint}`.toLowerCase().includes(w))).slice(0, 50);
   }, [agents.data, nodes.data, who.data, query, navigate, start]);

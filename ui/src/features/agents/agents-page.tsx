@@ -6,7 +6,7 @@ import type { Schemas } from "@/api/client";
 import { TimeChart, type Series } from "@/components/charts/time-chart";
 import { Button } from "@/components/ui/button";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { useStartRun } from "@/features/runs/start-run";
+import { useRunAgain } from "@/features/runs/start-run";
 import { StatusBadge, type RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
@@ -15,6 +15,7 @@ import { agentsQuery } from "@/features/runs/queries";
 import { RunsTable } from "@/features/runs/runs-table";
 import { duration, usd } from "@/lib/format";
 
+type RunTrigger = Schemas["RunTrigger"];
 type AgentSpec = { description?: string; mode?: string; prompt?: string; script?: string; tools?: unknown };
 
 export function AgentsPage() {
@@ -47,6 +48,7 @@ export function AgentsPage() {
                   {a.name}
                 </Link>
                 <span className="text-xs text-muted-foreground">{spec.mode ?? "read-only"}</span>
+                <span className="text-xs text-muted-foreground">{a.schedules.length > 0 ? `on ${a.schedules.join(", ")}` : "no schedule"}</span>
                 <span className="text-sm text-muted-foreground">{spec.description}</span>
                 <span className="ml-auto flex items-baseline gap-3 text-sm">
                   {rate != null && <span className="tabular-nums text-muted-foreground">{Math.round(rate * 100)}% of {record?.stats.runs} ok</span>}
@@ -103,6 +105,11 @@ export function AgentPage({ name }: { name: string }) {
               ))}
             </p>
           )}
+          <p className="text-muted-foreground">
+            may run on {a.nodes.length > 0 ? a.nodes.join(", ") : "no node (none allows it or offers what it requires)"}
+            {" · "}
+            {a.schedules.length > 0 ? <>scheduled by {a.schedules.join(", ")}</> : "no schedule runs it"}
+          </p>
           {spec.prompt && <pre className="whitespace-pre-wrap rounded-md bg-muted p-3 text-xs">{spec.prompt}</pre>}
           {spec.script && <p className="font-mono text-xs">script: {spec.script}</p>}
           {spec.tools != null && (
@@ -110,7 +117,7 @@ export function AgentPage({ name }: { name: string }) {
           )}
         </CardContent>
       </Card>
-      <AgentHistory name={name} />
+      <AgentHistory name={name} placed={a.nodes} />
     </div>
   );
 }
@@ -119,7 +126,7 @@ const select = "h-9 rounded-md border border-input bg-background px-2 text-sm";
 const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "lost", "running", "queued"] as const;
 
 /** The agent's runs: filtered by node, status and trigger, paged, charted, each runnable again. */
-function AgentHistory({ name }: { name: string }) {
+function AgentHistory({ name, placed }: { name: string; placed: string[] }) {
   const [node, setNode] = useState("");
   const [status, setStatus] = useState("");
   const [trigger, setTrigger] = useState("");
@@ -127,18 +134,27 @@ function AgentHistory({ name }: { name: string }) {
   const before = pages.at(-1);
   const who = useQuery(identityQuery);
   const runs = useQuery({
-    queryKey: ["runs", { agent: name, node, status, before }],
+    queryKey: ["runs", { agent: name, node, status, trigger, before }],
     queryFn: () =>
       unwrap(
         api.GET("/api/v1/runs", {
-          params: { query: { agent: name, node: node || undefined, status: (status || undefined) as RunStatus | undefined, before, limit: 100 } },
+          params: {
+            query: {
+              agent: name,
+              node: node || undefined,
+              status: (status || undefined) as RunStatus | undefined,
+              trigger: (trigger || undefined) as RunTrigger | undefined,
+              before,
+              limit: 100,
+            },
+          },
         }),
       ),
     refetchInterval: before ? false : 5000,
   });
-  const again = useStartRun();
-  const shown = (runs.data?.items ?? []).filter((r) => !trigger || r.trigger === trigger);
-  const nodes = [...new Set((runs.data?.items ?? []).map((r) => r.node))];
+  const again = useRunAgain();
+  const shown = runs.data?.items ?? [];
+  const nodes = [...new Set([...placed, ...shown.map((r) => r.node)])];
   const reset = (set: (v: string) => void) => (e: { target: { value: string } }) => (set(e.target.value), setPages([undefined]));
   return (
     <>
@@ -157,14 +173,14 @@ function AgentHistory({ name }: { name: string }) {
               <option key={s}>{s}</option>
             ))}
           </select>
-          <select aria-label="Trigger" className={select} value={trigger} onChange={(e) => setTrigger(e.target.value)}>
+          <select aria-label="Trigger" className={select} value={trigger} onChange={reset(setTrigger)}>
             <option value="">every trigger</option>
             <option>manual</option>
             <option>schedule</option>
             <option>trigger</option>
           </select>
           {canOperate(who.data) && shown[0] && (
-            <Button size="sm" className="ml-auto" disabled={again.isPending} onClick={() => again.mutate({ agent: name, node: shown[0]!.node })}>
+            <Button size="sm" className="ml-auto" disabled={again.isPending} onClick={() => again.mutate(shown[0]!.id)}>
               <RotateCw aria-hidden /> Run again on {shown[0].node}
             </Button>
           )}
@@ -205,10 +221,9 @@ function AgentCharts({ runs }: { runs: Schemas["RunView"][] }) {
     const field = (k: string) => done.map((r) => ((r.report as Record<string, unknown> | null)?.[k] as number | undefined) ?? null);
     return {
       times,
-      run: [
-        { label: "duration", values: done.map((r) => (r.duration_ms ?? 0) / 1000), color: "#2563eb", unit: "s" },
-        { label: "cost", values: done.map((r) => r.cost_usd), color: "#d97706", unit: " $" },
-      ] satisfies Series[],
+      // Seconds and dollars differ by orders of magnitude: a chart each.
+      duration: [{ label: "duration", values: done.map((r) => (r.duration_ms ?? 0) / 1000), color: "#2563eb", format: (v) => duration(v * 1000) }] satisfies Series[],
+      cost: [{ label: "cost", values: done.map((r) => r.cost_usd), color: "#d97706", format: usd }] satisfies Series[],
       report: [...fields].map((k, i) => ({ label: k, values: field(k), color: ["#16a34a", "#9333ea", "#dc2626"][i % 3]! })),
     };
   }, [runs]);
@@ -219,7 +234,8 @@ function AgentCharts({ runs }: { runs: Schemas["RunView"][] }) {
         <CardTitle>Over time</CardTitle>
       </CardHeader>
       <CardContent className="flex flex-col gap-4">
-        <TimeChart times={charts.times} series={charts.run} label="Duration and cost of these runs over time" />
+        <TimeChart times={charts.times} series={charts.duration} height={120} label="Duration of these runs over time" />
+        <TimeChart times={charts.times} series={charts.cost} height={120} label="Cost of these runs over time" />
         {charts.report.length > 0 && (
           <TimeChart times={charts.times} series={charts.report} label={`Report fields over time: ${charts.report.map((s) => s.label).join(", ")}`} />
         )}

@@ -13,6 +13,8 @@ function seconds(range: string): number {
   return m ? Number(m[1]) * UNIT[m[2] as keyof typeof UNIT] : 6 * 3600;
 }
 
+const percent = (v: number) => `${v.toFixed(1)}%`;
+
 /** A node's CPU, memory and disk over `range` (1h, 6h, 2d, 30d): a sparkline or a chart with axes. */
 export function NodeMetrics({ name, range = "6h", spark = false }: { name: string; range?: string; spark?: boolean }) {
   const metrics = useQuery({
@@ -24,9 +26,9 @@ export function NodeMetrics({ name, range = "6h", spark = false }: { name: strin
     const points = metrics.data?.points ?? [];
     const times = points.map((p) => Date.parse(p.bucket) / 1000);
     const series: Series[] = [
-      { label: "CPU", values: points.map((p) => p.cpu_percent), color: COLORS.cpu, unit: "%" },
-      { label: "memory", values: points.map((p) => p.memory_percent), color: COLORS.memory, unit: "%" },
-      { label: "disk", values: points.map((p) => p.disk_percent), color: COLORS.disk, unit: "%" },
+      { label: "CPU", values: points.map((p) => p.cpu_percent), color: COLORS.cpu, format: percent },
+      { label: "memory", values: points.map((p) => p.memory_percent), color: COLORS.memory, format: percent },
+      { label: "disk", values: points.map((p) => p.disk_percent), color: COLORS.disk, format: percent },
     ];
     const now = Date.now() / 1000;
     return { times, series, xRange: [now - seconds(range), now] as [number, number] };

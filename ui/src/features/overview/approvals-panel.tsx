@@ -4,7 +4,8 @@ import { api, unwrap } from "@/api/query";
 import { Failure } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { commandOf } from "@/features/runs/event-text";
-import { ago } from "@/lib/format";
+import { ago, until } from "@/lib/format";
+import { useNow } from "@/lib/use-now";
 
 /** Tool calls held for a person, oldest first, each a link to its run (where it is decided). */
 export function ApprovalsPanel() {
@@ -13,6 +14,7 @@ export function ApprovalsPanel() {
     queryFn: () => unwrap(api.GET("/api/v1/approvals", { params: { query: { status: "pending" } } })),
     refetchInterval: 3000,
   });
+  const now = useNow();
   if (pending.error) return <Failure error={pending.error} />;
   const list = pending.data?.approvals ?? [];
   if (list.length === 0) return null;
@@ -32,7 +34,10 @@ export function ApprovalsPanel() {
                 <code className="rounded bg-muted px-1.5 py-0.5 text-xs">
                   {a.tool}: {commandOf(a.input)}
                 </code>
-                <span className="ml-auto tabular-nums text-muted-foreground">asked {ago(a.requested_at)}</span>
+                <span className="ml-auto tabular-nums text-muted-foreground">
+                  asked {ago(a.requested_at, now)}
+                  {a.expires_at && <>, denied {until(a.expires_at, now)} unless answered</>}
+                </span>
               </li>
             );
           })}

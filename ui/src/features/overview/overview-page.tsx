@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { nodesQuery, recentRunsQuery } from "@/features/runs/queries";
+import { recentRunsQuery } from "@/features/runs/queries";
 import { RunsTable } from "@/features/runs/runs-table";
 import { StartRun } from "@/features/runs/start-run";
 import { ApprovalsPanel } from "./approvals-panel";
@@ -13,7 +13,6 @@ import { SyncBanner } from "./sync-banner";
 export function OverviewPage() {
   const who = useQuery(identityQuery);
   const runs = useQuery(recentRunsQuery);
-  const nodes = useQuery(nodesQuery);
   return (
     <div className="flex flex-col gap-4">
       <SyncBanner />
@@ -23,7 +22,7 @@ export function OverviewPage() {
         <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
           <CardTitle>Recent runs</CardTitle>
           <Spend />
-          {canOperate(who.data) && <StartRun nodes={nodes.data?.nodes.map((n) => n.name) ?? []} />}
+          {canOperate(who.data) && <StartRun />}
         </CardHeader>
         <CardContent className="p-0">
           {runs.isPending && <Loading what="runs" />}

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Check, Download, Square, X } from "lucide-react";
+import { Check, Download, RotateCw, Square, X } from "lucide-react";
 import { useEffect, useState } from "react";
 import type { Schemas } from "@/api/client";
 import { api, unwrap } from "@/api/query";
@@ -10,11 +10,13 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { ago, duration, usd } from "@/lib/format";
+import { ago, duration, until, usd } from "@/lib/format";
+import { useNow } from "@/lib/use-now";
 import { commandOf } from "./event-text";
 import { runQuery } from "./queries";
 import { Report } from "./report";
 import { RunLog } from "./run-log";
+import { useRunAgain } from "./start-run";
 import { OPEN, StatusBadge } from "./status";
 import { useRunStream } from "./use-run-stream";
 
@@ -48,6 +50,7 @@ export function RunPage({ id }: { id: string }) {
 function RunHeader({ run, live }: { run: Schemas["RunDetail"]; live: string }) {
   const who = useQuery(identityQuery);
   const cancel = useMutation({ mutationFn: () => unwrap(api.POST("/api/v1/runs/{id}/cancel", { params: { path: { id: run.id } } })) });
+  const again = useRunAgain();
   const open = OPEN.includes(run.status);
   return (
     <Card>
@@ -92,7 +95,13 @@ function RunHeader({ run, live }: { run: Schemas["RunDetail"]; live: string }) {
               <Square aria-hidden /> Cancel
             </Button>
           )}
+          {!open && canOperate(who.data) && (
+            <Button variant="outline" size="sm" disabled={again.isPending} onClick={() => again.mutate(run.id)}>
+              <RotateCw aria-hidden /> Run again
+            </Button>
+          )}
         </span>
+        {again.error && <Failure error={again.error} />}
         {run.error && <p className="w-full text-sm text-bad">{String((run.error as { message?: unknown }).message ?? "")}</p>}
         {run.summary && <p className="w-full text-sm">{run.summary}</p>}
         {run.report != null && (
@@ -126,6 +135,7 @@ function ApprovalCard({ approval }: { approval: Schemas["Approval"] }) {
           {approval.tool}: {commandOf(approval.input)}
         </code>
         {approval.reason && <span className="text-sm text-muted-foreground">{approval.reason}</span>}
+        {approval.expires_at && <Countdown to={approval.expires_at} />}
         {canOperate(who.data) ? (
           <span className="ml-auto flex flex-wrap gap-2">
             <Input aria-label="Comment" placeholder="Comment (optional)" className="h-8 w-48" value={comment} onChange={(e) => setComment(e.target.value)} />
@@ -143,4 +153,10 @@ function ApprovalCard({ approval }: { approval: Schemas["Approval"] }) {
       </CardContent>
     </Card>
   );
+}
+
+/** "denied in 58m 12s unless answered", ticking each second. */
+function Countdown({ to }: { to: string }) {
+  const now = useNow();
+  return <span className="text-sm tabular-nums text-muted-foreground">denied {until(to, now)} unless answered</span>;
 }

@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
 import { Pause, Play } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
@@ -6,16 +7,16 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { StatusBadge } from "@/features/runs/status";
+import { ago, until } from "@/lib/format";
+import { useNow } from "@/lib/use-now";
 
-type ScheduleSpec = { agent?: string; cron?: string; every?: string; nodes?: unknown };
+type ScheduleSpec = { agents?: string[]; cron?: string; every?: string; nodes?: unknown };
 
-function when(iso: string | null | undefined): string {
+/** "in 4m 12s" within a day, the date and time beyond. */
+function when(iso: string | null | undefined, now: number): string {
   if (!iso) return "–";
-  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
-  if (s < 60) return `in ${Math.max(s, 0)}s`;
-  if (s < 3600) return `in ${Math.floor(s / 60)}m`;
-  if (s < 86400) return `in ${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return new Date(iso).toLocaleString();
+  return Date.parse(iso) - now < 86_400_000 ? until(iso, now) : new Date(iso).toLocaleString();
 }
 
 /** `/schedules`: what fires when, paused or not; pause and resume (outside git, shown as drift). */
@@ -23,6 +24,7 @@ export function SchedulesPage() {
   const schedules = useQuery({ queryKey: ["schedules"], queryFn: () => unwrap(api.GET("/api/v1/schedules")), refetchInterval: 10_000 });
   const who = useQuery(identityQuery);
   const queryClient = useQueryClient();
+  const now = useNow();
   const toggle = useMutation({
     mutationFn: ({ name, paused }: { name: string; paused: boolean }) =>
       paused
@@ -47,10 +49,19 @@ export function SchedulesPage() {
               <li key={s.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm">
                 <span className="font-medium">{s.name}</span>
                 <span className="text-muted-foreground">
-                  {spec.agent} · {spec.cron ?? (spec.every && `every ${spec.every}`)}
+                  {spec.agents?.join(", ")} · {spec.cron ?? (spec.every && `every ${spec.every}`)}
                 </span>
                 {s.paused && <Badge tone="warn">paused{s.paused_reason && `: ${s.paused_reason}`}</Badge>}
-                <span className="ml-auto text-muted-foreground">next {when(s.next_fire)}</span>
+                <span className="ml-auto flex items-center gap-2 text-muted-foreground">
+                  {s.last_run ? (
+                    <Link to="/runs/$id" params={{ id: s.last_run.id }} className="flex items-center gap-1 hover:underline">
+                      last {ago(s.last_run.created_at, now)} on {s.last_run.node} <StatusBadge status={s.last_run.status} />
+                    </Link>
+                  ) : (
+                    "never fired"
+                  )}
+                </span>
+                <span className="tabular-nums text-muted-foreground">next {when(s.next_fire, now)}</span>
                 {canOperate(who.data) && (
                   <Button size="sm" variant="outline" disabled={toggle.isPending} onClick={() => toggle.mutate({ name: s.name, paused: s.paused })}>
                     {s.paused ? <Play aria-hidden /> : <Pause aria-hidden />}

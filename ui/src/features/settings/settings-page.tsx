@@ -258,19 +258,48 @@ function Usage() {
   );
 }
 
+type AuditFilter = { actor?: string; action?: string; target?: string; from?: string };
+
+/** Who did what: filtered by actor, action (`auth.*` for a family), target and start date; paged. */
 function Audit() {
-  const audit = useQuery({ queryKey: ["audit"], queryFn: () => unwrap(api.GET("/api/v1/audit")) });
+  const [filter, setFilter] = useState<AuditFilter>({});
+  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
+  const before = pages.at(-1);
+  const audit = useQuery({
+    queryKey: ["audit", filter, before],
+    queryFn: () => unwrap(api.GET("/api/v1/audit", { params: { query: { ...filter, before, limit: 100 } } })),
+  });
+  const apply = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const text = (k: string) => String(f.get(k) ?? "").trim() || undefined;
+    const day = text("from");
+    setFilter({ actor: text("actor"), action: text("action"), target: text("target"), from: day && new Date(day).toISOString() });
+    setPages([undefined]);
+  };
   return (
     <Card>
       <CardHeader>
         <CardTitle>Audit log</CardTitle>
+        <form className="flex flex-wrap gap-2" onSubmit={apply} aria-label="Filter the audit log">
+          <Input name="actor" aria-label="Actor" placeholder="actor (user, key, node)" className="h-9 w-44" />
+          <Input name="action" aria-label="Action" placeholder="action, e.g. auth.*" className="h-9 w-40" />
+          <Input name="target" aria-label="Target" placeholder="target (run id, node…)" className="h-9 w-44" />
+          <Input name="from" type="date" aria-label="From" className="h-9 w-40" />
+          <Button type="submit" size="sm" variant="outline">
+            Filter
+          </Button>
+        </form>
       </CardHeader>
       <CardContent className="p-0">
         {audit.error && <Failure error={audit.error} />}
+        {audit.data?.items.length === 0 && <Empty>No entries match.</Empty>}
         <ul className="divide-y text-sm">
           {audit.data?.items.map((e) => (
             <li key={e.id} className="flex flex-wrap gap-x-3 px-4 py-1.5">
-              <span className="text-muted-foreground">{ago(e.at)}</span>
+              <span className="text-muted-foreground" title={e.at}>
+                {ago(e.at)}
+              </span>
               <span className="font-medium">{e.actor}</span>
               <span>{e.action}</span>
               {e.target && <span className="font-mono text-xs">{e.target}</span>}
@@ -278,6 +307,18 @@ function Audit() {
             </li>
           ))}
         </ul>
+        <div className="flex gap-2 p-3">
+          {pages.length > 1 && (
+            <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
+              Newer
+            </Button>
+          )}
+          {audit.data?.next && (
+            <Button size="sm" variant="outline" onClick={() => setPages([...pages, Number(audit.data!.next)])}>
+              Older
+            </Button>
+          )}
+        </div>
       </CardContent>
     </Card>
   );
