@@ -3,10 +3,12 @@
 //! Config folders written from `(path, text)` pairs, config git repositories
 //! ([`git::ConfigRepo`]), and the scenario-scripted fake of the Anthropic
 //! Messages API ([`anthropic::FakeAnthropic`]) the real `claude` CLI runs
-//! against. The fake Gotify joins as notifications are built.
+//! against, and a fake Gotify server ([`gotify::FakeGotify`]) notifications
+//! are delivered to.
 
 pub mod anthropic;
 pub mod git;
+pub mod gotify;
 pub mod json;
 
 use std::fs;
