@@ -12,7 +12,8 @@
 //! - [`nodes`]: each node's runner, called through [`nodes::client`] and
 //!   looked at by [`nodes::reconcile`], its metrics and [`nodes::drift`];
 //! - [`runs`]: queueing, dispatch, following, retries, budget, retention, logs;
-//! - [`schedule`]: when schedules fire;
+//! - [`schedule`]: when schedules fire; [`hooks`]: webhook triggers that
+//!   start agents;
 //! - [`api`]: the HTTP API over all of them;
 //! - [`app`]: settings and start-up, which wire it all together;
 //! - [`cli`]: the subcommands besides `serve`.
@@ -31,6 +32,7 @@ pub mod nodes;
 
 pub mod runs;
 
+pub mod hooks;
 pub mod schedule;
 
 pub mod api;

@@ -6,8 +6,17 @@
 use std::path::{Path, PathBuf};
 
 /// Lowest first; the domains of one layer do not use each other.
-const LAYERS: &[&[&str]] =
-    &[&["db", "tasks"], &["trust"], &["config"], &["nodes"], &["runs"], &["schedule"], &["api"], &["app"], &["cli"]];
+const LAYERS: &[&[&str]] = &[
+    &["db", "tasks"],
+    &["trust"],
+    &["config"],
+    &["nodes"],
+    &["runs"],
+    &["schedule", "hooks"],
+    &["api"],
+    &["app"],
+    &["cli"],
+];
 
 fn layer(domain: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&domain))

@@ -324,6 +324,28 @@ impl Condition {
     pub fn variables(&self) -> &[String] {
         &self.variables
     }
+
+    /// Evaluates the condition with `vars` (name and JSON value, e.g.
+    /// `("payload", &body)`) bound as CEL variables. An evaluation that
+    /// fails (a field the value lacks, a type mismatch) or gives something
+    /// other than true or false is an `Err` saying why: callers decide what
+    /// that means (a webhook trigger treats it as false).
+    pub fn eval_bool(&self, vars: &[(&str, &serde_json::Value)]) -> Result<bool, String> {
+        // Compiled again each time: it parsed when the document was read, and
+        // a program is neither `Clone` nor comparable, which `Condition` is.
+        let program = cel::Program::compile(&self.source).map_err(|e| format!("it does not parse: {e}"))?;
+        let mut context = cel::Context::default();
+        for (name, value) in vars {
+            let value = cel::to_value(value).map_err(|e| format!("{name} cannot be given to CEL: {e}"))?;
+            context.add_variable_from_value(*name, value);
+        }
+        match program.execute(&context) {
+            Ok(cel::Value::Bool(b)) => Ok(b),
+            // The type, not the value: a condition's result is no place to echo a request.
+            Ok(other) => Err(format!("it gives a {}, not true or false", other.type_of())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 impl FromStr for Condition {
@@ -593,6 +615,45 @@ mod tests {
         assert_eq!(c.variables(), ["payload"]);
         let (m, _) = "payload.alert ==".parse::<Condition>().unwrap_err();
         assert!(m.starts_with("invalid CEL condition"), "{m}");
+    }
+
+    #[test]
+    fn conditions_evaluate_on_json_variables() {
+        let eval =
+            |c: &str, payload: serde_json::Value| c.parse::<Condition>().unwrap().eval_bool(&[("payload", &payload)]);
+        // Alertmanager, Uptime Kuma (a JSON 0 compares equal to CEL's 0), Grafana.
+        let alert = serde_json::json!({"status": "firing", "commonLabels": {"severity": "critical"}});
+        let rule = r#"payload.status == "firing" && payload.commonLabels.severity == "critical""#;
+        assert_eq!(eval(rule, alert), Ok(true));
+        assert_eq!(eval(rule, serde_json::json!({"status": "resolved", "commonLabels": {}})), Ok(false));
+        assert_eq!(eval("payload.heartbeat.status == 0", serde_json::json!({"heartbeat": {"status": 0}})), Ok(true));
+        assert_eq!(eval("payload.heartbeat.status == 0", serde_json::json!({"heartbeat": {"status": 1}})), Ok(false));
+        assert_eq!(
+            eval(
+                "payload.score > 2.5 && size(payload.hosts) == 2",
+                serde_json::json!({"score": 3.1, "hosts": ["a", "b"]})
+            ),
+            Ok(true)
+        );
+        assert_eq!(eval(r#""db" in payload.tags"#, serde_json::json!({"tags": ["web", "db"]})), Ok(true));
+        assert_eq!(eval("payload.gone == null", serde_json::json!({"gone": null})), Ok(true));
+        // A field the payload lacks is an error that names it; `has()` tests for one.
+        let missing = eval(rule, serde_json::json!({"status": "firing"})).unwrap_err();
+        assert!(missing.contains("commonLabels"), "{missing}");
+        assert_eq!(
+            eval("has(payload.commonLabels) && payload.commonLabels.severity == 'x'", serde_json::json!({})),
+            Ok(false)
+        );
+        // Something other than a bool is an error, not false.
+        let not_bool = eval("payload.status", serde_json::json!({"status": "firing"})).unwrap_err();
+        assert!(not_bool.contains("not true or false"), "{not_bool}");
+        // Several variables; a header map from strings to strings.
+        let c: Condition = r#"headers["x-source"] == "grafana" && payload.state == "alerting""#.parse().unwrap();
+        let headers = serde_json::json!({"x-source": "grafana"});
+        let payload = serde_json::json!({"state": "alerting"});
+        assert_eq!(c.eval_bool(&[("payload", &payload), ("headers", &headers)]), Ok(true));
+        let unbound = c.eval_bool(&[("payload", &payload)]).unwrap_err();
+        assert!(unbound.contains("headers"), "{unbound}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod guard;
 mod health;
+mod hooks;
 mod install;
 mod node_trust;
 mod objects;
@@ -92,8 +93,9 @@ pub struct ApiSettings {
     info(
         title = "Claude Agent Runner",
         description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
-                   node enrollment, secrets and the audit log. Send an API key as `Authorization: Bearer car_…` \
-                   or log in for the dashboard's session cookie; each operation says the role it needs."
+                   node enrollment, secrets, webhook triggers and the audit log. Send an API key as \
+                   `Authorization: Bearer car_…` or log in for the dashboard's session cookie; each operation \
+                   says the role it needs."
     )
 )]
 struct ApiDoc;
@@ -110,7 +112,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(auth::setup))
         .routes(routes!(node_trust::enroll))
         .routes(routes!(install::script))
-        .routes(routes!(install::binary));
+        .routes(routes!(install::binary))
+        .merge(hooks::public());
     // Viewers read.
     let read = OpenApiRouter::new()
         .routes(routes!(auth::me))
@@ -131,7 +134,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(runs::stream))
         .routes(routes!(approvals::list))
         .routes(routes!(usage::usage))
-        .routes(routes!(usage::budget));
+        .routes(routes!(usage::budget))
+        .routes(routes!(hooks::triggers));
     // Operators also run, approve and steer.
     let operate = OpenApiRouter::new()
         .routes(routes!(sync::refresh))

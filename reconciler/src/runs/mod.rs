@@ -14,6 +14,7 @@ pub mod repo;
 pub mod retention;
 pub mod retry;
 pub mod service;
+pub mod targets;
 
 pub use repo::{Approval, ApprovalStatus, NewRun, Run, RunRepo, RunTrigger, ScheduledRun};
 pub use service::{AgentRecord, Runs, STATS_FRESH, ServiceError, Start};

@@ -1,6 +1,7 @@
 //! The scheduler: every second, each live, enabled and unpaused schedule's
 //! slots that came due since the slot it handled last become runs, on every
-//! node its selector picks that allows the agent and has what it requires.
+//! node its selector picks that allows the agent and has what it requires
+//! ([`crate::runs::targets`], which the trigger hooks share).
 //!
 //! - A new schedule starts from now: it does not fire for the past.
 //! - After downtime, `misfire` decides: `run-once` runs only the newest
@@ -19,12 +20,12 @@ use std::time::Duration;
 
 use car_schemas::kinds::ScheduleSpec;
 use car_schemas::kinds::schedule::Overlap;
-use car_schemas::placement;
 use chrono::{DateTime, Utc};
 
 use super::repo::ScheduleRepo;
 use super::slots::{Cadence, apply_misfire};
 use crate::db::StoreError;
+use crate::runs::targets::{Target, targets};
 use crate::runs::{Runs, ServiceError, Start};
 
 /// How often schedules are looked at.
@@ -84,29 +85,19 @@ impl Scheduler {
                 Some(o) => o,
                 None => observed.insert(self.runs.nodes.observations().await?),
             };
-            let mut targets: Vec<(&str, &str)> = Vec::new();
-            for agent in &schedule.agents {
-                let Some(a) = config.agents.get(agent.as_str()) else { continue };
-                for (node, n) in &config.nodes {
-                    let picked = schedule.nodes.matches(node, |t| n.spec.tags.iter().any(|x| x.as_str() == t));
-                    let caps = observed.iter().find(|o| o.name == *node).map(|o| o.capabilities.as_slice());
-                    if picked && placement::check(node, &n.spec, caps, agent.as_str(), &a.spec).is_ok() {
-                        targets.push((agent.as_str(), node.as_str()));
-                    }
-                }
-            }
+            let targets = targets(&config, &schedule.agents, &schedule.nodes, observed);
             if due.total > due.slots.len() {
                 tracing::warn!(schedule = %name, missed = due.total, "a schedule missed many slots; only the newest are looked at");
             }
             for slot in &missed {
-                for (agent, node) in &targets {
+                for Target { agent, node } in &targets {
                     let reason =
                         format!("missed: the server was not running at {slot} (misfire: {:?})", schedule.misfire);
                     self.repo.skip_slot(name, *slot, agent, node, &reason).await?;
                 }
             }
             for slot in to_run {
-                for (agent, node) in &targets {
+                for Target { agent, node } in &targets {
                     self.fire(name, schedule, &cadence, slot, agent, node).await?;
                 }
             }

@@ -1,9 +1,10 @@
 //! The audit log: who did what, when and from where. Logins (and failed
 //! ones), keys made and revoked, runs started (by whom, or by which
-//! schedule), approvals decided, settings changed, syncs applied. Rows are
-//! only added (the database refuses changes); an entry names things and
-//! never holds a secret. Entries are written in the transaction of the
-//! change they record where there is one, so neither exists without the other.
+//! schedule or trigger), approvals decided, settings changed, syncs applied,
+//! trigger hooks fired or refused. Rows are only added (the database
+//! refuses changes); an entry names things and never holds a secret.
+//! Entries are written in the transaction of the change they record where
+//! there is one, so neither exists without the other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -142,6 +143,10 @@ actions! {
     RunStarted = "run.started",
     RunCancelled = "run.cancelled",
     ApprovalDecided = "approval.decided",
+    /// A call to a trigger's hook started its agents.
+    TriggerFired = "trigger.fired",
+    /// A call to a trigger's hook without the trigger's secret (or while the server lacks it); nothing started.
+    TriggerRefused = "trigger.refused",
 }
 
 impl TryFrom<String> for Action {

@@ -1,7 +1,8 @@
 //! Who may do what: users, sessions and API keys ([`users`]) with their
 //! roles and the HTTP guard ([`access`]), the first admin ([`bootstrap`]),
 //! passwords and login throttling, node enrollment and node keys, the
-//! encrypted secret store, and the append-only audit log of it all.
+//! encrypted secret store, webhooks' shared secrets ([`signature`]), and
+//! the append-only audit log of it all.
 
 pub mod access;
 pub mod audit;
@@ -10,6 +11,7 @@ pub mod enrollment;
 pub mod node_keys;
 pub mod password;
 pub mod secrets;
+pub mod signature;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -360,6 +360,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hooks/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Calls a trigger: authenticated by the trigger's secret as `Authorization: Bearer <secret>`,
+         *     `X-Signature-256: sha256=<hex HMAC-SHA256 of the body>` or GitHub's `X-Hub-Signature-256`. The JSON
+         *     body is the condition's `payload` (the request headers, without those that carry the secret, are
+         *     `headers`); when the condition holds and no cooldown is running, the trigger's agents are queued on
+         *     its nodes with the body as each run's `context.payload`. Every call is recorded; refusals and fires
+         *     are in the audit log (`trigger.refused`, `trigger.fired`).
+         */
+        post: operations["hook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -800,6 +824,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/triggers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The declared triggers, each with its hook's URL, agents and node selector, where it would start them,
+         *     its cooldown and its last call.
+         * @description Needs the viewer role.
+         */
+        get: operations["triggers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -969,7 +1014,7 @@ export interface components {
          * @description What was done, as the log names it; filter a family with `auth.*`.
          * @enum {string}
          */
-        Action: "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.logout" | "user.created" | "user.updated" | "user.deleted" | "api_key.created" | "api_key.revoked" | "enrollment_token.created" | "enrollment_token.revoked" | "node.enrolled" | "node.enroll_refused" | "node.key_rotated" | "node.key_revoked" | "secret.set" | "secret.deleted" | "sync.requested" | "sync.applied" | "sync.rejected" | "override.set" | "override.cleared" | "run.started" | "run.cancelled" | "approval.decided";
+        Action: "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.logout" | "user.created" | "user.updated" | "user.deleted" | "api_key.created" | "api_key.revoked" | "enrollment_token.created" | "enrollment_token.revoked" | "node.enrolled" | "node.enroll_refused" | "node.key_rotated" | "node.key_revoked" | "secret.set" | "secret.deleted" | "sync.requested" | "sync.applied" | "sync.rejected" | "override.set" | "override.cleared" | "run.started" | "run.cancelled" | "approval.decided" | "trigger.fired" | "trigger.refused";
         /**
          * @description The kinds of actor, as the log stores them.
          * @enum {string}
@@ -1546,6 +1591,18 @@ export interface components {
             started_at: string;
             trigger: components["schemas"]["SyncTrigger"];
         };
+        /** @description What a call to a hook did. */
+        HookAnswer: {
+            /**
+             * @description Why nothing started (the condition is false, the trigger cools down),
+             *     or which of its agents did not; absent when all started.
+             */
+            reason?: string | null;
+            /** @description The ids of the runs it queued (empty when none). */
+            runs: string[];
+            /** @description True when the trigger's agents were queued. */
+            started: boolean;
+        };
         /** @description Who is calling, by kind. */
         Identity: {
             /** @enum {string} */
@@ -1866,6 +1923,11 @@ export interface components {
             /** @description Its `spec`, as written in git. */
             spec: Record<string, never>;
         };
+        /**
+         * @description What came of a call, as stored and shown.
+         * @enum {string}
+         */
+        Outcome: "started" | "condition_false" | "cooling_down" | "nothing_to_start" | "refused" | "invalid";
         /** @description A page of a list, newest first. */
         Page_AuditEntry: {
             items: {
@@ -3095,6 +3157,67 @@ export interface components {
             /** @description The status it moved to. */
             status: components["schemas"]["RunStatus"];
         };
+        /** @description One call to a trigger's hook. */
+        TriggerCall: {
+            /** Format: date-time */
+            at: string;
+            /** @description Where the call came from. */
+            ip?: string | null;
+            outcome: components["schemas"]["Outcome"];
+            /** @description Why nothing (or not everything) started. */
+            reason?: string | null;
+            /** @description The runs it started. */
+            run_ids: string[];
+            /**
+             * Format: int32
+             * @description The HTTP status the caller got.
+             */
+            status: number;
+        };
+        /** @description The declared triggers, by name. */
+        TriggerList: {
+            triggers: components["schemas"]["TriggerView"][];
+        };
+        /** @description One agent on one node. */
+        TriggerTarget: {
+            agent: string;
+            node: string;
+        };
+        /** @description A declared trigger: where to call it, what it starts, and its last call. */
+        TriggerView: {
+            agents: string[];
+            /** @description The CEL condition on `payload` and `headers`; null: every call starts the agents. */
+            condition?: string | null;
+            /** @description How long after a call that started runs further calls start nothing (`10m`); null: no cooldown. */
+            cooldown?: string | null;
+            /**
+             * Format: date-time
+             * @description When the cooldown ends; null when it is not cooling down.
+             */
+            cooling_until?: string | null;
+            /** @description What calls it, and why. */
+            description?: string | null;
+            /** @description Where it is declared, relative to the config folder. */
+            file: string;
+            last_call?: null | components["schemas"]["TriggerCall"];
+            /** Format: int32 */
+            line: number;
+            name: string;
+            /** @description The node selector as written: `all`, a list of names, or `{names, tags}`. */
+            nodes: unknown;
+            /** @description The applied revision. */
+            revision: string;
+            /** @description Where the secret comes from (`{env: NAME}` or `{secret: NAME}`), never its value. */
+            secret: Record<string, never>;
+            /** @description Where a call would start its agents now: the selected nodes that allow each agent and offer what it requires. */
+            targets: components["schemas"]["TriggerTarget"][];
+            /**
+             * @description The hook's URL: based on `PUBLIC_URL` when it is set, else on the
+             *     host this request came to at the API port.
+             * @example https://car.example.com/api/v1/hooks/disk-alert
+             */
+            url: string;
+        };
         /**
          * @description Always `ok`: a process that is not up does not answer.
          * @enum {string}
@@ -4138,6 +4261,97 @@ export interface operations {
             };
             /** @description no such unused token */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the trigger's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description any JSON, at most 1 MiB (an empty body is null) */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description nothing started: the condition is false or the trigger is cooling down */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookAnswer"];
+                };
+            };
+            /** @description the trigger's agents were queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookAnswer"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a missing or wrong secret or signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no trigger by that name is live */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no live node may run the trigger's agents */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server lacks the trigger's secret, or the database did not answer */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5421,6 +5635,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SyncQueued"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    triggers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the triggers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerList"];
                 };
             };
             /** @description not logged in, or an unknown, expired or revoked key */
