@@ -12,8 +12,11 @@
 //! - [`nodes`]: each node's runner, called through [`nodes::client`] and
 //!   looked at by [`nodes::reconcile`], its metrics and [`nodes::drift`];
 //! - [`runs`]: queueing, dispatch, following, retries, budget, retention, logs;
+//! - [`events`]: what happened (a run failed, a node went away), written in
+//!   the transaction of the change that caused it, for [`notify`];
 //! - [`schedule`]: when schedules fire; [`hooks`]: webhook triggers that
-//!   start agents;
+//!   start agents; [`notify`]: rules that turn events into Gotify and webhook
+//!   messages, delivered through an outbox;
 //! - [`api`]: the HTTP API over all of them;
 //! - [`app`]: settings and start-up, which wire it all together;
 //! - [`cli`]: the subcommands besides `serve`.
@@ -24,6 +27,7 @@
 pub mod db;
 pub mod tasks;
 
+pub mod events;
 pub mod trust;
 
 pub mod config;
@@ -33,6 +37,7 @@ pub mod nodes;
 pub mod runs;
 
 pub mod hooks;
+pub mod notify;
 pub mod schedule;
 
 pub mod api;

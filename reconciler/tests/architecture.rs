@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 /// Lowest first; the domains of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
     &["db", "tasks"],
-    &["trust"],
+    &["trust", "events"],
     &["config"],
     &["nodes"],
     &["runs"],
-    &["schedule", "hooks"],
+    &["schedule", "hooks", "notify"],
     &["api"],
     &["app"],
     &["cli"],

@@ -52,6 +52,12 @@ async fn the_dashboard_works_in_a_real_browser() {
     ]
     .concat();
     std::fs::write(config.path().join("agents.yaml"), agents).unwrap();
+    // A Gotify that is not there, and a hook: the notifications page shows a failing test, the schedules page the URL.
+    let notify = "apiVersion: car/v1\nkind: NotificationChannel\nmetadata: {name: phone}\nspec:\n  \
+                  gotify: {url: 'http://127.0.0.1:9', token: {env: TEST_GOTIFY_TOKEN}}\n\
+                  ---\napiVersion: car/v1\nkind: Trigger\nmetadata: {name: disk-alert}\nspec:\n  \
+                  secret: {env: TEST_HOOK_SECRET}\n  condition: 'payload.status == \"firing\"'\n  agents: [lister]\n  nodes: [local]\n  cooldown: 10m\n";
+    std::fs::write(config.path().join("notify.yaml"), notify).unwrap();
 
     let runner_data = tempfile::tempdir().unwrap();
     let _runner =
@@ -68,6 +74,8 @@ async fn the_dashboard_works_in_a_real_browser() {
             ("TEST_RUNNER_TOKEN".into(), RUNNER_TOKEN.into()),
             ("ANTHROPIC_BASE_URL".into(), fake.url()),
             ("ANTHROPIC_API_KEY".into(), "sk-dashboard-test".into()),
+            ("TEST_GOTIFY_TOKEN".into(), "Adashboard-gotify-token".into()),
+            ("TEST_HOOK_SECRET".into(), "dashboard-hook-secret".into()),
         ],
         log: None,
     };

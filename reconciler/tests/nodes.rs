@@ -67,7 +67,12 @@ async fn setup(nodes: &[String]) -> (Store, tempfile::TempDir, ConfigRepo) {
 /// A node reconcile's context over `store`'s live config.
 async fn context(store: &Store, secrets: std::sync::Arc<car_server::trust::secrets::Secrets>) -> node::NodeContext {
     let runners = car_server::nodes::client::Runners::new(common::live(store).await, store.clone(), secrets);
-    node::NodeContext { runners, repo: store.node_repo() }
+    node::NodeContext {
+        runners,
+        repo: store.node_repo(),
+        away_grace: std::time::Duration::from_secs(60),
+        resource_limits: Default::default(),
+    }
 }
 
 async fn drift_of(store: &Store, version: &str) -> drift::Drift {

@@ -57,6 +57,50 @@ async fn node_metrics_fold_into_minutes_and_hours_and_old_minutes_go() {
     assert_eq!(hours, 2);
 }
 
+#[tokio::test]
+async fn a_disk_full_for_a_while_is_announced_once_and_once_more_when_it_is_back() {
+    use car_server::nodes::metrics::{ResourceLimits, Sample};
+    let store = common::store().await;
+    let repo = store.node_repo();
+    let limits = ResourceLimits { held: Duration::from_secs(180), ..ResourceLimits::default() };
+    let start = chrono::DurationRound::duration_trunc(chrono::Utc::now(), chrono::TimeDelta::minutes(1)).unwrap();
+    let at = |m: i64| start + chrono::TimeDelta::minutes(m);
+    let disk = |d| Sample { cpu_percent: 5.0, memory_percent: 40.0, load1: 0.1, disk_percent: d };
+    let events = || async {
+        let rows: Vec<(String, serde_json::Value)> =
+            sqlx::query_as("SELECT type, data FROM events WHERE node = 'nas' ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        rows
+    };
+    // Over 90 % for two minutes is not yet "a while"; a third is.
+    for (m, d) in [(0, 93.0), (1, 94.0)] {
+        repo.record_metrics("nas", at(m), disk(d)).await.unwrap();
+        repo.check_resources("nas", at(m), &limits).await.unwrap();
+    }
+    assert!(events().await.is_empty());
+    for m in [2, 3, 4] {
+        repo.record_metrics("nas", at(m), disk(93.5)).await.unwrap();
+        repo.check_resources("nas", at(m), &limits).await.unwrap();
+    }
+    let said = events().await;
+    assert_eq!(said.len(), 1, "announced once: {said:?}");
+    assert_eq!(said[0].0, "node.resource_warning");
+    assert_eq!(
+        (said[0].1["metric"].as_str(), said[0].1["value"].as_f64(), said[0].1["resolved"].as_bool()),
+        (Some("disk"), Some(93.5), Some(false))
+    );
+    // Hovering just under the level is not "back"; well under is, once.
+    for (m, d) in [(5, 88.0), (6, 80.0), (7, 79.0)] {
+        repo.record_metrics("nas", at(m), disk(d)).await.unwrap();
+        repo.check_resources("nas", at(m), &limits).await.unwrap();
+    }
+    let said = events().await;
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert_eq!((said[1].1["value"].as_f64(), said[1].1["resolved"].as_bool()), (Some(80.0), Some(true)));
+}
+
 /// The migration that moved each run's agent document into `run_inputs`,
 /// run over a history made before it: every run keeps what it ran with,
 /// runs that ran the same document share one row, and the server reads them.

@@ -168,6 +168,15 @@ try {
   await page.getByText("auth.login").first().waitFor();
   if (await page.getByText("run.started").count()) fail("the audit filter auth.* still lists run.started");
 
+  step("a channel's test message says why it failed; a trigger's URL is there to copy");
+  await page.goto(`${UI}/notifications`);
+  await page.getByTestId("channel").filter({ hasText: "phone" }).waitFor();
+  await page.getByRole("button", { name: "Send test" }).click();
+  await page.getByRole("status").filter({ hasText: "phone did not take the test message: gotify channel phone: cannot connect" }).waitFor();
+  await page.getByTestId("delivery").filter({ hasText: "Test message" }).waitFor();
+  await page.goto(`${UI}/schedules`);
+  await page.getByTestId("trigger").filter({ hasText: "/api/v1/hooks/disk-alert" }).waitFor();
+
   step("the command palette jumps and starts agents");
   await page.goto(`${UI}/agents`);
   await page.getByRole("link", { name: "lister" }).waitFor();

@@ -14,6 +14,7 @@ mod health;
 mod hooks;
 mod install;
 mod node_trust;
+mod notifications;
 mod objects;
 mod page;
 pub mod reference;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub source: String,
     pub runs: Arc<crate::runs::Runs>,
     pub secrets: Arc<crate::trust::secrets::Secrets>,
+    /// Notification channels, rules and the outbox.
+    pub notify: Arc<crate::notify::Notifier>,
     /// The background tasks' health, for `/readyz`.
     pub tasks: crate::tasks::Health,
 }
@@ -93,7 +96,7 @@ pub struct ApiSettings {
     info(
         title = "Claude Agent Runner",
         description = "The car-server API: config sync, live state, drift, runs, approvals, usage, users, keys, \
-                   node enrollment, secrets, webhook triggers and the audit log. Send an API key as \
+                   node enrollment, secrets, notifications, webhook triggers and the audit log. Send an API key as \
                    `Authorization: Bearer car_…` or log in for the dashboard's session cookie; each operation \
                    says the role it needs."
     )
@@ -135,6 +138,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(approvals::list))
         .routes(routes!(usage::usage))
         .routes(routes!(usage::budget))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::channels))
         .routes(routes!(hooks::triggers));
     // Operators also run, approve and steer.
     let operate = OpenApiRouter::new()
@@ -144,7 +149,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(runs::start))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::again))
-        .routes(routes!(approvals::decide));
+        .routes(routes!(approvals::decide))
+        .routes(routes!(notifications::test));
     // Admins also manage who and what is trusted.
     let admin = OpenApiRouter::new()
         .routes(routes!(users::list, users::create))

@@ -48,6 +48,15 @@ pub struct Settings {
     /// `RUN_STREAM_SILENCE` (default 45s, three of the runner's keepalives): how long a
     /// runner's event stream may say nothing before the server takes it for dead and reconnects.
     pub run_stream_silence: Duration,
+    /// `NODE_AWAY_GRACE` (default 1m): how long a node's runner may not answer before
+    /// `node.disconnected` is announced (one missed look is not an alert).
+    pub node_away_grace: Duration,
+    /// `RESOURCE_WARN_CPU` (95), `RESOURCE_WARN_MEMORY` (90), `RESOURCE_WARN_DISK` (90),
+    /// percent, and `RESOURCE_WARN_FOR` (5m): a node's resource at or over its level
+    /// that long is announced as `node.resource_warning`.
+    pub resource_limits: crate::nodes::metrics::ResourceLimits,
+    /// `NOTIFY_GIVE_UP` (default 1d): how long a message is retried before it is given up, with its last error.
+    pub notify_give_up: Duration,
     /// `BUDGET_DAILY_USD`, `BUDGET_MONTHLY_USD`: past them, model runs wait (script agents still run).
     pub budget: crate::runs::gate::Budget,
     /// `RETENTION_DAYS` (default 90): finished runs and their logs older than this are deleted; usage is kept.
@@ -122,6 +131,23 @@ impl Settings {
         let session_idle = duration("SESSION_IDLE_TIMEOUT", Duration::from_secs(12 * 3600), "30m or 12h");
         let run_lost_grace = duration("RUN_LOST_GRACE", Duration::from_secs(120), "30s or 5m");
         let run_stream_silence = duration("RUN_STREAM_SILENCE", STREAM_KEEPALIVE * 3, "45s or 2m");
+        let node_away_grace = duration("NODE_AWAY_GRACE", Duration::from_secs(60), "30s or 5m");
+        let notify_give_up = duration("NOTIFY_GIVE_UP", Duration::from_secs(24 * 3600), "1h or 2d");
+        let defaults = crate::nodes::metrics::ResourceLimits::default();
+        let held = duration("RESOURCE_WARN_FOR", defaults.held, "5m or 15m");
+        let mut percent = |k: &str, default: f64| match var(k) {
+            None => default,
+            Some(v) => v.trim().parse::<f64>().ok().filter(|p| (1.0..=100.0).contains(p)).unwrap_or_else(|| {
+                problems.push(format!("{k}={v:?} is not a percentage from 1 to 100 (hint: e.g. {k}={default})"));
+                default
+            }),
+        };
+        let resource_limits = crate::nodes::metrics::ResourceLimits {
+            cpu_percent: percent("RESOURCE_WARN_CPU", defaults.cpu_percent),
+            memory_percent: percent("RESOURCE_WARN_MEMORY", defaults.memory_percent),
+            disk_percent: percent("RESOURCE_WARN_DISK", defaults.disk_percent),
+            held,
+        };
         let retention_days = match var("RETENTION_DAYS") {
             None => 90,
             Some(v) => v.trim().parse::<u32>().ok().filter(|d| (1..=36500).contains(d)).unwrap_or_else(|| {
@@ -235,6 +261,9 @@ impl Settings {
             public_url,
             run_lost_grace,
             run_stream_silence,
+            node_away_grace,
+            resource_limits,
+            notify_give_up,
             budget,
             retention_days,
         })

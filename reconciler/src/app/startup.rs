@@ -71,10 +71,23 @@ pub enum Task {
     Schedule,
     /// Deletes runs older than `RETENTION_DAYS`.
     Retention,
+    /// Turns events into notification messages.
+    Notify,
+    /// Sends queued notification messages.
+    Deliver,
 }
 
 impl Task {
-    pub const ALL: [Task; 6] = [Task::Sync, Task::Watch, Task::Probes, Task::Dispatch, Task::Schedule, Task::Retention];
+    pub const ALL: [Task; 8] = [
+        Task::Sync,
+        Task::Watch,
+        Task::Probes,
+        Task::Dispatch,
+        Task::Schedule,
+        Task::Retention,
+        Task::Notify,
+        Task::Deliver,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -84,6 +97,8 @@ impl Task {
             Task::Dispatch => "dispatch",
             Task::Schedule => "schedule",
             Task::Retention => "retention",
+            Task::Notify => "notify",
+            Task::Deliver => "deliver",
         }
     }
 }
@@ -141,6 +156,15 @@ impl Application {
             on_change: Box::new(on_change(probes.clone(), secrets.clone())),
         });
         let supervisor = Supervisor::default();
+        let notify = Arc::new(crate::notify::Notifier::new(
+            crate::notify::NotifyRepo::new(&store),
+            live.clone(),
+            runs.repo.clone(),
+            secrets.clone(),
+            settings.dashboard_url(),
+            settings.notify_give_up,
+            Duration::from_secs(u64::from(settings.retention_days) * 86_400),
+        ));
         let state = AppState {
             store: store.clone(),
             live: live.clone(),
@@ -153,6 +177,7 @@ impl Application {
             source: source.describe(),
             runs: runs.clone(),
             secrets,
+            notify,
             tasks: supervisor.health(),
         };
         Ok(Application { settings: Arc::new(settings), store, live, runs, state, source, syncer, supervisor })
@@ -184,6 +209,8 @@ impl Application {
                     let ctx = Arc::new(node::NodeContext {
                         runners: self.state.runners.clone(),
                         repo: self.state.nodes.clone(),
+                        away_grace: self.settings.node_away_grace,
+                        resource_limits: self.settings.resource_limits,
                     });
                     let probes = self.state.probes.clone();
                     self.supervisor.spawn(name, move || {
@@ -209,6 +236,14 @@ impl Application {
                 Task::Retention => {
                     let (runs, days) = (self.runs.clone(), self.settings.retention_days);
                     self.supervisor.spawn(name, move || crate::runs::retention::run(runs.clone(), days));
+                }
+                Task::Notify => {
+                    let notify = self.state.notify.clone();
+                    self.supervisor.spawn(name, move || crate::notify::route::run(notify.clone()));
+                }
+                Task::Deliver => {
+                    let notify = self.state.notify.clone();
+                    self.supervisor.spawn(name, move || crate::notify::deliver::run(notify.clone()));
                 }
             }
         }

@@ -10,6 +10,7 @@ use sqlx::{FromRow, Row};
 
 use crate::config::sync::{ConfigDiagnostic, Trigger};
 use crate::db::{Store, StoreError};
+use crate::events::NewEvent;
 use crate::trust::audit::{self, Action, Actor, ActorKind};
 
 /// The live state in PostgreSQL.
@@ -233,6 +234,9 @@ impl ConfigRepo {
         .await?;
         let detail = serde_json::json!({"errors": errors.len(), "author": head.author, "message": head.message});
         audit::record(&mut *tx, &git(trigger), Action::SyncRejected, Some(&head.id), detail).await?;
+        let data = serde_json::json!({"revision": head.id, "author": head.author, "message": head.message,
+            "error_count": errors.len(), "errors": errors.iter().take(5).collect::<Vec<_>>()});
+        NewEvent { kind: "sync.failed", data, ..NewEvent::default() }.record(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -319,7 +323,10 @@ impl ConfigRepo {
             .await?;
         let detail = serde_json::json!({"added": changes.added.len(), "changed": changes.changed.len(),
             "removed": changes.removed.len(), "author": head.author, "message": head.message});
-        audit::record(&mut *tx, &git(trigger), Action::SyncApplied, Some(&head.id), detail).await?;
+        audit::record(&mut *tx, &git(trigger), Action::SyncApplied, Some(&head.id), detail.clone()).await?;
+        let mut data = detail;
+        data["revision"] = Value::from(head.id.as_str());
+        NewEvent { kind: "sync.succeeded", data, ..NewEvent::default() }.record(&mut *tx).await?;
         tx.commit().await?;
         Ok(changes)
     }

@@ -47,6 +47,34 @@ impl Resolution {
     }
 }
 
+/// When a node's resources are worth a warning: a metric at or over its
+/// level (percent) in every minute of `held` (settings `RESOURCE_WARN_CPU`,
+/// `_MEMORY`, `_DISK`, `RESOURCE_WARN_FOR`); it is back once its newest
+/// minute is `HYSTERESIS` points under, so a value hovering at the level
+/// does not flap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceLimits {
+    pub cpu_percent: f64,
+    pub memory_percent: f64,
+    pub disk_percent: f64,
+    pub held: std::time::Duration,
+}
+
+impl ResourceLimits {
+    pub const HYSTERESIS: f64 = 5.0;
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            cpu_percent: 95.0,
+            memory_percent: 90.0,
+            disk_percent: 90.0,
+            held: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
 /// The figures of one health answer (`metrics` of `GET /v1/health`), as percentages.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {

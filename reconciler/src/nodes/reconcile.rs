@@ -22,6 +22,10 @@ pub const PROBE_TIMEOUT: Duration = crate::nodes::client::CALL_TIMEOUT;
 pub struct NodeContext {
     pub runners: Runners,
     pub repo: NodeRepo,
+    /// How long a node may not answer before it is announced as gone.
+    pub away_grace: Duration,
+    /// When a node's CPU, memory or disk is worth a warning.
+    pub resource_limits: crate::nodes::metrics::ResourceLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +53,9 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
         Ok(health) if health.is_object() => {
             observe(ctx, &name, Some(&health), None).await?;
             if let Some(sample) = crate::nodes::metrics::Sample::from_health(&health["metrics"]) {
-                ctx.repo.record_metrics(&name, Utc::now(), sample).await?;
+                let now = Utc::now();
+                ctx.repo.record_metrics(&name, now, sample).await?;
+                ctx.repo.check_resources(&name, now, &ctx.resource_limits).await?;
             }
             // A rotation whose last step did not reach the runner is finished now.
             if let Err(e) = crate::nodes::keys::settle(&ctx.runners, &name).await {
@@ -78,17 +84,20 @@ async fn observe(
 ) -> Result<(), StoreError> {
     let text = |k: &str| health.and_then(|h| h.get(k)).and_then(Value::as_str).map(String::from);
     ctx.repo
-        .observe(&NodeObservation {
-            name: name.into(),
-            reachable: health.is_some(),
-            version: text("version"),
-            os: text("os"),
-            capabilities: health.map(capabilities).unwrap_or_default(),
-            last_seen: health.map(|_| Utc::now()),
-            last_error: error,
-            sandbox: text("sandbox"),
-            ..NodeObservation::default()
-        })
+        .observe(
+            &NodeObservation {
+                name: name.into(),
+                reachable: health.is_some(),
+                version: text("version"),
+                os: text("os"),
+                capabilities: health.map(capabilities).unwrap_or_default(),
+                last_seen: health.map(|_| Utc::now()),
+                last_error: error,
+                sandbox: text("sandbox"),
+                ..NodeObservation::default()
+            },
+            ctx.away_grace,
+        )
         .await
 }
 

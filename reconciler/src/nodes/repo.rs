@@ -37,6 +37,9 @@ pub struct NodeObservation {
     pub sandbox: Option<String>,
 }
 
+/// CPU, memory and disk percent of one minute.
+type Figures = (f64, f64, f64);
+
 impl NodeRepo {
     pub fn new(store: &Store) -> NodeRepo {
         NodeRepo { pool: store.pool().clone() }
@@ -55,16 +58,21 @@ impl NodeRepo {
             .await?)
     }
 
-    /// Records one look at a node's runner.
-    pub async fn observe(&self, o: &NodeObservation) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Records one look at a node's runner; announces, in the same
+    /// transaction, `node.disconnected` once it has not answered for
+    /// `away_after` since it was last seen, and `node.connected` when it
+    /// answers again after that.
+    pub async fn observe(&self, o: &NodeObservation, away_after: std::time::Duration) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (last_seen, announced): (Option<DateTime<Utc>>, bool) = sqlx::query_as(
             "INSERT INTO node_observations (name, reachable, version, os, capabilities, last_seen, last_checked, \
              last_error, sandbox) VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8) \
              ON CONFLICT (name) DO UPDATE SET reachable = $2, \
              version = COALESCE($3, node_observations.version), os = COALESCE($4, node_observations.os), \
              capabilities = CASE WHEN $2 THEN $5 ELSE node_observations.capabilities END, \
              last_seen = COALESCE($6, node_observations.last_seen), last_checked = now(), last_error = $7, \
-             sandbox = CASE WHEN $2 THEN $8 ELSE node_observations.sandbox END",
+             sandbox = CASE WHEN $2 THEN $8 ELSE node_observations.sandbox END \
+             RETURNING last_seen, away_announced",
         )
         .bind(&o.name)
         .bind(o.reachable)
@@ -74,8 +82,25 @@ impl NodeRepo {
         .bind(o.last_seen)
         .bind(&o.last_error)
         .bind(&o.sandbox)
-        .execute(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        let away_for = last_seen.map(|t| Utc::now() - t);
+        let grace = chrono::TimeDelta::from_std(away_after).unwrap_or(chrono::TimeDelta::MAX);
+        let (kind, data) = match (o.reachable, announced) {
+            (true, true) => ("node.connected", serde_json::json!({"version": o.version})),
+            (false, false) if away_for.is_some_and(|a| a >= grace) => {
+                ("node.disconnected", serde_json::json!({"last_seen": last_seen, "error": o.last_error}))
+            }
+            _ => return Ok(tx.commit().await?),
+        };
+        sqlx::query("UPDATE node_observations SET away_announced = $2 WHERE name = $1")
+            .bind(&o.name)
+            .bind(!o.reachable)
+            .execute(&mut *tx)
+            .await?;
+        let event = crate::events::NewEvent { kind, node: Some(&o.name), data, ..Default::default() };
+        event.record(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -110,6 +135,70 @@ impl NodeRepo {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Announces, once each, a resource that stayed at or over its level for
+    /// `limits.held` (`node.resource_warning` with the measured value) and
+    /// one that is back under (the same event, `resolved: true`).
+    pub async fn check_resources(
+        &self,
+        node: &str,
+        at: DateTime<Utc>,
+        limits: &super::metrics::ResourceLimits,
+    ) -> Result<(), StoreError> {
+        let held = chrono::TimeDelta::from_std(limits.held).unwrap_or(chrono::TimeDelta::MAX);
+        let points: Vec<Figures> = sqlx::query_as(
+            "SELECT cpu_percent, memory_percent, disk_percent FROM node_metrics \
+             WHERE node = $1 AND resolution = 'minute' AND bucket >= date_trunc('minute', $2 - $3::interval) \
+             ORDER BY bucket DESC",
+        )
+        .bind(node)
+        .bind(at)
+        .bind(format!("{} seconds", held.num_seconds()))
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(&newest) = points.first() else { return Ok(()) };
+        // Enough minutes to say "for a while": the window's, less the one that just began.
+        let enough = points.len() as i64 >= held.num_minutes().max(1);
+        let metrics = [("cpu", limits.cpu_percent), ("memory", limits.memory_percent), ("disk", limits.disk_percent)];
+        let mut tx = self.pool.begin().await?;
+        let firing: Vec<String> =
+            sqlx::query_scalar("SELECT metric FROM node_resource_alerts WHERE node = $1 FOR UPDATE")
+                .bind(node)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (i, (metric, level)) in metrics.into_iter().enumerate() {
+            let value = |p: &Figures| [p.0, p.1, p.2][i];
+            let now = value(&newest);
+            let is_firing = firing.iter().any(|m| m == metric);
+            let over = enough && points.iter().all(|p| value(p) >= level);
+            let under = now < level - super::metrics::ResourceLimits::HYSTERESIS;
+            let resolved = match (is_firing, over, under) {
+                (false, true, _) => false,
+                (true, _, true) => true,
+                _ => continue,
+            };
+            if resolved {
+                sqlx::query("DELETE FROM node_resource_alerts WHERE node = $1 AND metric = $2")
+                    .bind(node)
+                    .bind(metric)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query("INSERT INTO node_resource_alerts (node, metric) VALUES ($1, $2)")
+                    .bind(node)
+                    .bind(metric)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let data = serde_json::json!({"metric": metric, "value": now, "threshold": level, "resolved": resolved,
+                "held_s": held.num_seconds()});
+            let event =
+                crate::events::NewEvent { kind: "node.resource_warning", node: Some(node), data, ..Default::default() };
+            event.record(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -31,6 +31,9 @@ pub async fn run(runs: Arc<Runs>) {
         match runs.gate.refresh(&runs.repo, Utc::now()).await {
             Ok(Some(exceeded)) => {
                 tracing::warn!(reason = %exceeded.reason(), "budget exceeded: model runs wait");
+                if let Err(e) = runs.repo.budget_exceeded(&exceeded).await {
+                    tracing::warn!(error = %e, "cannot record the budget.exceeded event");
+                }
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the spend for the budget"),

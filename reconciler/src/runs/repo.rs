@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use car_schemas::run::{NodeContext, RunContext, RunError, RunFinished, RunStatus, Usage};
 
 use crate::db::{Store, StoreError};
+use crate::events::NewEvent;
 use crate::trust::audit;
 
 /// A run as the database holds it.
@@ -460,6 +461,27 @@ impl RunRepo {
         .await?)
     }
 
+    /// Announces a spent budget once per period, whichever replica saw it first.
+    pub async fn budget_exceeded(&self, e: &super::gate::Exceeded) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('budget.exceeded'))").execute(&mut *tx).await?;
+        let said: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE type = 'budget.exceeded' \
+             AND data->>'period' = $1 AND (data->>'resumes')::timestamptz = $2)",
+        )
+        .bind(e.period)
+        .bind(e.resumes)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !said {
+            let data = serde_json::json!({"period": e.period, "limit_usd": e.limit_usd, "spent_usd": e.spent_usd,
+                "resumes": e.resumes, "reason": e.reason()});
+            NewEvent { kind: "budget.exceeded", data, ..NewEvent::default() }.record(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Runs that are going (dispatched, running, awaiting approval), for the timeout backstop.
     pub async fn going(&self) -> Result<Vec<Run>, StoreError> {
         Ok(sqlx::query_as::<_, Run>(&format!(
@@ -619,8 +641,10 @@ impl RunRepo {
         Ok(finished)
     }
 
+    /// Records a held call, and its `approval.requested` event the first time.
     pub async fn add_approval(&self, a: &Approval) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let added = sqlx::query(
             "INSERT INTO approvals (id, run_id, request_id, agent, node, tool, input, reason, status, requested_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT DO NOTHING",
         )
@@ -634,8 +658,22 @@ impl RunRepo {
         .bind(&a.reason)
         .bind(a.requested_at)
         .bind(a.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if added.rows_affected() > 0 {
+            let data = serde_json::json!({"request_id": a.request_id, "tool": a.tool, "input": a.input,
+                "reason": a.reason, "expires_at": a.expires_at});
+            let event = NewEvent {
+                kind: "approval.requested",
+                run_id: Some(&a.run_id),
+                agent: Some(&a.agent),
+                node: Some(&a.node),
+                data,
+                ..NewEvent::default()
+            };
+            event.record(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -651,18 +689,34 @@ impl RunRepo {
         entry: Option<&audit::Entry>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE approvals SET status = $3, decided_at = COALESCE(decided_at, now()), \
-             decided_by = COALESCE(decided_by, $4), comment = COALESCE(comment, $5) \
-             WHERE run_id = $1 AND request_id = $2 AND status IN ('pending', $3)",
+        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied };
+        // What it was before: only the first decision is an event.
+        let was: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+            "UPDATE approvals a SET status = $3, decided_at = COALESCE(a.decided_at, now()), \
+             decided_by = COALESCE(a.decided_by, $4), comment = COALESCE(a.comment, $5) \
+             FROM (SELECT id, status FROM approvals WHERE run_id = $1 AND request_id = $2 FOR UPDATE) b \
+             WHERE a.id = b.id AND a.status IN ('pending', $3) RETURNING b.status, a.agent, a.node, a.tool, a.decided_by",
         )
         .bind(run_id)
         .bind(request_id)
-        .bind(if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied }.as_str())
+        .bind(status.as_str())
         .bind(decided_by)
         .bind(comment)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((_, agent, node, tool, by)) = was.filter(|w| w.0 == ApprovalStatus::Pending.as_str()) {
+            let data = serde_json::json!({"request_id": request_id, "tool": tool, "decision": status.as_str(),
+                "decided_by": by, "comment": comment});
+            let event = NewEvent {
+                kind: "approval.resolved",
+                run_id: Some(run_id),
+                agent: Some(&agent),
+                node: Some(&node),
+                data,
+                ..NewEvent::default()
+            };
+            event.record(&mut *tx).await?;
+        }
         if let Some(e) = entry {
             e.record(&mut *tx).await?;
         }
@@ -708,6 +762,7 @@ async fn transition(
     status: RunStatus,
     reason: &str,
 ) -> Result<(), StoreError> {
+    crate::events::run_transition(tx, id, status.as_str(), reason).await?;
     sqlx::query("INSERT INTO run_transitions (run_id, status, reason) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(status)

@@ -551,6 +551,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages, newest first: each with its event, rule, channel, status,
+         *     attempts and last error; throttled ones too, with why.
+         * @description Needs the viewer role.
+         */
+        get: operations["list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each declared channel with its health: last success, last error, messages waiting.
+         * @description Needs the viewer role.
+         */
+        get: operations["channels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/channels/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a test message to a channel now (not through the queue) and
+         *     answers what the channel said; recorded among the messages as rule `test`.
+         * @description Needs the operator role.
+         */
+        post: operations["test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -1329,6 +1391,49 @@ export interface components {
             cancelling: boolean;
         };
         /**
+         * @description How a channel is doing.
+         * @enum {string}
+         */
+        ChannelHealth: "ok" | "failing" | "unused";
+        /** @description The declared channels. */
+        ChannelList: {
+            channels: components["schemas"]["ChannelView"][];
+        };
+        /** @description A channel's record, for its health. */
+        ChannelRecord: {
+            channel: string;
+            /**
+             * Format: int64
+             * @description Messages given up in the last 24 hours.
+             */
+            failed_24h: number;
+            last_error?: string | null;
+            /**
+             * Format: date-time
+             * @description When its last failure happened, and what it was.
+             */
+            last_failed_at?: string | null;
+            /** Format: date-time */
+            last_sent_at?: string | null;
+            /**
+             * Format: int64
+             * @description Messages waiting to be sent.
+             */
+            queued: number;
+        };
+        /** @description A declared channel and how its messages went. */
+        ChannelView: components["schemas"]["ChannelRecord"] & {
+            /** @description Where it is declared: `notifications/channels.yaml:3`. */
+            declared_at: string;
+            description?: string | null;
+            health: components["schemas"]["ChannelHealth"];
+            /** @description `gotify` or `webhook`. */
+            kind: string;
+            name: string;
+            /** @description Where messages go (the Gotify server, or the webhook's URL). */
+            url: string;
+        };
+        /**
          * @description A problem with the config: where it is written, what is wrong, how to fix it.
          *     Stored as JSON with the sync state and history, and shown as such.
          */
@@ -1353,6 +1458,52 @@ export interface components {
             comment?: string | null;
             decision: components["schemas"]["Verdict"];
         };
+        /** @description One message: an event, through a rule, to a channel. */
+        Delivery: {
+            agent?: string | null;
+            /** Format: int32 */
+            attempts: number;
+            /** @description Markdown. */
+            body: string;
+            channel: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The event, as a webhook receives it. */
+            data: Record<string, never>;
+            /** Format: int64 */
+            event_id: number;
+            /** @description `run.failed`, `node.disconnected`, … */
+            event_type: string;
+            /** Format: int64 */
+            id: number;
+            /** @description `<event id>/<rule>/<channel>`: also the webhook's idempotency key. */
+            key: string;
+            last_error?: string | null;
+            /** Format: date-time */
+            next_attempt_at: string;
+            node?: string | null;
+            /** @description Why it was suppressed, or that it went out in a message with others. */
+            note?: string | null;
+            /**
+             * Format: int32
+             * @description Gotify's 0–10.
+             */
+            priority: number;
+            /** @description The NotificationRule; `schedule/<name>` for a Schedule's `notify`; `test` for a test message. */
+            rule: string;
+            run_id?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            status: components["schemas"]["DeliveryStatus"];
+            title: string;
+            /** @description The dashboard page it links to. */
+            url?: string | null;
+        };
+        /**
+         * @description Where a message stands.
+         * @enum {string}
+         */
+        DeliveryStatus: "queued" | "sending" | "sent" | "failed" | "suppressed";
         /**
          * @description Whether a diagnostic stops the revision from being applied.
          * @enum {string}
@@ -1953,6 +2104,51 @@ export interface components {
                 ip?: string | null;
                 /** @description What was acted on: a run id, key id, token id, node, user, secret, revision or `kind/name`. */
                 target?: string | null;
+            }[];
+            /** @description Pass as `before` for the next (older) page; `null` on the last page. */
+            next?: string | null;
+        };
+        /** @description A page of a list, newest first. */
+        Page_Delivery: {
+            items: {
+                agent?: string | null;
+                /** Format: int32 */
+                attempts: number;
+                /** @description Markdown. */
+                body: string;
+                channel: string;
+                /** Format: date-time */
+                created_at: string;
+                /** @description The event, as a webhook receives it. */
+                data: Record<string, never>;
+                /** Format: int64 */
+                event_id: number;
+                /** @description `run.failed`, `node.disconnected`, … */
+                event_type: string;
+                /** Format: int64 */
+                id: number;
+                /** @description `<event id>/<rule>/<channel>`: also the webhook's idempotency key. */
+                key: string;
+                last_error?: string | null;
+                /** Format: date-time */
+                next_attempt_at: string;
+                node?: string | null;
+                /** @description Why it was suppressed, or that it went out in a message with others. */
+                note?: string | null;
+                /**
+                 * Format: int32
+                 * @description Gotify's 0–10.
+                 */
+                priority: number;
+                /** @description The NotificationRule; `schedule/<name>` for a Schedule's `notify`; `test` for a test message. */
+                rule: string;
+                run_id?: string | null;
+                /** Format: date-time */
+                sent_at?: string | null;
+                status: components["schemas"]["DeliveryStatus"];
+                title: string;
+                /** @description The dashboard page it links to. */
+                url?: string | null;
             }[];
             /** @description Pass as `before` for the next (older) page; `null` on the last page. */
             next?: string | null;
@@ -3022,6 +3218,15 @@ export interface components {
             status: components["schemas"]["SyncStatus"];
             /** @description Warnings of the revision last attempted. */
             warnings: components["schemas"]["ConfigDiagnostic"][];
+        };
+        /** @description What a test message did. */
+        TestResult: {
+            /** Format: date-time */
+            at: string;
+            channel: string;
+            /** @description What the channel answered when it did not take the message, and what to fix. */
+            error?: string | null;
+            sent: boolean;
         };
         /**
          * @description `tool.call`: a tool call and the policy's decision on it.
@@ -4800,6 +5005,161 @@ export interface operations {
                 };
             };
             /** @description not live */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_notifications: {
+        parameters: {
+            query?: {
+                /** @description Only messages to this channel. */
+                channel?: string;
+                /** @description Only messages of this rule (`schedule/<name>` for a Schedule's `notify`, `test` for test messages). */
+                rule?: string;
+                status?: components["schemas"]["DeliveryStatus"];
+                /** @description Only messages about this run. */
+                run_id?: string;
+                /** @description Messages older than this id (the `next` of the previous page). */
+                before?: number;
+                /** @description At most this many (default 100, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of messages, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description a malformed or invalid request: the error says what and how to fix it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the channels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description sent, or the channel's answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            /** @description a malformed or invalid request: the error says what and how to fix it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such channel */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,45 +1,152 @@
-import { useQuery } from "@tanstack/react-query";
-import { Failure, Loading } from "@/components/layout/state";
-import { Alert } from "@/components/ui/alert";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
+import { Send } from "lucide-react";
+import { useState } from "react";
+import type { Schemas } from "@/api/client";
+import { api, unwrap } from "@/api/query";
+import { Empty, Failure, Loading } from "@/components/layout/state";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
-import { syncQuery } from "@/features/overview/sync-banner";
+import { canOperate, identityQuery } from "@/features/auth/session";
+import { ago } from "@/lib/format";
 
-const KINDS = ["NotificationChannel", "NotificationRule", "Trigger"];
+type Status = Schemas["DeliveryStatus"];
+const TONE = { sent: "ok", queued: "warn", sending: "info", failed: "bad", suppressed: "neutral" } as const;
+const HEALTH = { ok: "ok", failing: "bad", unused: "neutral" } as const;
+const select = "h-9 rounded-md border border-input bg-background px-2 text-sm";
 
-/** `/notifications`: what git declares; delivery is not built into the server yet, and the page says so. */
+/** `/notifications`: each channel's health with "send test", and the messages sent, waiting, failed or throttled. */
 export function NotificationsPage() {
-  const sync = useQuery(syncQuery);
-  if (sync.isPending) return <Loading what="notifications" />;
-  if (sync.error) return <Failure error={sync.error} />;
-  const declared = sync.data.objects.filter((o) => KINDS.includes(o.kind));
   return (
     <div className="flex flex-col gap-4">
-      <Alert>
-        <p className="font-medium">This server validates notification channels, rules and triggers, but does not send or run them yet.</p>
-        <p className="mt-1 text-muted-foreground">
-          Gotify and webhook delivery, rules with conditions and webhook-triggered agents come with the next version;
-          until then, nothing below sends a message or starts a run.
-        </p>
-      </Alert>
-      <Card>
-        <CardHeader>
-          <CardTitle>Declared in git</CardTitle>
-        </CardHeader>
-        <CardContent className="p-0">
-          <ul className="divide-y text-sm">
-            {declared.map((o) => (
-              <li key={`${o.kind}/${o.name}`} className="flex flex-wrap gap-x-3 px-4 py-1.5">
-                <span className="text-muted-foreground">{o.kind}</span>
-                <span className="font-medium">{o.name}</span>
-                <span className="font-mono text-xs text-muted-foreground">
-                  {o.file}:{o.line}
-                </span>
-              </li>
-            ))}
-            {declared.length === 0 && <li className="px-4 py-2 text-muted-foreground">None declared.</li>}
-          </ul>
-        </CardContent>
-      </Card>
+      <Channels />
+      <Messages />
     </div>
+  );
+}
+
+function Channels() {
+  const channels = useQuery({
+    queryKey: ["notifications", "channels"],
+    queryFn: () => unwrap(api.GET("/api/v1/notifications/channels")),
+    refetchInterval: 10_000,
+  });
+  const who = useQuery(identityQuery);
+  const [result, setResult] = useState<Schemas["TestResult"] | null>(null);
+  const test = useMutation({
+    mutationFn: (name: string) => unwrap(api.POST("/api/v1/notifications/channels/{name}/test", { params: { path: { name } } })),
+    onSuccess: setResult,
+  });
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Channels</CardTitle>
+      </CardHeader>
+      <CardContent className="p-0">
+        {channels.isPending && <Loading what="channels" />}
+        {channels.error && <Failure error={channels.error} />}
+        {test.error && <Failure error={test.error} />}
+        {result && (
+          <p className={result.sent ? "px-4 py-2 text-sm text-ok" : "px-4 py-2 text-sm text-bad"} role="status">
+            {result.sent ? `A test message went to ${result.channel}.` : `${result.channel} did not take the test message: ${result.error}`}
+          </p>
+        )}
+        {channels.data?.channels.length === 0 && <Empty>No channels: declare a NotificationChannel (gotify or webhook) in git.</Empty>}
+        <ul className="divide-y">
+          {channels.data?.channels.map((c) => (
+            <li key={c.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm" data-testid="channel">
+              <span className="font-medium">{c.name}</span>
+              <Badge tone={HEALTH[c.health]}>{c.health}</Badge>
+              <span className="text-muted-foreground">
+                {c.kind} · <span className="font-mono text-xs">{c.url}</span>
+              </span>
+              <span className="text-muted-foreground">
+                last sent {ago(c.last_sent_at)}
+                {c.queued > 0 && `, ${c.queued} waiting`}
+                {c.failed_24h > 0 && `, ${c.failed_24h} given up today`}
+              </span>
+              {canOperate(who.data) && (
+                <Button size="sm" variant="outline" className="ml-auto" disabled={test.isPending} onClick={() => test.mutate(c.name)}>
+                  <Send aria-hidden /> Send test
+                </Button>
+              )}
+              {c.health === "failing" && c.last_error && <p className="w-full text-xs text-bad">{c.last_error}</p>}
+            </li>
+          ))}
+        </ul>
+      </CardContent>
+    </Card>
+  );
+}
+
+/** A link to the page a message is about, when it is one of the dashboard's own. */
+function Target({ url, title }: { url: string | null | undefined; title: string }) {
+  const path = url ? new URL(url, location.origin).pathname : "";
+  const run = /^\/runs\/([^/]+)$/.exec(path)?.[1];
+  if (run)
+    return (
+      <Link to="/runs/$id" params={{ id: decodeURIComponent(run) }} className="hover:underline">
+        {title}
+      </Link>
+    );
+  return <span>{title}</span>;
+}
+
+function Messages() {
+  const [status, setStatus] = useState("");
+  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
+  const before = pages.at(-1);
+  const list = useQuery({
+    queryKey: ["notifications", { status, before }],
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/notifications", { params: { query: { status: (status || undefined) as Status | undefined, before, limit: 50 } } })),
+    refetchInterval: before ? false : 5000,
+  });
+  return (
+    <Card>
+      <CardHeader className="flex-row flex-wrap items-center gap-2">
+        <CardTitle>Messages</CardTitle>
+        <select aria-label="Status" className={select} value={status} onChange={(e) => (setStatus(e.target.value), setPages([undefined]))}>
+          <option value="">every status</option>
+          {(["sent", "queued", "failed", "suppressed"] satisfies Status[]).map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </CardHeader>
+      <CardContent className="p-0">
+        {list.isPending && <Loading what="messages" />}
+        {list.error && <Failure error={list.error} />}
+        {list.data?.items.length === 0 && <Empty>No messages yet: a NotificationRule sends them when its events happen.</Empty>}
+        <ul className="divide-y text-sm">
+          {list.data?.items.map((d) => (
+            <li key={d.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2" data-testid="delivery">
+              <Badge tone={TONE[d.status]}>{d.status}</Badge>
+              <Target url={d.url} title={d.title} />
+              <span className="text-muted-foreground">
+                {d.rule} → {d.channel}
+              </span>
+              <span className="ml-auto text-muted-foreground" title={d.created_at}>
+                {ago(d.created_at)}
+                {d.attempts > 1 && ` · ${d.attempts} tries`}
+              </span>
+              {(d.last_error || d.note) && <p className={d.last_error ? "w-full text-xs text-bad" : "w-full text-xs text-muted-foreground"}>{d.last_error ?? d.note}</p>}
+            </li>
+          ))}
+        </ul>
+        <div className="flex gap-2 p-3">
+          {pages.length > 1 && (
+            <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
+              Newer
+            </Button>
+          )}
+          {list.data?.next && (
+            <Button size="sm" variant="outline" onClick={() => setPages([...pages, Number(list.data!.next)])}>
+              Older
+            </Button>
+          )}
+        </div>
+      </CardContent>
+    </Card>
   );
 }

@@ -10,6 +10,7 @@ import { canOperate, identityQuery } from "@/features/auth/session";
 import { StatusBadge } from "@/features/runs/status";
 import { ago, until } from "@/lib/format";
 import { useNow } from "@/lib/use-now";
+import { Triggers } from "./triggers";
 
 type ScheduleSpec = { agents?: string[]; cron?: string; every?: string; nodes?: unknown };
 
@@ -19,7 +20,7 @@ function when(iso: string | null | undefined, now: number): string {
   return Date.parse(iso) - now < 86_400_000 ? until(iso, now) : new Date(iso).toLocaleString();
 }
 
-/** `/schedules`: what fires when, paused or not; pause and resume (outside git, shown as drift). */
+/** `/schedules`: what fires when, paused or not, how it last went; pause and resume (outside git, shown as drift); the webhook triggers. */
 export function SchedulesPage() {
   const schedules = useQuery({ queryKey: ["schedules"], queryFn: () => unwrap(api.GET("/api/v1/schedules")), refetchInterval: 10_000 });
   const who = useQuery(identityQuery);
@@ -33,46 +34,49 @@ export function SchedulesPage() {
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["schedules"] }),
   });
   return (
-    <Card>
-      <CardHeader>
-        <CardTitle>Schedules</CardTitle>
-      </CardHeader>
-      <CardContent className="p-0">
-        {schedules.isPending && <Loading what="schedules" />}
-        {schedules.error && <Failure error={schedules.error} />}
-        {toggle.error && <Failure error={toggle.error} />}
-        {schedules.data?.schedules.length === 0 && <Empty>No schedules: declare one in git.</Empty>}
-        <ul className="divide-y">
-          {schedules.data?.schedules.map((s) => {
-            const spec = s.spec as ScheduleSpec;
-            return (
-              <li key={s.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm">
-                <span className="font-medium">{s.name}</span>
-                <span className="text-muted-foreground">
-                  {spec.agents?.join(", ")} · {spec.cron ?? (spec.every && `every ${spec.every}`)}
-                </span>
-                {s.paused && <Badge tone="warn">paused{s.paused_reason && `: ${s.paused_reason}`}</Badge>}
-                <span className="ml-auto flex items-center gap-2 text-muted-foreground">
-                  {s.last_run ? (
-                    <Link to="/runs/$id" params={{ id: s.last_run.id }} className="flex items-center gap-1 hover:underline">
-                      last {ago(s.last_run.created_at, now)} on {s.last_run.node} <StatusBadge status={s.last_run.status} />
-                    </Link>
-                  ) : (
-                    "never fired"
+    <div className="flex flex-col gap-4">
+      <Card>
+        <CardHeader>
+          <CardTitle>Schedules</CardTitle>
+        </CardHeader>
+        <CardContent className="p-0">
+          {schedules.isPending && <Loading what="schedules" />}
+          {schedules.error && <Failure error={schedules.error} />}
+          {toggle.error && <Failure error={toggle.error} />}
+          {schedules.data?.schedules.length === 0 && <Empty>No schedules: declare one in git.</Empty>}
+          <ul className="divide-y">
+            {schedules.data?.schedules.map((s) => {
+              const spec = s.spec as ScheduleSpec;
+              return (
+                <li key={s.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm">
+                  <span className="font-medium">{s.name}</span>
+                  <span className="text-muted-foreground">
+                    {spec.agents?.join(", ")} · {spec.cron ?? (spec.every && `every ${spec.every}`)}
+                  </span>
+                  {s.paused && <Badge tone="warn">paused{s.paused_reason && `: ${s.paused_reason}`}</Badge>}
+                  <span className="ml-auto flex items-center gap-2 text-muted-foreground">
+                    {s.last_run ? (
+                      <Link to="/runs/$id" params={{ id: s.last_run.id }} className="flex items-center gap-1 hover:underline">
+                        last {ago(s.last_run.created_at, now)} on {s.last_run.node} <StatusBadge status={s.last_run.status} />
+                      </Link>
+                    ) : (
+                      "never fired"
+                    )}
+                  </span>
+                  <span className="tabular-nums text-muted-foreground">next {when(s.next_fire, now)}</span>
+                  {canOperate(who.data) && (
+                    <Button size="sm" variant="outline" disabled={toggle.isPending} onClick={() => toggle.mutate({ name: s.name, paused: s.paused })}>
+                      {s.paused ? <Play aria-hidden /> : <Pause aria-hidden />}
+                      {s.paused ? "Resume" : "Pause"}
+                    </Button>
                   )}
-                </span>
-                <span className="tabular-nums text-muted-foreground">next {when(s.next_fire, now)}</span>
-                {canOperate(who.data) && (
-                  <Button size="sm" variant="outline" disabled={toggle.isPending} onClick={() => toggle.mutate({ name: s.name, paused: s.paused })}>
-                    {s.paused ? <Play aria-hidden /> : <Pause aria-hidden />}
-                    {s.paused ? "Resume" : "Pause"}
-                  </Button>
-                )}
-              </li>
-            );
-          })}
-        </ul>
-      </CardContent>
-    </Card>
+                </li>
+              );
+            })}
+          </ul>
+        </CardContent>
+      </Card>
+      <Triggers />
+    </div>
   );
 }

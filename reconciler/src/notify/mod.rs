@@ -1,0 +1,91 @@
+//! Notifications: events become messages on people's phones and in other
+//! systems, and only when a rule asks for it.
+//!
+//! Data flows one way: `events` (written with the change that caused each
+//! one) → [`route`] (the [`rules`]: which rules an event fires, throttling,
+//! "resolved" messages) → `deliveries`, an outbox with one row per event,
+//! rule and channel → [`deliver`] (claims due rows, groups a burst of one
+//! rule into one Gotify message, [`send`]s, retries with backoff) →
+//! Gotify or a webhook. Both loops wake at once on PostgreSQL's NOTIFY and
+//! look every second anyway; several replicas share the work.
+
+pub mod deliver;
+pub mod repo;
+pub mod route;
+pub mod rules;
+pub mod send;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::snapshot::LiveConfig;
+use crate::runs::RunRepo;
+use crate::trust::secrets::Secrets;
+pub use repo::{ChannelRecord, Delivery, DeliveryFilter, DeliveryStatus, NotifyRepo};
+
+/// What routing and delivery need.
+pub struct Notifier {
+    pub repo: NotifyRepo,
+    pub live: LiveConfig,
+    pub runs: RunRepo,
+    pub secrets: Arc<Secrets>,
+    pub http: reqwest::Client,
+    /// The dashboard's base URL, for links (`PUBLIC_URL`).
+    pub dashboard: String,
+    /// How long a message is retried before it is given up.
+    pub give_up: Duration,
+    /// How long events and messages are kept (`RETENTION_DAYS`).
+    pub keep: Duration,
+    /// Conditions that failed at run time, each logged once: (rule, error).
+    condition_errors: Mutex<HashSet<(String, String)>>,
+}
+
+impl Notifier {
+    pub fn new(
+        repo: NotifyRepo,
+        live: LiveConfig,
+        runs: RunRepo,
+        secrets: Arc<Secrets>,
+        dashboard: String,
+        give_up: Duration,
+        keep: Duration,
+    ) -> Notifier {
+        // Channels are other people's servers: no redirects to follow, a bounded wait.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(send::SEND_TIMEOUT)
+            .build()
+            .expect("an HTTP client");
+        Notifier { repo, live, runs, secrets, http, dashboard, give_up, keep, condition_errors: Mutex::default() }
+    }
+
+    /// Logs a condition that failed at run time, once per rule and error.
+    fn condition_failed(&self, rule: &str, at: &str, error: &str) {
+        let mut seen = self.condition_errors.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.insert((rule.to_string(), error.to_string())) {
+            tracing::warn!(rule, at, error, "a notification rule's condition failed; it counts as false");
+        }
+    }
+}
+
+/// Waits until `channel` is notified or `most` has passed, whichever is
+/// first; without a listener (it failed) just `most`.
+async fn wake(listener: &mut Option<sqlx::postgres::PgListener>, most: Duration) {
+    match listener {
+        Some(l) => {
+            if let Ok(Err(e)) = tokio::time::timeout(most, l.recv()).await {
+                tracing::warn!(error = %e, "lost the database notifications; looking every second");
+                *listener = None;
+            }
+        }
+        None => tokio::time::sleep(most).await,
+    }
+}
+
+/// A listener on `channel`, or none (then the loops poll).
+async fn listen(pool: &sqlx::PgPool, channel: &str) -> Option<sqlx::postgres::PgListener> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    l.listen(channel).await.ok()?;
+    Some(l)
+}

@@ -1,0 +1,133 @@
+//! Routing: each new event, oldest first, through every rule. A rule that
+//! listens to the event's type, passes its filters and whose condition holds
+//! queues one message per channel (or records one suppressed by its
+//! throttle); an event that clears an alert the rule had firing (a node
+//! back, a schedule's agent succeeding again, a fixed commit) queues one
+//! "resolved" message. A batch's messages, alert states and `routed_at`
+//! commit together, so a crash routes the batch again and the idempotency
+//! keys keep it from doubling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use super::Notifier;
+use super::repo::NewDelivery;
+use super::rules::{self, EventRow, Polarity, Rule};
+use crate::db::StoreError;
+
+/// How many events one transaction routes.
+const BATCH: i64 = 200;
+/// How often old events and messages are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+pub async fn run(n: Arc<Notifier>) {
+    let mut listener = super::listen(n.repo.pool(), crate::events::CHANNEL).await;
+    let mut pruned = tokio::time::Instant::now();
+    loop {
+        if pruned.elapsed() >= PRUNE_EVERY {
+            pruned = tokio::time::Instant::now();
+            let cutoff = chrono::Utc::now() - chrono::TimeDelta::from_std(n.keep).unwrap_or(chrono::TimeDelta::MAX);
+            if let Err(e) = n.repo.prune(cutoff).await {
+                tracing::warn!(error = %e, "cannot forget old events and messages");
+            }
+        }
+        loop {
+            match route_batch(&n).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot route events to notifications; trying again");
+                    break;
+                }
+            }
+        }
+        if listener.is_none() {
+            listener = super::listen(n.repo.pool(), crate::events::CHANNEL).await;
+        }
+        super::wake(&mut listener, Duration::from_secs(1)).await;
+    }
+}
+
+/// Routes up to a batch of events; returns how many.
+pub async fn route_batch(n: &Notifier) -> Result<usize, StoreError> {
+    let config = n.live.now();
+    let rules = rules::rules(&config);
+    let mut tx = n.repo.pool().begin().await?;
+    let events = n.repo.claim_events(&mut tx, BATCH).await?;
+    for e in &events {
+        route(n, &mut tx, &rules, e).await?;
+    }
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    n.repo.mark_routed(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &EventRow) -> Result<(), StoreError> {
+    let run = match &e.run_id {
+        Some(id) => n.runs.run(id).await?,
+        None => None,
+    };
+    let (event, run_vars) = rules::variables(e, run.as_ref());
+    let subject = rules::subject(e);
+    for rule in rules.iter().filter(|r| r.passes_filters(e)) {
+        let fires = rule.listens(e) && holds(n, rule, &event, &run_vars);
+        let mut resolved = false;
+        if let Some((subject, polarity)) = &subject {
+            match polarity {
+                Polarity::Raise if fires => n.repo.set_firing(tx, &rule.name, subject, true).await?,
+                Polarity::Clear if n.repo.firing(tx, &rule.name, subject).await? => {
+                    n.repo.set_firing(tx, &rule.name, subject, false).await?;
+                    // A rule that listens to the clearing event says so in its own message.
+                    resolved = !fires;
+                }
+                _ => {}
+            }
+        }
+        if !fires && !resolved {
+            continue;
+        }
+        let suppressed = match rule.throttle {
+            Some(window)
+                if fires && n.repo.throttled(tx, &rule.name, &rules::throttle_key(e), window.get()).await? =>
+            {
+                Some(format!(
+                    "throttled: rule {} sends one message per {window} for {} of this agent and node",
+                    rule.name, e.kind
+                ))
+            }
+            _ => None,
+        };
+        let m = rules::message(e, run.as_ref(), &n.dashboard, resolved);
+        for channel in &rule.channels {
+            let d = NewDelivery {
+                event: e,
+                rule: &rule.name,
+                channel,
+                priority: rule.gotify_priority(),
+                title: m.title.clone(),
+                body: m.body.clone(),
+                url: m.url.clone(),
+                suppressed: suppressed.clone(),
+            };
+            n.repo.queue(tx, &d).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The rule's condition on the event, true without one; one that fails
+/// (a missing field) is logged once with where the rule is and counts as false.
+fn holds(n: &Notifier, rule: &Rule<'_>, event: &Value, run: &Value) -> bool {
+    let Some(condition) = rule.condition else { return true };
+    match condition.eval_bool(&[("event", event), ("run", run)]) {
+        Ok(b) => b,
+        Err(error) => {
+            n.condition_failed(&rule.name, &rule.at, &error);
+            false
+        }
+    }
+}
