@@ -351,3 +351,58 @@ async fn a_webhook_channel_gets_signed_json_with_its_headers_and_an_idempotency_
         assert!(!server.get("/api/v1/notifications/channels").await.to_string().contains(secret));
     }
 }
+
+#[tokio::test]
+async fn a_rule_that_waits_stays_quiet_when_the_alert_clears_in_time() {
+    let more = "apiVersion: car/v1\nkind: NotificationRule\nmetadata: {name: patient}\nspec:\n  \
+                events: [node.disconnected]\n  filter: {nodes: [x]}\n  wait: 2s\n  channels: [phone]\n";
+    let setup = Setup::with(GOTIFY_TOKEN, more).await;
+    let _runner = setup.runner().await;
+    let server = setup.server().await;
+    let db = sqlx::PgPool::connect(&setup.db).await.unwrap();
+    let event = |kind: &str| format!("INSERT INTO events (type, node) VALUES ('{kind}', 'x')");
+    // Gone and back within the wait: `patient` says nothing (`gone` and `flappy`, which do not wait, do).
+    sqlx::query(&event("node.disconnected")).execute(&db).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query(&event("node.connected")).execute(&db).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let patient = server.get("/api/v1/notifications?rule=patient").await;
+    assert_eq!(patient["items"][0]["status"], "suppressed", "{patient}");
+    assert_eq!(patient["items"][0]["note"], "the alert cleared before the rule's wait ended");
+    assert_eq!(server.get("/api/v1/notifications?rule=patient&status=sent").await["items"], json!([]));
+    // Gone for longer than the wait: it pages, then says when it is back.
+    sqlx::query(&event("node.disconnected")).execute(&db).await.unwrap();
+    let sent = server
+        .eventually(
+            "/api/v1/notifications?rule=patient&status=sent",
+            |l| l["items"].as_array().is_some_and(|i| i.len() == 1),
+            10,
+        )
+        .await;
+    assert_eq!(sent["items"][0]["title"], "Node x is unreachable");
+    sqlx::query(&event("node.connected")).execute(&db).await.unwrap();
+    let sent = server
+        .eventually(
+            "/api/v1/notifications?rule=patient&status=sent",
+            |l| l["items"].as_array().is_some_and(|i| i.len() == 2),
+            10,
+        )
+        .await;
+    assert_eq!(sent["items"][0]["title"], "Resolved: Node x is back");
+}
+
+#[tokio::test]
+async fn drift_is_announced_once_when_it_appears() {
+    let more = "apiVersion: car/v1\nkind: NotificationRule\nmetadata: {name: drifty}\nspec:\n  \
+                events: [drift.detected]\n  channels: [phone]\n";
+    let setup = Setup::with(GOTIFY_TOKEN, more).await;
+    let _runner = setup.runner().await;
+    let server = setup.server().await;
+    // Node x never answers (its address is closed): drift, announced after the first look.
+    let sent = server
+        .eventually("/api/v1/notifications?rule=drifty", |l| !l["items"].as_array().unwrap().is_empty(), 40)
+        .await;
+    let titles: Vec<&str> = sent["items"].as_array().unwrap().iter().map(|d| d["title"].as_str().unwrap()).collect();
+    assert!(titles.iter().all(|t| t.starts_with("Drift: ") && t.contains("x")), "{titles:?}");
+    assert!(!titles.iter().any(|t| t.contains("local")), "the node that answers is no drift: {titles:?}");
+}

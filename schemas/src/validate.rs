@@ -410,6 +410,7 @@ impl<'a> Validator<'a> {
         }
         self.condition_vars(&r.condition, &allowed);
         self.range(&r.throttle, "throttle", 0, 7 * DAY);
+        self.range(&r.wait, "wait", 1, DAY);
     }
 
     fn trigger(&mut self, doc: &Document, t: &TriggerSpec) {

@@ -163,7 +163,7 @@ pub async fn test(
         title: title.clone(),
         body: format!("If you read this, channel **{name}** works."),
         priority: crate::notify::rules::gotify_priority(car_schemas::values::Priority::Normal),
-        url: Some(s.notify.dashboard.trim_end_matches('/').to_string() + "/notifications"),
+        url: Some(s.notify.settings.dashboard.trim_end_matches('/').to_string() + "/notifications"),
         webhook: serde_json::json!({"test": true, "channel": name, "title": title}),
     };
     let error = match send::send(&s.notify.http, &s.secrets, &name, &channel.spec, &message).await {

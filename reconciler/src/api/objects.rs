@@ -221,10 +221,7 @@ async fn live(s: &AppState) -> Result<Live, ApiError> {
     let config = s.live.now();
     let (observations, enrolled) =
         (s.nodes.observations().await?, crate::trust::enrollment::all_enrolled(&s.store).await?);
-    let install_hint = match &s.settings.public_url {
-        Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
-        None => "run the install script from the server's /install".into(),
-    };
+    let install_hint = drift::install_hint(s.settings.public_url.as_deref());
     let drift = drift::compute(&drift::Inputs {
         config: &config,
         observations: &observations,

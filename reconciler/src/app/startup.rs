@@ -160,10 +160,14 @@ impl Application {
             crate::notify::NotifyRepo::new(&store),
             live.clone(),
             runs.repo.clone(),
+            NodeRepo::new(&store),
             secrets.clone(),
-            settings.dashboard_url(),
-            settings.notify_give_up,
-            Duration::from_secs(u64::from(settings.retention_days) * 86_400),
+            crate::notify::NotifySettings {
+                dashboard: settings.dashboard_url(),
+                public_url: settings.public_url.clone(),
+                give_up: settings.notify_give_up,
+                keep: Duration::from_secs(u64::from(settings.retention_days) * 86_400),
+            },
         ));
         let state = AppState {
             store: store.clone(),

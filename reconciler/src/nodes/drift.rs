@@ -115,6 +115,15 @@ pub struct Inputs<'a> {
     pub install_hint: String,
 }
 
+/// How a node installs its runner, for the fixes: the one-liner from
+/// `PUBLIC_URL` when it is set.
+pub fn install_hint(public_url: Option<&str>) -> String {
+    match public_url {
+        Some(u) => format!("curl -sSL {}/install | bash -s -- --token <enrollment token>", u.trim_end_matches('/')),
+        None => "run the install script from the server's /install".into(),
+    }
+}
+
 pub fn compute(i: &Inputs<'_>) -> Drift {
     let (nodes, agents) = (&i.config.nodes, &i.config.agents);
     let seen: BTreeMap<&str, &NodeObservation> = i.observations.iter().map(|o| (o.name.as_str(), o)).collect();

@@ -94,7 +94,7 @@ async fn send_group(n: &Notifier, config: &Snapshot, group: Vec<Delivery>) -> Re
         Outcome::Retry(error) => {
             let oldest = group.iter().map(|d| d.created_at).min().unwrap_or_else(Utc::now);
             let waited = (Utc::now() - oldest).to_std().unwrap_or_default();
-            if waited >= n.give_up {
+            if waited >= n.settings.give_up {
                 let error = format!(
                     "gave up after {} tries over {}s (NOTIFY_GIVE_UP): {error}",
                     first.attempts,

@@ -20,23 +20,33 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::snapshot::LiveConfig;
+use crate::nodes::repo::NodeRepo;
 use crate::runs::RunRepo;
 use crate::trust::secrets::Secrets;
 pub use repo::{ChannelRecord, Delivery, DeliveryFilter, DeliveryStatus, NotifyRepo};
+
+/// The server's settings notifications use.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The dashboard's base URL, for links (`PUBLIC_URL`).
+    pub dashboard: String,
+    /// `PUBLIC_URL` itself, for the install one-liner in drift fixes.
+    pub public_url: Option<String>,
+    /// How long a message is retried before it is given up (`NOTIFY_GIVE_UP`).
+    pub give_up: Duration,
+    /// How long events and messages are kept (`RETENTION_DAYS`).
+    pub keep: Duration,
+}
 
 /// What routing and delivery need.
 pub struct Notifier {
     pub repo: NotifyRepo,
     pub live: LiveConfig,
     pub runs: RunRepo,
+    pub nodes: NodeRepo,
     pub secrets: Arc<Secrets>,
     pub http: reqwest::Client,
-    /// The dashboard's base URL, for links (`PUBLIC_URL`).
-    pub dashboard: String,
-    /// How long a message is retried before it is given up.
-    pub give_up: Duration,
-    /// How long events and messages are kept (`RETENTION_DAYS`).
-    pub keep: Duration,
+    pub settings: NotifySettings,
     /// Conditions that failed at run time, each logged once: (rule, error).
     condition_errors: Mutex<HashSet<(String, String)>>,
 }
@@ -46,10 +56,9 @@ impl Notifier {
         repo: NotifyRepo,
         live: LiveConfig,
         runs: RunRepo,
+        nodes: NodeRepo,
         secrets: Arc<Secrets>,
-        dashboard: String,
-        give_up: Duration,
-        keep: Duration,
+        settings: NotifySettings,
     ) -> Notifier {
         // Channels are other people's servers: no redirects to follow, a bounded wait.
         let http = reqwest::Client::builder()
@@ -57,7 +66,7 @@ impl Notifier {
             .timeout(send::SEND_TIMEOUT)
             .build()
             .expect("an HTTP client");
-        Notifier { repo, live, runs, secrets, http, dashboard, give_up, keep, condition_errors: Mutex::default() }
+        Notifier { repo, live, runs, nodes, secrets, http, settings, condition_errors: Mutex::default() }
     }
 
     /// Logs a condition that failed at run time, once per rule and error.

@@ -29,6 +29,10 @@ pub struct NewDelivery<'a> {
     pub url: String,
     /// `suppressed` (throttled) rows are recorded, not sent.
     pub suppressed: Option<String>,
+    /// What the alert is about, when the event raises or clears one.
+    pub subject: Option<&'a str>,
+    /// The rule's `wait`: not sent before this long, nor at all if the alert clears meanwhile.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// Where a message stands.
@@ -220,10 +224,13 @@ impl NotifyRepo {
         let data = serde_json::json!({"id": e.id, "type": e.kind, "at": e.at, "run_id": e.run_id, "agent": e.agent,
             "node": e.node, "schedule": e.schedule, "data": e.data});
         let status = if d.suppressed.is_some() { DeliveryStatus::Suppressed } else { DeliveryStatus::Queued };
+        let wait_note =
+            d.wait.map(|w| format!("held {}s by the rule's wait: dropped if the alert clears first", w.as_secs()));
         sqlx::query(
             "INSERT INTO deliveries (key, event_id, event_type, rule, channel, run_id, agent, node, priority, title, \
-             body, url, data, status, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (key) DO NOTHING",
+             body, url, data, status, note, subject, waiting_until, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now() + $17::interval, \
+             COALESCE(now() + $17::interval, now())) ON CONFLICT (key) DO NOTHING",
         )
         .bind(format!("{}/{}/{}", e.id, d.rule, d.channel))
         .bind(e.id)
@@ -239,9 +246,60 @@ impl NotifyRepo {
         .bind(&d.url)
         .bind(data)
         .bind(status.as_str())
-        .bind(&d.suppressed)
+        .bind(d.suppressed.as_ref().or(wait_note.as_ref()))
+        .bind(d.subject)
+        .bind(d.wait.map(|w| format!("{} milliseconds", w.as_millis())))
         .execute(tx)
         .await?;
+        Ok(())
+    }
+
+    /// Drops `rule`'s messages about `subject` still held by its wait (the
+    /// alert cleared in time); true when there were any.
+    pub async fn drop_waiting(&self, tx: &mut PgConnection, rule: &str, subject: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query(
+            "UPDATE deliveries SET status = 'suppressed', note = 'the alert cleared before the rule''s wait ended' \
+             WHERE rule = $1 AND subject = $2 AND status = 'queued' AND waiting_until > now()",
+        )
+        .bind(rule)
+        .bind(subject)
+        .execute(tx)
+        .await?;
+        Ok(dropped.rows_affected() > 0)
+    }
+
+    /// Records the drift seen now (`key` → the item): announces each item
+    /// new since the last look as `drift.detected`, and each one gone as the
+    /// same with `resolved: true`, once whichever replica looks.
+    pub async fn record_drift(&self, items: &[(String, Value)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('drift_seen'))").execute(&mut *tx).await?;
+        let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
+        let data: Vec<&Value> = items.iter().map(|(_, d)| d).collect();
+        let new: Vec<(String, Value)> = sqlx::query_as(
+            "INSERT INTO drift_seen (key, data) SELECT * FROM unnest($1::text[], $2::jsonb[]) \
+             ON CONFLICT DO NOTHING RETURNING key, data",
+        )
+        .bind(&keys)
+        .bind(&data)
+        .fetch_all(&mut *tx)
+        .await?;
+        let gone: Vec<(String, Value)> =
+            sqlx::query_as("DELETE FROM drift_seen WHERE NOT (key = ANY($1)) RETURNING key, data")
+                .bind(&keys)
+                .fetch_all(&mut *tx)
+                .await?;
+        for ((key, mut data), resolved) in
+            new.into_iter().map(|n| (n, false)).chain(gone.into_iter().map(|g| (g, true)))
+        {
+            data["key"] = Value::from(key);
+            data["resolved"] = Value::from(resolved);
+            let node = data["node"].as_str().map(String::from);
+            let event =
+                crate::events::NewEvent { kind: "drift.detected", node: node.as_deref(), data, ..Default::default() };
+            event.record(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

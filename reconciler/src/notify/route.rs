@@ -22,14 +22,26 @@ use crate::db::StoreError;
 const BATCH: i64 = 200;
 /// How often old events and messages are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often drift is looked for (and announced when new); the first look
+/// waits a little, for the nodes' first probes to answer.
+const DRIFT_EVERY: Duration = Duration::from_secs(60);
+const DRIFT_FIRST: Duration = Duration::from_secs(10);
 
 pub async fn run(n: Arc<Notifier>) {
     let mut listener = super::listen(n.repo.pool(), crate::events::CHANNEL).await;
     let mut pruned = tokio::time::Instant::now();
+    let mut drift_due = tokio::time::Instant::now() + DRIFT_FIRST;
     loop {
+        if tokio::time::Instant::now() >= drift_due {
+            drift_due = tokio::time::Instant::now() + DRIFT_EVERY;
+            if let Err(e) = look_for_drift(&n).await {
+                tracing::warn!(error = %e, "cannot look for drift to announce");
+            }
+        }
         if pruned.elapsed() >= PRUNE_EVERY {
             pruned = tokio::time::Instant::now();
-            let cutoff = chrono::Utc::now() - chrono::TimeDelta::from_std(n.keep).unwrap_or(chrono::TimeDelta::MAX);
+            let cutoff =
+                chrono::Utc::now() - chrono::TimeDelta::from_std(n.settings.keep).unwrap_or(chrono::TimeDelta::MAX);
             if let Err(e) = n.repo.prune(cutoff).await {
                 tracing::warn!(error = %e, "cannot forget old events and messages");
             }
@@ -49,6 +61,32 @@ pub async fn run(n: Arc<Notifier>) {
         }
         super::wake(&mut listener, Duration::from_secs(1)).await;
     }
+}
+
+/// Announces drift that is new since the last look, and drift that ended.
+pub async fn look_for_drift(n: &Notifier) -> Result<(), StoreError> {
+    let config = n.live.now();
+    if config.revision.is_none() {
+        return Ok(()); // nothing applied yet: everything would look like drift
+    }
+    let observations = n.nodes.observations().await?;
+    let drift = crate::nodes::drift::compute(&crate::nodes::drift::Inputs {
+        config: &config,
+        observations: &observations,
+        server_version: env!("CARGO_PKG_VERSION"),
+        install_hint: crate::nodes::drift::install_hint(n.settings.public_url.as_deref()),
+    });
+    let items: Vec<(String, Value)> = drift
+        .items
+        .iter()
+        .map(|d| {
+            let node = d.object.strip_prefix("Node/");
+            let data = serde_json::json!({"kind": d.kind.as_str(), "object": d.object, "node": node,
+                "message": d.message, "fix": d.fix});
+            (format!("{}|{}", d.kind.as_str(), d.object), data)
+        })
+        .collect();
+    n.repo.record_drift(&items).await
 }
 
 /// Routes up to a batch of events; returns how many.
@@ -81,12 +119,15 @@ async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &Even
                 Polarity::Raise if fires => n.repo.set_firing(tx, &rule.name, subject, true).await?,
                 Polarity::Clear if n.repo.firing(tx, &rule.name, subject).await? => {
                     n.repo.set_firing(tx, &rule.name, subject, false).await?;
+                    // Cleared within the rule's wait: it never paged, so nothing is resolved.
+                    let unsent = n.repo.drop_waiting(tx, &rule.name, subject).await?;
                     // A rule that listens to the clearing event says so in its own message.
-                    resolved = !fires;
+                    resolved = !fires && !unsent;
                 }
                 _ => {}
             }
         }
+        let raises = matches!(subject, Some((_, Polarity::Raise)));
         if !fires && !resolved {
             continue;
         }
@@ -101,7 +142,7 @@ async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &Even
             }
             _ => None,
         };
-        let m = rules::message(e, run.as_ref(), &n.dashboard, resolved);
+        let m = rules::message(e, run.as_ref(), &n.settings.dashboard, resolved);
         for channel in &rule.channels {
             let d = NewDelivery {
                 event: e,
@@ -112,6 +153,8 @@ async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &Even
                 body: m.body.clone(),
                 url: m.url.clone(),
                 suppressed: suppressed.clone(),
+                subject: subject.as_ref().map(|(s, _)| s.as_str()),
+                wait: rule.wait.filter(|_| fires && raises).map(|w| w.get()),
             };
             n.repo.queue(tx, &d).await?;
         }

@@ -43,6 +43,8 @@ pub struct Rule<'a> {
     pub priority: Priority,
     pub channels: Vec<&'a str>,
     pub throttle: Option<car_schemas::values::Duration>,
+    /// Sent only if the alert still holds after this long.
+    pub wait: Option<car_schemas::values::Duration>,
 }
 
 /// Every rule the live config declares, a Schedule's `notify` included
@@ -66,6 +68,7 @@ pub fn rules(config: &Snapshot) -> Vec<Rule<'_>> {
             priority: s.priority,
             channels: s.channels.iter().map(|c| c.as_str()).collect(),
             throttle: s.throttle.as_ref().map(|t| t.value),
+            wait: s.wait.as_ref().map(|t| t.value),
         });
     }
     for sch in config.schedules.values() {
@@ -87,6 +90,7 @@ pub fn rules(config: &Snapshot) -> Vec<Rule<'_>> {
                 priority: n.priority,
                 channels: n.channels.iter().map(|c| c.as_str()).collect(),
                 throttle: None,
+                wait: None,
             });
         }
     }
@@ -167,6 +171,11 @@ pub fn subject(e: &EventRow) -> Option<(String, Polarity)> {
             let metric = e.data["metric"].as_str().unwrap_or("-");
             let polarity = if e.data["resolved"] == true { Polarity::Clear } else { Polarity::Raise };
             (format!("resource/{node}/{metric}"), polarity)
+        }
+        "drift.detected" => {
+            let key = e.data["key"].as_str().unwrap_or("-");
+            let polarity = if e.data["resolved"] == true { Polarity::Clear } else { Polarity::Raise };
+            (format!("drift/{key}"), polarity)
         }
         "sync.failed" => ("sync".into(), Polarity::Raise),
         "sync.succeeded" => ("sync".into(), Polarity::Clear),
@@ -272,6 +281,9 @@ pub fn message(e: &EventRow, run: Option<&Run>, dashboard: &str, resolved: bool)
             (format!("Config revision {rev} applied"), text("message"), format!("{base}/sync"))
         }
         "budget.exceeded" => (format!("The {} budget is spent", text("period")), text("reason"), format!("{base}/")),
+        "drift.detected" if e.data["resolved"] == true => {
+            (format!("Drift gone: {}", text("message")), text("object"), format!("{base}/sync"))
+        }
         "drift.detected" => (format!("Drift: {}", text("message")), text("fix"), format!("{base}/sync")),
         other => (other.to_string(), e.data.to_string(), format!("{base}/")),
     };

@@ -86,6 +86,13 @@ pub struct NotificationRuleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
     #[schemars(example = &"30m")]
     pub throttle: Option<Spanned<Duration>>,
+    /// Page only if the alert still holds after this long (a node still
+    /// away, a disk still full, a schedule still failing); one that clears
+    /// meanwhile sends nothing. For events that clear: node, resource, run
+    /// failure, sync and drift alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
+    #[schemars(example = &"5m")]
+    pub wait: Option<Spanned<Duration>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
