@@ -76,3 +76,96 @@ pub async fn run_transition(
     .await?;
     Ok(())
 }
+
+/// One event as the dashboard's live feed carries it: what happened and to
+/// what, not the event's data (which can hold a trigger's payload).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct FeedItem {
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub run_id: Option<String>,
+    pub agent: Option<String>,
+    pub node: Option<String>,
+}
+
+/// New events as they commit, for every viewer of this server: one task
+/// listens (`NOTIFY car_events`, and a look every few seconds in case a
+/// notification was missed) and hands each new event to all subscribers.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    tx: tokio::sync::broadcast::Sender<FeedItem>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed { tx: tokio::sync::broadcast::channel(1024).0 }
+    }
+}
+
+impl Feed {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<FeedItem> {
+        self.tx.subscribe()
+    }
+
+    /// Follows the events table from its newest event on. An event whose
+    /// transaction commits after a later one's can be missed: the feed only
+    /// tells viewers to look again, and they also look on a slow timer.
+    pub async fn run(self, pool: sqlx::PgPool) {
+        let mut last: i64 = loop {
+            match sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events").fetch_one(&pool).await {
+                Ok(id) => break id.unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the live feed cannot read events yet");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+        };
+        let mut listener = listen(&pool, CHANNEL).await;
+        loop {
+            wake(&mut listener, std::time::Duration::from_secs(5)).await;
+            if listener.is_none() {
+                listener = listen(&pool, CHANNEL).await;
+            }
+            let new = sqlx::query_as::<_, FeedItem>(
+                "SELECT id, type, at, run_id, agent, node FROM events WHERE id > $1 ORDER BY id LIMIT 1000",
+            )
+            .bind(last)
+            .fetch_all(&pool)
+            .await;
+            match new {
+                Ok(items) => {
+                    for item in items {
+                        last = item.id;
+                        let _ = self.tx.send(item); // nobody watching is fine
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the live feed cannot read new events"),
+            }
+        }
+    }
+}
+
+/// A listener on PostgreSQL's `channel`, or none when it cannot be had
+/// (then the caller looks on a timer).
+pub async fn listen(pool: &sqlx::PgPool, channel: &str) -> Option<sqlx::postgres::PgListener> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    l.listen(channel).await.ok()?;
+    Some(l)
+}
+
+/// Waits until the listener's channel is notified or `most` has passed, whichever is
+/// first; without a listener (it failed) just `most`.
+pub async fn wake(listener: &mut Option<sqlx::postgres::PgListener>, most: std::time::Duration) {
+    match listener {
+        Some(l) => {
+            if let Ok(Err(e)) = tokio::time::timeout(most, l.recv()).await {
+                tracing::warn!(error = %e, "lost the database notifications; looking on a timer until they are back");
+                *listener = None;
+            }
+        }
+        None => tokio::time::sleep(most).await,
+    }
+}

@@ -102,14 +102,17 @@ async fn start_run(s: &Server, agent: &str) -> String {
     run["id"].as_str().unwrap().to_string()
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A run's event stream (WebSocket), with the server's key.
-async fn stream(
-    s: &Server,
-    id: &str,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn stream(s: &Server, id: &str, query: &str) -> Socket {
+    socket(s, &format!("/api/v1/runs/{id}/stream{query}")).await
+}
+
+/// A WebSocket of the server at `path`, with the server's key.
+async fn socket(s: &Server, path: &str) -> Socket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = format!("{}/api/v1/runs/{id}/stream{query}", s.ws).into_client_request().unwrap();
+    let mut req = format!("{}{path}", s.ws).into_client_request().unwrap();
     req.headers_mut().insert("authorization", format!("Bearer {}", s.key).parse().unwrap());
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
@@ -169,6 +172,7 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     let _runner = start_runner(runner_port, tempfile::tempdir().unwrap()).await;
     let server = setup.server().await;
 
+    let mut live = socket(&server, "/api/v1/live").await;
     let id = start_run(&server, "lister").await;
     let (a, b) = tokio::join!(watch(&server, &id), watch(&server, &id));
     let run = server.status_is(&id, "succeeded", 60).await;
@@ -222,6 +226,22 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     assert!(server.get("/api/v1/runs?trigger=schedule").await["items"].as_array().unwrap().is_empty());
     let (status, _) = server.post("/api/v1/runs/run_nope/again", json!({})).await;
     assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+
+    // The dashboards' live feed said it started and ended, and nothing more of it.
+    let mut told = Vec::new();
+    while told.len() < 2 {
+        let next = tokio::time::timeout(Duration::from_secs(10), live.next()).await.expect("the live feed went quiet");
+        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = next else {
+            panic!("the live feed closed")
+        };
+        let item: Value = serde_json::from_str(&text).unwrap();
+        assert!(item.get("data").is_none(), "the feed carries no event data: {item}");
+        told.push((
+            item["type"].as_str().unwrap().to_string(),
+            item["run_id"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    assert_eq!(told, [("run.started".to_string(), id.clone()), ("run.succeeded".to_string(), id.clone())]);
 
     // A viewer that reconnects with `after` gets only what follows.
     let mut socket = stream(&server, &id, "?after=2").await;

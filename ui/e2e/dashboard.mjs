@@ -115,6 +115,17 @@ try {
   await axe(page, "run");
   await shoot(page, "run");
 
+  step("the overview shows a run started elsewhere at once (live updates, not its 15 s timer)");
+  await page.goto(`${UI}/`);
+  await page.getByTestId("run-row").first().waitFor();
+  const before = await page.getByTestId("run-row").count();
+  const elsewhere = await newPage();
+  await login(elsewhere, adminUser, adminPassword);
+  await startRun(elsewhere, "lister");
+  await page.getByTestId("run-row").nth(before).waitFor({ timeout: 8_000 });
+  await elsewhere.context().close();
+  await page.goto(`${UI}/runs/${listed}`);
+
   step("the log downloads");
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download log" }).click()]);
   const log = readFileSync(await download.path(), "utf8");

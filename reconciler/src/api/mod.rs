@@ -13,6 +13,7 @@ mod guard;
 mod health;
 mod hooks;
 mod install;
+mod live;
 mod node_trust;
 mod notifications;
 mod objects;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub secrets: Arc<crate::trust::secrets::Secrets>,
     /// Notification channels, rules and the outbox.
     pub notify: Arc<crate::notify::Notifier>,
+    /// New events, for the dashboard's live updates.
+    pub feed: crate::events::Feed,
     /// The background tasks' health, for `/readyz`.
     pub tasks: crate::tasks::Health,
 }
@@ -138,6 +141,7 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(approvals::list))
         .routes(routes!(usage::usage))
         .routes(routes!(usage::budget))
+        .routes(routes!(live::live))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::channels))
         .routes(routes!(hooks::triggers));

@@ -75,10 +75,12 @@ pub enum Task {
     Notify,
     /// Sends queued notification messages.
     Deliver,
+    /// Tells the dashboards what happened (`/api/v1/live`).
+    Feed,
 }
 
 impl Task {
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 9] = [
         Task::Sync,
         Task::Watch,
         Task::Probes,
@@ -87,6 +89,7 @@ impl Task {
         Task::Retention,
         Task::Notify,
         Task::Deliver,
+        Task::Feed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +102,7 @@ impl Task {
             Task::Retention => "retention",
             Task::Notify => "notify",
             Task::Deliver => "deliver",
+            Task::Feed => "feed",
         }
     }
 }
@@ -182,6 +186,7 @@ impl Application {
             runs: runs.clone(),
             secrets,
             notify,
+            feed: crate::events::Feed::default(),
             tasks: supervisor.health(),
         };
         Ok(Application { settings: Arc::new(settings), store, live, runs, state, source, syncer, supervisor })
@@ -248,6 +253,10 @@ impl Application {
                 Task::Deliver => {
                     let notify = self.state.notify.clone();
                     self.supervisor.spawn(name, move || crate::notify::deliver::run(notify.clone()));
+                }
+                Task::Feed => {
+                    let (feed, pool) = (self.state.feed.clone(), self.store.pool().clone());
+                    self.supervisor.spawn(name, move || feed.clone().run(pool.clone()));
                 }
             }
         }

@@ -30,7 +30,7 @@ const HOLD: Duration = Duration::from_secs(60);
 const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
 
 pub async fn run(n: Arc<Notifier>) {
-    let mut listener = super::listen(n.repo.pool(), "car_deliveries").await;
+    let mut listener = crate::events::listen(n.repo.pool(), "car_deliveries").await;
     loop {
         loop {
             match deliver_batch(&n).await {
@@ -47,9 +47,9 @@ pub async fn run(n: Arc<Notifier>) {
             _ => Duration::from_secs(1),
         };
         if listener.is_none() {
-            listener = super::listen(n.repo.pool(), "car_deliveries").await;
+            listener = crate::events::listen(n.repo.pool(), "car_deliveries").await;
         }
-        super::wake(&mut listener, wait.max(Duration::from_millis(10))).await;
+        crate::events::wake(&mut listener, wait.max(Duration::from_millis(10))).await;
     }
 }
 

@@ -77,24 +77,3 @@ impl Notifier {
         }
     }
 }
-
-/// Waits until `channel` is notified or `most` has passed, whichever is
-/// first; without a listener (it failed) just `most`.
-async fn wake(listener: &mut Option<sqlx::postgres::PgListener>, most: Duration) {
-    match listener {
-        Some(l) => {
-            if let Ok(Err(e)) = tokio::time::timeout(most, l.recv()).await {
-                tracing::warn!(error = %e, "lost the database notifications; looking every second");
-                *listener = None;
-            }
-        }
-        None => tokio::time::sleep(most).await,
-    }
-}
-
-/// A listener on `channel`, or none (then the loops poll).
-async fn listen(pool: &sqlx::PgPool, channel: &str) -> Option<sqlx::postgres::PgListener> {
-    let mut l = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
-    l.listen(channel).await.ok()?;
-    Some(l)
-}

@@ -28,7 +28,7 @@ const DRIFT_EVERY: Duration = Duration::from_secs(60);
 const DRIFT_FIRST: Duration = Duration::from_secs(10);
 
 pub async fn run(n: Arc<Notifier>) {
-    let mut listener = super::listen(n.repo.pool(), crate::events::CHANNEL).await;
+    let mut listener = crate::events::listen(n.repo.pool(), crate::events::CHANNEL).await;
     let mut pruned = tokio::time::Instant::now();
     let mut drift_due = tokio::time::Instant::now() + DRIFT_FIRST;
     loop {
@@ -57,9 +57,9 @@ pub async fn run(n: Arc<Notifier>) {
             }
         }
         if listener.is_none() {
-            listener = super::listen(n.repo.pool(), crate::events::CHANNEL).await;
+            listener = crate::events::listen(n.repo.pool(), crate::events::CHANNEL).await;
         }
-        super::wake(&mut listener, Duration::from_secs(1)).await;
+        crate::events::wake(&mut listener, Duration::from_secs(1)).await;
     }
 }
 

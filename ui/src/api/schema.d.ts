@@ -384,6 +384,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * New events over a WebSocket, one `FeedItem` JSON per message
+         *     (`{"id", "type", "at", "run_id", "agent", "node"}`); a viewer too slow to
+         *     keep up gets `{"type": "lagged"}` and should reload what it shows.
+         * @description Needs the viewer role.
+         */
+        get: operations["live"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -1626,6 +1648,20 @@ export interface components {
              * @example no run "r-123"
              */
             message: string;
+        };
+        /**
+         * @description One event as the dashboard's live feed carries it: what happened and to
+         *     what, not the event's data (which can hold a trigger's payload).
+         */
+        FeedItem: {
+            agent?: string | null;
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            id: number;
+            node?: string | null;
+            run_id?: string | null;
+            type: string;
         };
         /**
          * @description `gap` (WebSocket only, without `seq` and `ts`): the viewer fell so far
@@ -4557,6 +4593,44 @@ export interface operations {
             };
             /** @description the server lacks the trigger's secret, or the database did not answer */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    live: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description WebSocket of events as they happen */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedItem"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

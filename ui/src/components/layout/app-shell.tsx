@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useNavigate } from "@tanstack/react-router";
 import { Bell, Bot, CalendarClock, GitBranch, LayoutDashboard, LogOut, Moon, Server, Settings, Sun } from "lucide-react";
 import { useState } from "react";
+import { useLiveUpdates } from "@/api/live";
 import { api, unwrap } from "@/api/query";
 import { Button } from "@/components/ui/button";
 import { identityQuery } from "@/features/auth/session";
@@ -38,6 +39,7 @@ function ThemeToggle() {
 /** Every page after login: the navigation, who is logged in, the page. */
 export function AppShell() {
   const who = useQuery(identityQuery);
+  useLiveUpdates();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const logout = useMutation({

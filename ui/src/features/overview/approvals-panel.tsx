@@ -12,7 +12,7 @@ export function ApprovalsPanel() {
   const pending = useQuery({
     queryKey: ["approvals", "pending"],
     queryFn: () => unwrap(api.GET("/api/v1/approvals", { params: { query: { status: "pending" } } })),
-    refetchInterval: 3000,
+    refetchInterval: 15_000, // and at once on live updates
   });
   const now = useNow();
   if (pending.error) return <Failure error={pending.error} />;

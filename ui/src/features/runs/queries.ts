@@ -4,7 +4,8 @@ import { api, unwrap } from "@/api/query";
 export const recentRunsQuery = queryOptions({
   queryKey: ["runs", "recent"],
   queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { limit: 50 } } })),
-  refetchInterval: 3000,
+  // Live updates reload it as runs start and end; the timer is for when they are down.
+  refetchInterval: 15_000,
 });
 
 export const runQuery = (id: string) =>
