@@ -406,3 +406,29 @@ async fn drift_is_announced_once_when_it_appears() {
     assert!(titles.iter().all(|t| t.starts_with("Drift: ") && t.contains("x")), "{titles:?}");
     assert!(!titles.iter().any(|t| t.contains("local")), "the node that answers is no drift: {titles:?}");
 }
+
+#[tokio::test]
+async fn a_schedule_notifies_its_failures_loudly_and_its_successes_quietly() {
+    let more = "apiVersion: car/v1\nkind: Schedule\nmetadata: {name: often-failing}\nspec:\n  every: 2s\n  agents: [fail]\n  \
+                nodes: [local]\n  notify: {onFailure: {channels: [phone], priority: high}}\n\
+                ---\napiVersion: car/v1\nkind: Schedule\nmetadata: {name: often-fine}\nspec:\n  every: 2s\n  agents: [fine]\n  \
+                nodes: [local]\n  notify: {onSuccess: {channels: [phone], priority: low}}\n";
+    let setup = Setup::with(GOTIFY_TOKEN, more).await;
+    let _runner = setup.runner().await;
+    let server = setup.server().await;
+    let sent = |rule: &'static str| {
+        let server = &server;
+        async move {
+            let path = format!("/api/v1/notifications?rule=schedule/{rule}&status=sent");
+            server.eventually(&path, |l| !l["items"].as_array().unwrap().is_empty(), 30).await["items"][0].clone()
+        }
+    };
+    let failing = sent("often-failing").await;
+    assert_eq!((failing["priority"].as_i64(), failing["title"].as_str()), (Some(8), Some("fail on local failed")));
+    let run = failing["run_id"].as_str().unwrap();
+    assert_eq!(failing["url"], format!("http://car.test/runs/{run}"));
+    let fine = sent("often-fine").await;
+    assert_eq!((fine["priority"].as_i64(), fine["title"].as_str()), (Some(2), Some("fine on local succeeded")));
+    let gotify = setup.gotify.messages();
+    assert!(gotify.iter().any(|m| m.priority == Some(2) && m.title.as_deref() == Some("fine on local succeeded")));
+}

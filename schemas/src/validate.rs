@@ -156,6 +156,17 @@ impl<'a> Validator<'a> {
         if let Some(agents) = &n.agents {
             self.refs_as(Kind::Agent, agents, Severity::Warning);
         }
+        let levels =
+            n.resource_warnings.iter().flat_map(|w| [("cpu", &w.cpu), ("memory", &w.memory), ("disk", &w.disk)]);
+        for (what, level) in levels {
+            if let Some(l) = level.as_ref().filter(|l| !(1.0..=100.0).contains(&l.value)) {
+                self.error(
+                    l.span,
+                    format!("resourceWarnings.{what} {} is not a percentage", l.value),
+                    "use a number from 1 to 100, e.g. 95",
+                );
+            }
+        }
     }
 
     fn agent(&mut self, doc: &Document, a: &AgentSpec) {

@@ -62,6 +62,19 @@ pub struct ResourceLimits {
 
 impl ResourceLimits {
     pub const HYSTERESIS: f64 = 5.0;
+
+    /// These limits with a node's own `resourceWarnings` over them.
+    pub fn for_node(&self, spec: &car_schemas::kinds::NodeSpec) -> ResourceLimits {
+        let Some(w) = &spec.resource_warnings else { return *self };
+        let level =
+            |own: &Option<car_schemas::de::Spanned<f64>>, default: f64| own.as_ref().map_or(default, |l| l.value);
+        ResourceLimits {
+            cpu_percent: level(&w.cpu, self.cpu_percent),
+            memory_percent: level(&w.memory, self.memory_percent),
+            disk_percent: level(&w.disk, self.disk_percent),
+            held: self.held,
+        }
+    }
 }
 
 impl Default for ResourceLimits {
@@ -122,5 +135,14 @@ mod tests {
             Some(Sample { cpu_percent: 12.5, memory_percent: 25.0, load1: 0.5, disk_percent: 90.0 })
         );
         assert_eq!(Sample::from_health(&json!({"cpu_percent": 3})), None, "no memory figures: not a sample");
+    }
+
+    #[test]
+    fn a_node_can_warn_later_than_the_server_would() {
+        let spec: car_schemas::kinds::NodeSpec =
+            car_schemas::de::from_json(&serde_json::json!({"os": "truenas", "resourceWarnings": {"disk": 97}}))
+                .unwrap();
+        let limits = ResourceLimits::default().for_node(&spec);
+        assert_eq!((limits.disk_percent, limits.memory_percent), (97.0, ResourceLimits::default().memory_percent));
     }
 }

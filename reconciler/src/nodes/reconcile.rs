@@ -55,7 +55,11 @@ pub async fn reconcile(name: String, ctx: &NodeContext) -> Result<Action, NodeEr
             if let Some(sample) = crate::nodes::metrics::Sample::from_health(&health["metrics"]) {
                 let now = Utc::now();
                 ctx.repo.record_metrics(&name, now, sample).await?;
-                ctx.repo.check_resources(&name, now, &ctx.resource_limits).await?;
+                let limits = match ctx.runners.live().now().nodes.get(&name) {
+                    Some(n) => ctx.resource_limits.for_node(&n.spec),
+                    None => ctx.resource_limits,
+                };
+                ctx.repo.check_resources(&name, now, &limits).await?;
             }
             // A rotation whose last step did not reach the runner is finished now.
             if let Err(e) = crate::nodes::keys::settle(&ctx.runners, &name).await {

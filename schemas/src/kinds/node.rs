@@ -56,6 +56,32 @@ pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "Sandbox::is_enforced", deserialize_with = "recover")]
     #[schemars(example = &"unenforced")]
     pub sandbox: Sandbox,
+
+    /// When this node's CPU, memory or fullest disk is worth a
+    /// `node.resource_warning`, in percent; what is left out follows the
+    /// server's `RESOURCE_WARN_*` settings (a disk array that is always 92 %
+    /// full can warn at 97).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
+    #[schemars(example = serde_json::json!({"disk": 97}))]
+    pub resource_warnings: Option<ResourceWarnings>,
+}
+
+/// Warning levels of one node, in percent (1 to 100).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceWarnings {
+    /// CPU busy, percent (default `RESOURCE_WARN_CPU`, 95).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
+    #[schemars(example = 98)]
+    pub cpu: Option<Spanned<f64>>,
+    /// Memory used, percent (default `RESOURCE_WARN_MEMORY`, 90).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
+    #[schemars(example = 95)]
+    pub memory: Option<Spanned<f64>>,
+    /// The fullest disk, percent (default `RESOURCE_WARN_DISK`, 90).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recover")]
+    #[schemars(example = 97)]
+    pub disk: Option<Spanned<f64>>,
 }
 
 /// How read-only agents are held to reading on a node.
