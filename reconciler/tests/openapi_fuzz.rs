@@ -7,7 +7,7 @@
 //!
 //! Left out: revoking API keys (the stateful phase would find and revoke
 //! the very key it runs with; revocation is tested in security.rs) and the
-//! run stream, a WebSocket, which OpenAPI cannot describe (tested in runs.rs).
+//! run stream and the live feed, WebSockets, which OpenAPI cannot describe (tested in runs.rs).
 
 mod common;
 
@@ -35,7 +35,14 @@ async fn schemathesis_finds_nothing_wrong_with_the_api() {
         .args(["--checks", "all", "--max-examples", "20", "--seed", "20261201"])
         // One worker: CPython 3.11's ast module is not thread-safe, which schemathesis trips over with more.
         .args(["--workers", "1"])
-        .args(["--exclude-path", "/api/v1/api-keys/{id}", "--exclude-path", "/api/v1/runs/{id}/stream"])
+        .args([
+            "--exclude-path",
+            "/api/v1/api-keys/{id}",
+            "--exclude-path",
+            "/api/v1/runs/{id}/stream",
+            "--exclude-path",
+            "/api/v1/live",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .await

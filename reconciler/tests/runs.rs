@@ -243,6 +243,24 @@ async fn a_manual_run_reaches_two_viewers_and_the_download_alike() {
     }
     assert_eq!(told, [("run.started".to_string(), id.clone()), ("run.succeeded".to_string(), id.clone())]);
 
+    // The replay in one piece, as NDJSON: the same events; `after` skips what the viewer has.
+    let ndjson = |query: &'static str| {
+        let (url, key, id) = (server.url.clone(), server.key.clone(), id.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .get(format!("{url}/api/v1/runs/{id}/events{query}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+            let text = resp.text().await.unwrap();
+            text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ndjson("").await, a, "the NDJSON replay differs from the stream");
+    assert_eq!(ndjson("?after=2").await[0]["seq"], 3);
+
     // A viewer that reconnects with `after` gets only what follows.
     let mut socket = stream(&server, &id, "?after=2").await;
     let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(first))) = socket.next().await else {

@@ -24,6 +24,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/setup"),
+    ("post", "/api/v1/hooks/{name}"),
     ("post", "/api/v1/nodes/enroll"),
     ("post", "/api/v1/webhooks/git"),
 ];

@@ -62,7 +62,7 @@ async fn invalid_commit_keeps_last_good_revision_and_reports_file_line() {
     assert_eq!(errors[0]["message"], "unknown field \"adress_typo\"");
     assert_eq!(
         errors[0]["hint"],
-        "fields allowed here: \"description\", \"address\", \"token\", \"os\", \"tags\", \"capabilities\", \"agents\", \"sandbox\""
+        "fields allowed here: \"description\", \"address\", \"token\", \"os\", \"tags\", \"capabilities\", \"agents\", \"sandbox\", \"resourceWarnings\""
     );
     assert_eq!(
         live_nodes(&store).await,

@@ -138,6 +138,7 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(runs::one))
         .routes(routes!(runs::log))
         .routes(routes!(runs::stream))
+        .routes(routes!(runs::events))
         .routes(routes!(approvals::list))
         .routes(routes!(usage::usage))
         .routes(routes!(usage::budget))

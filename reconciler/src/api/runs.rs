@@ -319,6 +319,27 @@ pub async fn log(State(s): State<AppState>, Path(id): Path<String>) -> Result<Re
         .into_response())
 }
 
+/// The run's events written so far (after `after`), as NDJSON: one event
+/// JSON a line, as the stream sends them. A viewer takes a long run's
+/// replay in one piece this way, then follows the stream from the last seq.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = String, Path), StreamQuery),
+    responses((status = 200, description = "the events so far, one JSON a line", body = String, content_type = "application/x-ndjson"),
+    (status = 404, description = "no such run")))]
+pub async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<StreamQuery>,
+) -> Result<Response, ApiError> {
+    find(&s, &id).await?;
+    let runs = s.runs.clone();
+    let after = q.after.unwrap_or(0);
+    let body = tokio::task::spawn_blocking(move || runs.logs.after(&id, after))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "try again"))?
+        .map_err(unreadable)?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {

@@ -132,6 +132,29 @@ impl Logs {
     }
 }
 
+impl Logs {
+    /// The events on disk after `after`, as they are stored (one JSON a
+    /// line): a replay in one piece, for a viewer that then follows live.
+    pub fn after(&self, run_id: &str, after: u64) -> std::io::Result<Vec<u8>> {
+        let file = match File::open(self.path(run_id)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        let mut reader = BufReader::new(file);
+        while reader.read_until(b'\n', &mut line)? > 0 {
+            // A line still being written is left for the live stream.
+            if line.last() == Some(&b'\n') && head(&line).is_some_and(|(seq, _)| seq > after) {
+                out.extend_from_slice(&line);
+            }
+            line.clear();
+        }
+        Ok(out)
+    }
+}
+
 /// Follows one run's log: replay, then live, until `run.finished`.
 pub struct Reader {
     path: PathBuf,
