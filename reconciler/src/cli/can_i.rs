@@ -69,15 +69,16 @@ fn answer(q: &Question) -> Result<u8, String> {
     }
     let input = input_for(&q.tool, &q.words.join(" "));
     let explanation = Policy::new(spec).explain(&q.tool, &input, q.cwd.as_deref());
-    if q.json {
-        println!("{}", serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?);
+    let text = if q.json {
+        serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())? + "\n"
+    } else if explanation.parts.iter().any(|p| !p.reads.is_empty()) {
+        format!(
+            "{explanation}\n(paths are matched as written here; on the node `car-runner can-i` also follows symbolic links)\n"
+        )
     } else {
-        print!("{explanation}");
-        if explanation.parts.iter().any(|p| !p.reads.is_empty()) {
-            println!(
-                "\n(paths are matched as written here; on the node `car-runner can-i` also follows symbolic links)"
-            );
-        }
-    }
+        explanation.to_string()
+    };
+    // A reader that stopped early (`| head`) is no error: the answer is the exit code.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     Ok(exit_code(explanation.verdict.decision))
 }

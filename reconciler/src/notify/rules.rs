@@ -240,7 +240,8 @@ pub fn message(e: &EventRow, run: Option<&Run>, dashboard: &str, resolved: bool)
         }
         "approval.resolved" => {
             let by = e.data["decided_by"].as_str().unwrap_or("the approval timeout");
-            let title = format!("{agent} on {node}: {} {}d by {by}", text("tool"), text("decision"));
+            // The decision as recorded: `approved` or `denied`.
+            let title = format!("{agent} on {node}: {} {} by {by}", text("tool"), text("decision"));
             (title, text("comment"), run_url.unwrap_or_default())
         }
         "node.disconnected" => {
@@ -390,6 +391,9 @@ mod tests {
         let m = message(&event("sync.failed", None, None, errors), None, "http://x", false);
         assert_eq!(m.title, "Config revision 0123456789ab rejected: 2 errors");
         assert!(m.body.contains("`agents/a.yaml:3` unknown field"), "{}", m.body);
+        let decided = json!({"tool": "Bash", "decision": "denied", "decided_by": "user:ann"});
+        let m = message(&event("approval.resolved", Some("docker"), Some("nas"), decided), None, "http://x", false);
+        assert_eq!(m.title, "docker on nas: Bash denied by user:ann");
         let m = message(&event("node.connected", None, Some("nas"), json!({})), None, "http://x", true);
         assert_eq!(m.title, "Resolved: Node nas is back");
     }
