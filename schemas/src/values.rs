@@ -348,14 +348,67 @@ impl Condition {
     }
 }
 
+/// The variables `e` reads from outside, leaving out those its macros bind
+/// (`a` in `payload.alerts.exists(a, a.status == "firing")`); the `cel`
+/// crate's own `references()` counts those too.
+fn free_variables(e: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut std::collections::BTreeSet<String>) {
+    use cel::common::ast::{EntryExpr, Expr};
+    let entries = |entries: &[cel::common::ast::IdedEntryExpr],
+                   bound: &mut Vec<String>,
+                   out: &mut std::collections::BTreeSet<String>| {
+        for entry in entries {
+            match &entry.expr {
+                EntryExpr::StructField(f) => free_variables(&f.value, bound, out),
+                EntryExpr::MapEntry(m) => {
+                    free_variables(&m.key, bound, out);
+                    free_variables(&m.value, bound, out);
+                }
+            }
+        }
+    };
+    match &e.expr {
+        Expr::Ident(name) if !name.starts_with('@') && !bound.contains(name) => {
+            out.insert(name.clone());
+        }
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                free_variables(target, bound, out);
+            }
+            for arg in &call.args {
+                free_variables(arg, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            free_variables(&c.iter_range, bound, out);
+            free_variables(&c.accu_init, bound, out);
+            let outer = bound.len();
+            bound.extend([c.iter_var.clone(), c.accu_var.clone()]);
+            bound.extend(c.iter_var2.clone());
+            for part in [&c.loop_cond, &c.loop_step, &c.result] {
+                free_variables(part, bound, out);
+            }
+            bound.truncate(outer);
+        }
+        Expr::List(list) => {
+            for element in &list.elements {
+                free_variables(element, bound, out);
+            }
+        }
+        Expr::Map(map) => entries(&map.entries, bound, out),
+        Expr::Struct(s) => entries(&s.entries, bound, out),
+        Expr::Select(select) => free_variables(&select.operand, bound, out),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
 impl FromStr for Condition {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
         match cel::Program::compile(s) {
             Ok(p) => {
-                let mut variables: Vec<String> = p.references().variables().into_iter().map(String::from).collect();
-                variables.sort();
-                Ok(Condition { source: s.to_string(), variables })
+                let mut free = std::collections::BTreeSet::new();
+                free_variables(p.expression(), &mut Vec::new(), &mut free);
+                Ok(Condition { source: s.to_string(), variables: free.into_iter().collect() })
             }
             Err(errors) => {
                 let first = errors.errors.first();
@@ -615,6 +668,19 @@ mod tests {
         assert_eq!(c.variables(), ["payload"]);
         let (m, _) = "payload.alert ==".parse::<Condition>().unwrap_err();
         assert!(m.starts_with("invalid CEL condition"), "{m}");
+    }
+
+    #[test]
+    fn a_macros_own_variable_is_not_a_variable_of_the_condition() {
+        let c: Condition =
+            r#"payload.alerts.exists(a, a.labels.severity == "critical") && size(headers) > 0"#.parse().unwrap();
+        assert_eq!(c.variables(), ["headers", "payload"]);
+        let c: Condition = "payload.alerts.all(a, a.status == x)".parse().unwrap();
+        assert_eq!(c.variables(), ["payload", "x"], "a free variable inside the macro still counts");
+        let body =
+            serde_json::json!({"alerts": [{"labels": {"severity": "warning"}}, {"labels": {"severity": "critical"}}]});
+        let c: Condition = r#"payload.alerts.exists(a, a.labels.severity == "critical")"#.parse().unwrap();
+        assert_eq!(c.eval_bool(&[("payload", &body)]), Ok(true));
     }
 
     #[test]
