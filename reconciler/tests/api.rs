@@ -395,3 +395,16 @@ async fn the_dashboard_port_serves_the_app_at_every_page_path_and_json_at_the_ap
     let (status, _, body) = page(&server, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
+
+#[tokio::test]
+async fn a_websocket_route_asked_over_plain_http_says_so_in_the_apis_own_error() {
+    let s = Server::start().await;
+    for path in ["/api/v1/live", "/api/v1/runs/run_nope/stream"] {
+        let (status, v) = s.get(path).await;
+        let expected = if path.contains("run_nope") { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST };
+        assert_eq!(status, expected, "{path}: {v}");
+        assert!(v["error"]["hint"].is_string(), "{path}: {v}");
+    }
+    let (_, v) = s.get("/api/v1/live").await;
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("this is a WebSocket"), "{v}");
+}

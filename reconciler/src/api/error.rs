@@ -161,3 +161,18 @@ pub fn storable(field: &str, text: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// A WebSocket upgrade, or why the request is not one.
+pub type Upgrade = Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
+
+/// The upgrade, or a 400 in the API's own error body (axum's rejection is plain text).
+pub fn websocket(ws: Upgrade) -> Result<axum::extract::ws::WebSocketUpgrade, ApiError> {
+    ws.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("this is a WebSocket, and the request is not one: {e}"),
+            "connect with a WebSocket client (Upgrade: websocket)",
+        )
+    })
+}

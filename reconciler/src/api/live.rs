@@ -5,20 +5,22 @@
 //! what: the event's data (a trigger's payload) stays out.
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// New events over a WebSocket, one `FeedItem` JSON per message
 /// (`{"id", "type", "at", "run_id", "agent", "node"}`); a viewer too slow to
 /// keep up gets `{"type": "lagged"}` and should reload what it shows.
 #[utoipa::path(get, path = "/api/v1/live", tag = "live state",
-    responses((status = 101, description = "WebSocket of events as they happen", body = crate::events::FeedItem)))]
-pub async fn live(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    responses((status = 101, description = "WebSocket of events as they happen", body = crate::events::FeedItem),
+    (status = 400, description = "not a WebSocket request", body = super::error::ErrorBody)))]
+pub async fn live(State(s): State<AppState>, ws: super::error::Upgrade) -> Result<Response, ApiError> {
+    let ws = super::error::websocket(ws)?;
     let feed = s.feed.subscribe();
-    ws.on_upgrade(move |socket| pump(socket, feed))
+    Ok(ws.on_upgrade(move |socket| pump(socket, feed)))
 }
 
 async fn pump(mut socket: WebSocket, mut feed: tokio::sync::broadcast::Receiver<crate::events::FeedItem>) {

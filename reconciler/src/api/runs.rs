@@ -1,7 +1,7 @@
 //! Runs: start one now, list and read them, download a run's log as text,
 //! follow it live over a WebSocket (replay, then live), cancel it.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -352,14 +352,16 @@ pub struct StreamQuery {
 /// falls far behind gets `{"type": "gap", "data": {"from", "to"}}` and the
 /// newer events; it can fetch the gap from the log or with `after`.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/stream", tag = "runs", params(("id" = String, Path), StreamQuery),
-    responses((status = 101, description = "WebSocket of events"), (status = 404, description = "no such run")))]
+    responses((status = 101, description = "WebSocket of events"), (status = 404, description = "no such run"),
+    (status = 400, description = "not a WebSocket request", body = super::error::ErrorBody)))]
 pub async fn stream(
     State(s): State<AppState>,
     Path(id): Path<String>,
     QueryParams(q): QueryParams<StreamQuery>,
-    ws: WebSocketUpgrade,
+    ws: super::error::Upgrade,
 ) -> Result<Response, ApiError> {
     find(&s, &id).await?;
+    let ws = super::error::websocket(ws)?;
     let reader = s.runs.logs.reader(&id, q.after.unwrap_or(0)).map_err(unreadable)?;
     Ok(ws.on_upgrade(move |socket| pump(socket, reader)))
 }

@@ -4642,6 +4642,15 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
+            /** @description not a WebSocket request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description not logged in, or an unknown, expired or revoked key */
             401: {
                 headers: {
@@ -5736,7 +5745,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunStreamMessage"];
                 };
             };
-            /** @description a malformed or invalid request: the error says what and how to fix it */
+            /** @description not a WebSocket request */
             400: {
                 headers: {
                     [name: string]: unknown;
