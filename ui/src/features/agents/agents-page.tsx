@@ -9,6 +9,7 @@ import { canOperate, identityQuery } from "@/features/auth/session";
 import { useRunAgain } from "@/features/runs/start-run";
 import { StatusBadge, type RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
+import { Pager, usePages } from "@/components/layout/pager";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { agentsQuery } from "@/features/runs/queries";
@@ -130,8 +131,8 @@ function AgentHistory({ name, placed }: { name: string; placed: string[] }) {
   const [node, setNode] = useState("");
   const [status, setStatus] = useState("");
   const [trigger, setTrigger] = useState("");
-  const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
-  const before = pages.at(-1);
+  const paging = usePages<string>();
+  const before = paging.before;
   const who = useQuery(identityQuery);
   const runs = useQuery({
     queryKey: ["runs", { agent: name, node, status, trigger, before }],
@@ -155,7 +156,7 @@ function AgentHistory({ name, placed }: { name: string; placed: string[] }) {
   const again = useRunAgain();
   const shown = runs.data?.items ?? [];
   const nodes = [...new Set([...placed, ...shown.map((r) => r.node)])];
-  const reset = (set: (v: string) => void) => (e: { target: { value: string } }) => (set(e.target.value), setPages([undefined]));
+  const reset = (set: (v: string) => void) => (e: { target: { value: string } }) => (set(e.target.value), paging.reset());
   return (
     <>
       <Card>
@@ -190,18 +191,7 @@ function AgentHistory({ name, placed }: { name: string; placed: string[] }) {
           {again.error && <Failure error={again.error} />}
           {runs.data && shown.length === 0 && <Empty>No runs match.</Empty>}
           {shown.length > 0 && <RunsTable runs={shown} />}
-          <div className="flex gap-2 p-3">
-            {pages.length > 1 && (
-              <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
-                Newer
-              </Button>
-            )}
-            {runs.data?.next && (
-              <Button size="sm" variant="outline" onClick={() => setPages([...pages, runs.data!.next!])}>
-                Older
-              </Button>
-            )}
-          </div>
+          <Pager paging={paging} next={runs.data?.next} />
         </CardContent>
       </Card>
       <AgentCharts runs={shown} />

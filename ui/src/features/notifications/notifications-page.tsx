@@ -4,6 +4,7 @@ import { Send } from "lucide-react";
 import { useState } from "react";
 import type { Schemas } from "@/api/client";
 import { api, unwrap } from "@/api/query";
+import { Pager, usePages } from "@/components/layout/pager";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -95,8 +96,8 @@ function Target({ url, title }: { url: string | null | undefined; title: string 
 
 function Messages() {
   const [status, setStatus] = useState("");
-  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
-  const before = pages.at(-1);
+  const paging = usePages<number>();
+  const before = paging.before;
   const list = useQuery({
     queryKey: ["notifications", { status, before }],
     queryFn: () =>
@@ -107,7 +108,7 @@ function Messages() {
     <Card>
       <CardHeader className="flex-row flex-wrap items-center gap-2">
         <CardTitle>Messages</CardTitle>
-        <select aria-label="Status" className={select} value={status} onChange={(e) => (setStatus(e.target.value), setPages([undefined]))}>
+        <select aria-label="Status" className={select} value={status} onChange={(e) => (setStatus(e.target.value), paging.reset())}>
           <option value="">every status</option>
           {(["sent", "queued", "failed", "suppressed"] satisfies Status[]).map((s) => (
             <option key={s}>{s}</option>
@@ -134,18 +135,7 @@ function Messages() {
             </li>
           ))}
         </ul>
-        <div className="flex gap-2 p-3">
-          {pages.length > 1 && (
-            <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
-              Newer
-            </Button>
-          )}
-          {list.data?.next && (
-            <Button size="sm" variant="outline" onClick={() => setPages([...pages, Number(list.data!.next)])}>
-              Older
-            </Button>
-          )}
-        </div>
+        <Pager paging={paging} next={list.data?.next == null ? null : Number(list.data.next)} />
       </CardContent>
     </Card>
   );

@@ -3,6 +3,7 @@ import { Copy, Trash2 } from "lucide-react";
 import { useState, type FormEvent } from "react";
 import type { Schemas } from "@/api/client";
 import { api, unwrap } from "@/api/query";
+import { Pager, usePages } from "@/components/layout/pager";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
@@ -263,8 +264,8 @@ type AuditFilter = { actor?: string; action?: string; target?: string; from?: st
 /** Who did what: filtered by actor, action (`auth.*` for a family), target and start date; paged. */
 function Audit() {
   const [filter, setFilter] = useState<AuditFilter>({});
-  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
-  const before = pages.at(-1);
+  const paging = usePages<number>();
+  const before = paging.before;
   const audit = useQuery({
     queryKey: ["audit", filter, before],
     queryFn: () => unwrap(api.GET("/api/v1/audit", { params: { query: { ...filter, before, limit: 100 } } })),
@@ -275,7 +276,7 @@ function Audit() {
     const text = (k: string) => String(f.get(k) ?? "").trim() || undefined;
     const day = text("from");
     setFilter({ actor: text("actor"), action: text("action"), target: text("target"), from: day && new Date(day).toISOString() });
-    setPages([undefined]);
+    paging.reset();
   };
   return (
     <Card>
@@ -307,18 +308,7 @@ function Audit() {
             </li>
           ))}
         </ul>
-        <div className="flex gap-2 p-3">
-          {pages.length > 1 && (
-            <Button size="sm" variant="outline" onClick={() => setPages(pages.slice(0, -1))}>
-              Newer
-            </Button>
-          )}
-          {audit.data?.next && (
-            <Button size="sm" variant="outline" onClick={() => setPages([...pages, Number(audit.data!.next)])}>
-              Older
-            </Button>
-          )}
-        </div>
+        <Pager paging={paging} next={audit.data?.next == null ? null : Number(audit.data.next)} />
       </CardContent>
     </Card>
   );
