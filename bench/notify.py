@@ -45,7 +45,9 @@ c) Run dispatch while a burst drains: `POST /api/v1/runs` of a script agent
    clock, no polling step). Target: it does not move.
 
 Each part waits (up to BENCH_QUIET_WAIT s) until other processes are nearly
-idle and prints the CPU they used meanwhile (the machine may be shared).
+idle and prints the CPU they used meanwhile (the machine may be shared),
+and the CPU of this benchmark's own processes by who used it (car-server,
+its PostgreSQL, car-runner, this process with the fake receiver).
 
 Usage: python3 bench/notify.py   (builds release car-server, without the dashboard, and car-runner)
 Environment: BENCH_RATE (10), BENCH_EVENTS (200), BENCH_WARMUP (5), BENCH_BURST (1000),
@@ -129,6 +131,45 @@ class Handler(BaseHTTPRequestHandler):
                 srv.hooks.append((at, self.headers.get("Idempotency-Key"), body))
             return self.answer(200, {})
         self.answer(404, {"error": "Not Found"})
+
+
+class Ours:
+    """The CPU of this benchmark's own processes, in cores, by who used it:
+    car-server, its PostgreSQL (the postmaster and its backends), car-runner
+    with its scripts, and this process (the fake receiver, the direct
+    requests, psql). A process counts for the nearest of those among its
+    ancestors; what exited counts for whoever reaped it."""
+
+    def __init__(self, roots):
+        self.roots = roots  # name -> pid
+
+    def _ticks(self):
+        procs = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        st = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+        by_pid = {pid: name for name, pid in self.roots.items()}
+        used = dict.fromkeys(self.roots, 0)
+        for pid, (ppid, ticks) in procs.items():
+            p, seen = pid, 0
+            while p not in by_pid and p in procs and seen < 64:
+                p, seen = procs[p][0], seen + 1
+            if p in by_pid:
+                used[by_pid[p]] += ticks
+        return time.time(), used
+
+    def start(self):
+        self.t0 = self._ticks()
+
+    def cores(self):
+        (t0, u0), (t1, u1) = self.t0, self._ticks()
+        hz = os.sysconf("SC_CLK_TCK")
+        return {k: (u1[k] - u0[k]) / hz / (t1 - t0) for k in u0}
 
 
 def nodes_of(title, message):
@@ -275,12 +316,23 @@ def main():
 
         machine = Machine()
         machine.postmaster = int(open(f"{tmp}/data/postgres/data/postmaster.pid").readline())
+        ours = Ours({"car-server": server.pid, "PostgreSQL": machine.postmaster, "car-runner": runner.pid,
+                     "this process": os.getpid()})
+        use = {}
+
+        def measure_start():
+            machine.start()
+            ours.start()
+
+        def measure_end(part):
+            use[part] = ours.cores()
+            return machine.others()
 
         # a) Spaced events -> Gotify, and the same JSON posted straight to the receiver.
         gotify = Api(recv_port, headers={"X-Gotify-Key": GOTIFY_TOKEN})
         direct_sent = {}
         quiet_a = machine.wait_quiet()
-        machine.start()
+        measure_start()
         period = 1 / RATE
         start = time.time() + 0.1
         for i in range(WARMUP + EVENTS):
@@ -297,7 +349,7 @@ def main():
         wait_until("every spaced event reached Gotify",
                    lambda: len({n for _, n, _ in gotify_nodes("bench-n")}) >= WARMUP + EVENTS, 60)
         wait_until("every spaced event reached the webhook", lambda: len(hooks_of("bench-n")) >= WARMUP + EVENTS, 60)
-        others_a = machine.others()
+        others_a = measure_end("a)")
         counted = {f"bench-n{i}" for i in range(WARMUP, WARMUP + EVENTS)}
         at_of = ats("bench-n")
         arrivals = gotify_nodes("bench-n")
@@ -312,18 +364,19 @@ def main():
 
         # b) A burst to the webhook; the same number of POSTs straight from here.
         quiet_b = machine.wait_quiet()
-        machine.start()
+        measure_start()
         gotify_before = len(receiver.gotify)
         sql(f"INSERT INTO events (type, node, at) SELECT 'node.disconnected', 'burst-' || i, clock_timestamp() "
             f"FROM generate_series(1, {BURST}) i;")
         wait_until("the burst reached the webhook", lambda: len(hooks_of("burst-")) >= BURST, 600)
         time.sleep(3)  # anything sent twice would come now
-        others_b = machine.others()
+        others_b = measure_end("b)")
         burst_at = ats("burst-")
         hooks = hooks_of("burst-")
         keys = {k for _, k, _ in hooks}
         span_b = max(at for at, _, _ in hooks) - min(burst_at.values())
         per_event_b = [at - burst_at[n] for at, _, n in hooks]
+        first_b = min(at for at, _, _ in hooks) - min(burst_at.values())
         burst_gotify = gotify_nodes("burst-", gotify_before)
         with receiver.lock:
             burst_messages = sum(1 for at, t, m in receiver.gotify[gotify_before:] if any(
@@ -332,7 +385,7 @@ def main():
             "SELECT channel || ' ' || status, count(*) FROM deliveries WHERE node LIKE 'burst-%' GROUP BY 1"))
 
         quiet_bb = machine.wait_quiet()
-        machine.start()
+        measure_start()
         local = threading.local()
 
         def post(i):
@@ -351,7 +404,7 @@ def main():
             list(pool.map(post, range(BURST)))
         direct_hooks = hooks_of("direct-burst-")
         span_bb = max(at for at, _, _ in direct_hooks) - t0
-        others_bb = machine.others()
+        others_bb = measure_end("b) baseline")
 
         # c) Run dispatch, idle and while bursts drain.
         def dispatch():
@@ -374,12 +427,12 @@ def main():
 
         dispatch()  # warm-up
         quiet_c = machine.wait_quiet()
-        machine.start()
+        measure_start()
         idle = [dispatch() for _ in range(DISPATCH)]
-        others_c = machine.others()
+        others_c = measure_end("c) idle")
 
         quiet_cc = machine.wait_quiet()
-        machine.start()
+        measure_start()
         draining, drains, ok_c = [], [], True
         while len(draining) < DISPATCH and len(drains) < 20:
             prefix = f"drain{len(drains)}-"
@@ -393,7 +446,7 @@ def main():
             got = hooks_of(prefix)
             drains.append(max(at for at, _, _ in got) - t_burst)
             ok_c = ok_c and len({k for _, k, _ in got}) == BURST == len(got)
-        others_cc = machine.others()
+        others_cc = measure_end("c) draining")
     finally:
         if psql:
             psql.stdin.close()
@@ -421,7 +474,7 @@ def main():
           f"   (baseline: the same JSON from this process, keep-alive, interleaved)")
     print(f"b) a burst of {BURST:,} events in one INSERT -> the webhook:")
     print(f"  through car-server   {len(hooks):,} POSTs, {len(keys):,} distinct Idempotency-Keys; first event -> last POST "
-          f"{span_b * 1000:,.0f} ms, {BURST / span_b:,.0f} events/s; each event -> its POST p50 {ms(per_event_b, 50):,.0f} ms, p99 {ms(per_event_b, 99):,.0f} ms"
+          f"{span_b * 1000:,.0f} ms (the first after {first_b * 1000:,.0f} ms), {BURST / span_b:,.0f} events/s; each event -> its POST p50 {ms(per_event_b, 50):,.0f} ms, p99 {ms(per_event_b, 99):,.0f} ms"
           f"   (target: all {BURST:,} once: "
           f"{met(len(hooks) == len(keys) == BURST)})")
     print(f"  direct POSTs         {len(direct_hooks):,} POSTs in {span_bb * 1000:,.0f} ms, {BURST / span_bb:,.0f}/s"
@@ -441,6 +494,8 @@ def main():
     print(f"other processes on the machine kept {others_a:.2f} cores busy on average during a), {others_b:.2f} during b)"
           f" ({others_bb:.2f} its baseline), {others_c:.2f} during c) idle, {others_cc:.2f} draining (before: {quiet_a:.2f},"
           f" {quiet_b:.2f}, {quiet_bb:.2f}, {quiet_c:.2f}, {quiet_cc:.2f}; {os.cpu_count()} cores)")
+    print("this benchmark's processes, cores busy on average: " + "; ".join(
+        f"{part} " + ", ".join(f"{who} {c:.2f}" for who, c in u.items()) for part, u in use.items()))
 
 
 if __name__ == "__main__":
