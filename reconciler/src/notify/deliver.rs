@@ -69,27 +69,40 @@ pub async fn deliver_batch(n: &Notifier) -> Result<usize, StoreError> {
         groups.entry((d.channel.clone(), d.rule.clone(), d.event_type.clone(), alone)).or_default().push(d);
     }
     let sends = groups.into_values().map(|group| send_group(n, &config, group));
+    // What went out is recorded in one statement (a burst is a thousand messages).
+    let mut sent = Vec::new();
     for result in futures_util::future::join_all(sends).await {
-        result?;
+        match result? {
+            Some((ids, None)) => sent.extend(ids),
+            Some((ids, note)) => n.repo.sent(&ids, note.as_deref()).await?,
+            None => {}
+        }
     }
+    n.repo.sent(&sent, None).await?;
     Ok(count)
 }
 
-async fn send_group(n: &Notifier, config: &Snapshot, group: Vec<Delivery>) -> Result<(), StoreError> {
+/// Sends one group; the ids it sent (and a note for a grouped message), or
+/// none when it failed (recorded here: retry or give up).
+async fn send_group(
+    n: &Notifier,
+    config: &Snapshot,
+    group: Vec<Delivery>,
+) -> Result<Option<(Vec<i64>, Option<String>)>, StoreError> {
     let first = &group[0];
     let ids: Vec<i64> = group.iter().map(|d| d.id).collect();
     let Some(channel) = config.channels.get(&first.channel) else {
         let error = format!("channel {} is no longer declared in git; the message was not sent", first.channel);
-        return n.repo.give_up(&ids, &error).await;
+        return n.repo.give_up(&ids, &error).await.map(|()| None);
     };
     match send::send(&n.http, &n.secrets, &first.channel, &channel.spec, &outgoing(&group)).await {
         Outcome::Sent => {
             let note = (group.len() > 1).then(|| format!("sent as one message with {} others", group.len() - 1));
-            n.repo.sent(&ids, note.as_deref()).await
+            Ok(Some((ids, note)))
         }
         Outcome::Refused(error) => {
             tracing::warn!(channel = %first.channel, %error, "a notification channel refused a message; not retrying");
-            n.repo.give_up(&ids, &error).await
+            n.repo.give_up(&ids, &error).await.map(|()| None)
         }
         Outcome::Retry(error) => {
             let oldest = group.iter().map(|d| d.created_at).min().unwrap_or_else(Utc::now);
@@ -101,14 +114,14 @@ async fn send_group(n: &Notifier, config: &Snapshot, group: Vec<Delivery>) -> Re
                     waited.as_secs()
                 );
                 tracing::warn!(channel = %first.channel, %error, "gave up a notification");
-                return n.repo.give_up(&ids, &error).await;
+                return n.repo.give_up(&ids, &error).await.map(|()| None);
             }
             let wait = RETRY.delay(u32::try_from(first.attempts).unwrap_or(u32::MAX));
             // Half the wait, plus up to half again at random: replicas and channels do not retry in step.
             let jittered = wait / 2 + wait.mul_f64(rand::rng().random_range(0.0..0.5));
             let at = Utc::now() + chrono::TimeDelta::from_std(jittered).unwrap_or_default();
             tracing::info!(channel = %first.channel, %error, retry_in_ms = jittered.as_millis() as u64, "a notification will be sent again");
-            n.repo.retry(&ids, at, &error).await
+            n.repo.retry(&ids, at, &error).await.map(|()| None)
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct NewDelivery<'a> {
     /// `suppressed` (throttled) rows are recorded, not sent.
     pub suppressed: Option<String>,
     /// What the alert is about, when the event raises or clears one.
-    pub subject: Option<&'a str>,
+    pub subject: Option<String>,
     /// The rule's `wait`: not sent before this long, nor at all if the alert clears meanwhile.
     pub wait: Option<std::time::Duration>,
 }
@@ -168,20 +168,26 @@ impl NotifyRepo {
             .unwrap_or(false))
     }
 
+    /// Records what each (rule, subject) of a batch has firing now, in one statement.
     pub async fn set_firing(
         &self,
         tx: &mut PgConnection,
-        rule: &str,
-        subject: &str,
-        firing: bool,
+        states: &std::collections::HashMap<(String, String), bool>,
     ) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let rules: Vec<&str> = states.keys().map(|(r, _)| r.as_str()).collect();
+        let subjects: Vec<&str> = states.keys().map(|(_, s)| s.as_str()).collect();
+        let firing: Vec<bool> = states.values().copied().collect();
         sqlx::query(
-            "INSERT INTO alert_states (rule, subject, firing, since) VALUES ($1, $2, $3, now()) \
-             ON CONFLICT (rule, subject) DO UPDATE SET firing = $3, \
-             since = CASE WHEN alert_states.firing = $3 THEN alert_states.since ELSE now() END",
+            "INSERT INTO alert_states (rule, subject, firing, since) \
+             SELECT rule, subject, firing, now() FROM unnest($1::text[], $2::text[], $3::bool[]) AS s(rule, subject, firing) \
+             ON CONFLICT (rule, subject) DO UPDATE SET firing = excluded.firing, \
+             since = CASE WHEN alert_states.firing = excluded.firing THEN alert_states.since ELSE now() END",
         )
-        .bind(rule)
-        .bind(subject)
+        .bind(rules)
+        .bind(subjects)
         .bind(firing)
         .execute(tx)
         .await?;
@@ -218,37 +224,77 @@ impl NotifyRepo {
         Ok(false)
     }
 
-    /// Queues a message; a second routing of the same event, rule and channel adds nothing.
-    pub async fn queue(&self, tx: &mut PgConnection, d: &NewDelivery<'_>) -> Result<(), StoreError> {
-        let e = d.event;
-        let data = serde_json::json!({"id": e.id, "type": e.kind, "at": e.at, "run_id": e.run_id, "agent": e.agent,
-            "node": e.node, "schedule": e.schedule, "data": e.data});
-        let status = if d.suppressed.is_some() { DeliveryStatus::Suppressed } else { DeliveryStatus::Queued };
-        let wait_note =
-            d.wait.map(|w| format!("held {}s by the rule's wait: dropped if the alert clears first", w.as_secs()));
+    /// Queues a batch's messages in one statement; a second routing of the
+    /// same event, rule and channel adds nothing.
+    pub async fn queue(&self, tx: &mut PgConnection, batch: &[NewDelivery<'_>]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let column = |f: &dyn Fn(&NewDelivery<'_>) -> Option<String>| batch.iter().map(f).collect::<Vec<_>>();
+        let key = column(&|d| Some(format!("{}/{}/{}", d.event.id, d.rule, d.channel)));
+        let event_id: Vec<i64> = batch.iter().map(|d| d.event.id).collect();
+        let event_type = column(&|d| Some(d.event.kind.clone()));
+        let rule = column(&|d| Some(d.rule.to_string()));
+        let channel = column(&|d| Some(d.channel.to_string()));
+        let run_id = column(&|d| d.event.run_id.clone());
+        let agent = column(&|d| d.event.agent.clone());
+        let node = column(&|d| d.event.node.clone());
+        let priority: Vec<i32> = batch.iter().map(|d| d.priority).collect();
+        let title = column(&|d| Some(d.title.clone()));
+        let body = column(&|d| Some(d.body.clone()));
+        let url = column(&|d| Some(d.url.clone()));
+        let data: Vec<Value> = batch
+            .iter()
+            .map(|d| {
+                let e = d.event;
+                serde_json::json!({"id": e.id, "type": e.kind, "at": e.at, "run_id": e.run_id, "agent": e.agent,
+                    "node": e.node, "schedule": e.schedule, "data": e.data})
+            })
+            .collect();
+        let status = column(&|d| {
+            Some(
+                if d.suppressed.is_some() { DeliveryStatus::Suppressed } else { DeliveryStatus::Queued }
+                    .as_str()
+                    .into(),
+            )
+        });
+        let note = column(&|d| {
+            d.suppressed.clone().or_else(|| {
+                d.wait.map(|w| format!("held {}s by the rule's wait: dropped if the alert clears first", w.as_secs()))
+            })
+        });
+        let subject = column(&|d| d.subject.clone());
+        let wait_ms: Vec<Option<i64>> =
+            batch.iter().map(|d| d.wait.map(|w| i64::try_from(w.as_millis()).unwrap_or(i64::MAX))).collect();
         sqlx::query(
             "INSERT INTO deliveries (key, event_id, event_type, rule, channel, run_id, agent, node, priority, title, \
              body, url, data, status, note, subject, waiting_until, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now() + $17::interval, \
-             COALESCE(now() + $17::interval, now())) ON CONFLICT (key) DO NOTHING",
+             SELECT key, event_id, event_type, rule, channel, run_id, agent, node, priority, title, body, url, data, \
+               status, note, subject, now() + wait_ms * interval '1 millisecond', \
+               COALESCE(now() + wait_ms * interval '1 millisecond', now()) \
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+               $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], \
+               $16::text[], $17::bigint[]) AS d(key, event_id, event_type, rule, channel, run_id, agent, node, \
+               priority, title, body, url, data, status, note, subject, wait_ms) \
+             ON CONFLICT (key) DO NOTHING",
         )
-        .bind(format!("{}/{}/{}", e.id, d.rule, d.channel))
-        .bind(e.id)
-        .bind(&e.kind)
-        .bind(d.rule)
-        .bind(d.channel)
-        .bind(&e.run_id)
-        .bind(&e.agent)
-        .bind(&e.node)
-        .bind(d.priority)
-        .bind(&d.title)
-        .bind(&d.body)
-        .bind(&d.url)
+        .bind(key)
+        .bind(event_id)
+        .bind(event_type)
+        .bind(rule)
+        .bind(channel)
+        .bind(run_id)
+        .bind(agent)
+        .bind(node)
+        .bind(priority)
+        .bind(title)
+        .bind(body)
+        .bind(url)
         .bind(data)
-        .bind(status.as_str())
-        .bind(d.suppressed.as_ref().or(wait_note.as_ref()))
-        .bind(d.subject)
-        .bind(d.wait.map(|w| format!("{} milliseconds", w.as_millis())))
+        .bind(status)
+        .bind(note)
+        .bind(subject)
+        .bind(wait_ms)
         .execute(tx)
         .await?;
         Ok(())
@@ -329,6 +375,9 @@ impl NotifyRepo {
     }
 
     pub async fn sent(&self, ids: &[i64], note: Option<&str>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE deliveries SET status = 'sent', sent_at = now(), claimed_until = NULL, last_error = NULL, \
              note = COALESCE($2, note) WHERE id = ANY($1)",

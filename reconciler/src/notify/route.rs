@@ -7,6 +7,7 @@
 //! commit together, so a crash routes the batch again and the idempotency
 //! keys keep it from doubling.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,16 +96,64 @@ pub async fn route_batch(n: &Notifier) -> Result<usize, StoreError> {
     let rules = rules::rules(&config);
     let mut tx = n.repo.pool().begin().await?;
     let events = n.repo.claim_events(&mut tx, BATCH).await?;
+    let mut writes = Writes::default();
     for e in &events {
-        route(n, &mut tx, &rules, e).await?;
+        route(n, &mut tx, &rules, e, &mut writes).await?;
     }
+    // A thousand events are a few statements, not thousands: dispatching runs shares the database.
+    n.repo.set_firing(&mut tx, &writes.firing).await?;
+    n.repo.queue(&mut tx, &writes.deliveries).await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     n.repo.mark_routed(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(events.len())
 }
 
-async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &EventRow) -> Result<(), StoreError> {
+/// What a batch writes, written together at its end.
+#[derive(Default)]
+struct Writes<'a> {
+    deliveries: Vec<NewDelivery<'a>>,
+    /// What each (rule, subject) has firing after the batch.
+    firing: HashMap<(String, String), bool>,
+}
+
+impl Writes<'_> {
+    /// Whether `rule` has `subject` firing: as this batch left it, else as stored.
+    async fn firing(&self, n: &Notifier, tx: &mut PgConnection, rule: &str, subject: &str) -> Result<bool, StoreError> {
+        match self.firing.get(&(rule.to_string(), subject.to_string())) {
+            Some(f) => Ok(*f),
+            None => n.repo.firing(tx, rule, subject).await,
+        }
+    }
+
+    /// Drops `rule`'s messages about `subject` still held by its wait, stored or
+    /// queued in this batch; true when there were any.
+    async fn drop_waiting(
+        &mut self,
+        n: &Notifier,
+        tx: &mut PgConnection,
+        rule: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        let mut dropped = n.repo.drop_waiting(tx, rule, subject).await?;
+        for d in &mut self.deliveries {
+            if d.rule == rule && d.subject.as_deref() == Some(subject) && d.wait.is_some() && d.suppressed.is_none() {
+                d.suppressed = Some("the alert cleared before the rule's wait ended".into());
+                d.wait = None;
+                dropped = true;
+            }
+        }
+        Ok(dropped)
+    }
+}
+
+async fn route<'a>(
+    n: &Notifier,
+    tx: &mut PgConnection,
+    rules: &'a [Rule<'a>],
+    e: &'a EventRow,
+    writes: &mut Writes<'a>,
+) -> Result<(), StoreError> {
     let run = match &e.run_id {
         Some(id) => n.runs.run(id).await?,
         None => None,
@@ -116,11 +165,13 @@ async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &Even
         let mut resolved = false;
         if let Some((subject, polarity)) = &subject {
             match polarity {
-                Polarity::Raise if fires => n.repo.set_firing(tx, &rule.name, subject, true).await?,
-                Polarity::Clear if n.repo.firing(tx, &rule.name, subject).await? => {
-                    n.repo.set_firing(tx, &rule.name, subject, false).await?;
+                Polarity::Raise if fires => {
+                    writes.firing.insert((rule.name.clone(), subject.clone()), true);
+                }
+                Polarity::Clear if writes.firing(n, tx, &rule.name, subject).await? => {
+                    writes.firing.insert((rule.name.clone(), subject.clone()), false);
                     // Cleared within the rule's wait: it never paged, so nothing is resolved.
-                    let unsent = n.repo.drop_waiting(tx, &rule.name, subject).await?;
+                    let unsent = writes.drop_waiting(n, tx, &rule.name, subject).await?;
                     // A rule that listens to the clearing event says so in its own message.
                     resolved = !fires && !unsent;
                 }
@@ -153,10 +204,10 @@ async fn route(n: &Notifier, tx: &mut PgConnection, rules: &[Rule<'_>], e: &Even
                 body: m.body.clone(),
                 url: m.url.clone(),
                 suppressed: suppressed.clone(),
-                subject: subject.as_ref().map(|(s, _)| s.as_str()),
+                subject: subject.as_ref().map(|(s, _)| s.clone()),
                 wait: rule.wait.filter(|_| fires && raises).map(|w| w.get()),
             };
-            n.repo.queue(tx, &d).await?;
+            writes.deliveries.push(d);
         }
     }
     Ok(())
