@@ -2,12 +2,15 @@
 and an API key for it, and how busy the rest of the machine is (the
 benchmarks wait for it to be quiet before measuring and print how busy it
 was)."""
+import http.client
 import json
 import os
 import socket
+import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 # How long a benchmark waits for the machine to be quiet (BENCH_QUIET_WAIT seconds).
 QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "300"))
@@ -61,15 +64,7 @@ class Machine:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
         busy, total = sum(v) - v[3] - v[4], sum(v[:8])
-        procs = {}
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/stat") as f:
-                        st = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+        procs = proc_table()
         roots = {os.getpid()} | ({self.postmaster} if self.postmaster else set())
         ours, grew = set(roots), True
         while grew:
@@ -103,3 +98,73 @@ def agent_doc(name, script):
     return {"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": name},
             "spec": {"description": f"benchmark script agent {name}", "script": script, "mode": "read-only",
                      "timeout": "5m"}}
+
+
+def proc_table():
+    """Every process now: pid -> (parent pid, CPU ticks used, user and system, its own and its reaped children's)."""
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+    return procs
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def ts_seconds(ts):
+    """Seconds since the epoch of an RFC 3339 `ts` in UTC (`Z` or `+00:00`; nanoseconds kept as far as a float holds them)."""
+    base, _, frac = ts.rstrip("Z").replace("+00:00", "").partition(".")
+    whole = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return whole + (float("0." + frac) if frac else 0.0)
+
+
+class Api:
+    """Keep-alive HTTP/1.1 JSON calls to 127.0.0.1:`port`, with a bearer
+    `token` and extra `headers` on each; one reconnect when the connection
+    was dropped."""
+
+    def __init__(self, port, token=None, headers=None):
+        self.port, self.token, self.conn, self.headers = port, token, None, headers or {}
+
+    def call(self, method, path, body=None, headers=None):
+        h = {"Content-Type": "application/json", **self.headers, **(headers or {})}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.connect()
+                self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                self.conn.request(method, path, None if body is None else json.dumps(body), h)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                return resp.status, (json.loads(data) if data else None)
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+
+
+def wait_for(what, check, timeout, server, log):
+    """Waits until `check()` is true (errors count as not yet); exits with the
+    end of the server's `log` when `timeout` s pass or the `server` process ends."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (OSError, http.client.HTTPException, KeyError, TypeError, ValueError):
+            pass  # not up yet
+        if time.time() > deadline or server.poll() is not None:
+            sys.exit(f"{what} did not happen in {timeout} s; the server's log ends:\n" + open(log).read()[-3000:])
+        time.sleep(0.05)

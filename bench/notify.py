@@ -54,11 +54,11 @@ Environment: BENCH_RATE (10), BENCH_EVENTS (200), BENCH_WARMUP (5), BENCH_BURST 
 BENCH_DISPATCH (20), BENCH_QUIET_WAIT (300), BENCH_TARGET (the cargo target dir;
 /var/cache/claude-agent-runner/bench-target-notify), BENCH_KEEP=1 (keep the temp dir and logs)
 """
-import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from benchlib import ADMIN_ENV, Machine, api_key, free_port
+from benchlib import ADMIN_ENV, Api, Machine, api_key, free_port, percentile, proc_table, ts_seconds, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = float(os.environ.get("BENCH_RATE", "10"))
@@ -144,15 +144,7 @@ class Ours:
         self.roots = roots  # name -> pid
 
     def _ticks(self):
-        procs = {}
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/stat") as f:
-                        st = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+        procs = proc_table()
         by_pid = {pid: name for name, pid in self.roots.items()}
         used = dict.fromkeys(self.roots, 0)
         for pid, (ppid, ticks) in procs.items():
@@ -177,57 +169,6 @@ def nodes_of(title, message):
     if re.match(r"^\d+ × ", title):
         return NODE.findall(message)
     return NODE.findall(title)
-
-
-def percentile(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def ts_seconds(ts):
-    base, _, frac = ts.rstrip("Z").replace("+00:00", "").partition(".")
-    whole = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    return whole + (float("0." + frac) if frac else 0.0)
-
-
-class Api:
-    """Keep-alive HTTP/1.1 JSON calls."""
-
-    def __init__(self, port, token=None, headers=None):
-        self.port, self.token, self.conn, self.headers = port, token, None, headers or {}
-
-    def call(self, method, path, body=None, headers=None):
-        h = {"Content-Type": "application/json", **self.headers, **(headers or {})}
-        if self.token:
-            h["Authorization"] = f"Bearer {self.token}"
-        for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                self.conn.connect()
-                self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                self.conn.request(method, path, None if body is None else json.dumps(body), h)
-                resp = self.conn.getresponse()
-                data = resp.read()
-                return resp.status, (json.loads(data) if data else None)
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = None
-                if attempt:
-                    raise
-
-
-def wait_for(what, check, timeout, server, log):
-    deadline = time.time() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (OSError, http.client.HTTPException, KeyError, TypeError, ValueError):
-            pass  # not up yet
-        if time.time() > deadline or server.poll() is not None:
-            sys.exit(f"{what} did not happen in {timeout} s; the server's log ends:\n" + open(log).read()[-3000:])
-        time.sleep(0.05)
 
 
 def main():

@@ -50,7 +50,7 @@ Environment: BENCH_ROWS (1000000), BENCH_REQUESTS (200), BENCH_EXPLAIN=1, BENCH_
 BENCH_KEEP=1 (keep the temp dir and its database), CARGO_TARGET_DIR
 """
 import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
-from benchlib import ADMIN_ENV, Machine, api_key, free_port
+from benchlib import ADMIN_ENV, Machine, api_key, free_port, percentile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
@@ -188,11 +188,6 @@ SELECT id, agent, node, status, trig, started_by, CASE WHEN trig = 'schedule' TH
        CASE WHEN no_model THEN 0 ELSE 1 + floor(rk * 12)::int END
 FROM t;
 """
-
-
-def percentile(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def lit(v):

@@ -34,9 +34,8 @@ Usage: python3 bench/runs_latency.py   (builds target/release/car-server and car
 Environment: BENCH_RUNS (200), BENCH_WARMUP (10), BENCH_LOG_RATE (10000),
 BENCH_LOG_SECONDS (5), BENCH_QUIET_WAIT (300), CARGO_TARGET_DIR
 """
-import base64, hashlib, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
-from datetime import datetime, timezone
-from benchlib import ADMIN_ENV, Machine, api_key, free_port
+import base64, hashlib, http.client, json, os, shutil, signal, socket, subprocess, tempfile, time
+from benchlib import ADMIN_ENV, Api, Machine, agent_doc, api_key, free_port, percentile, ts_seconds, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -62,24 +61,6 @@ for i in range(lines):
     out.write(f"{{time.time():.6f}} line {{i}}\\n")
     out.flush()
 """
-
-
-def agent_doc(name, script):
-    return {"apiVersion": "car/v1", "kind": "Agent", "metadata": {"name": name},
-            "spec": {"description": f"benchmark script agent {name}", "script": script, "mode": "read-only",
-                     "timeout": "5m"}}
-
-
-def percentile(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def ts_seconds(ts):
-    """Seconds since the epoch of an RFC 3339 `ts` (nanoseconds kept as far as a float holds them)."""
-    base, _, frac = ts.rstrip("Z").partition(".")
-    whole = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    return whole + (float("0." + frac) if frac else 0.0)
 
 
 class WebSocket:
@@ -167,33 +148,6 @@ class WebSocket:
         self.sock.close()
 
 
-class Api:
-    """Keep-alive HTTP/1.1 JSON calls."""
-
-    def __init__(self, port, token=None):
-        self.port, self.token, self.conn = port, token, None
-
-    def call(self, method, path, body=None):
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                self.conn.connect()
-                self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                self.conn.request(method, path, None if body is None else json.dumps(body), headers)
-                resp = self.conn.getresponse()
-                data = resp.read()
-                return resp.status, (json.loads(data) if data else None)
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = None
-                if attempt:
-                    raise
-
-
 def server_events(port, token, run_id):
     """Every event of a run from the server's WebSocket, until `run.finished`."""
     ws = WebSocket("127.0.0.1", port, f"/api/v1/runs/{run_id}/stream", token)
@@ -239,19 +193,6 @@ def started_ts(events):
     fin = events[-1]
     assert fin["type"] == "run.finished" and fin["data"]["status"] == "succeeded", fin
     return ts_seconds(ev["ts"])
-
-
-def wait_for(what, check, timeout, server, log):
-    deadline = time.time() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (OSError, http.client.HTTPException, KeyError, TypeError, ValueError):
-            pass  # not up yet
-        if time.time() > deadline or server.poll() is not None:
-            sys.exit(f"{what} did not happen in {timeout} s; the server's log ends:\n" + open(log).read()[-2000:])
-        time.sleep(0.1)
 
 
 def main():

@@ -13,7 +13,7 @@ Targets: p99 < 300 ms, idle RSS < 40 MiB.
 Usage: python3 bench/sync_latency.py   (builds target/release/car-server)
 """
 import hashlib, hmac, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
-from benchlib import ADMIN_ENV, api_key, free_port
+from benchlib import ADMIN_ENV, api_key, free_port, percentile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBJECTS, SECRET = 1000, "bench-secret"
@@ -33,11 +33,6 @@ def agent(i, rev=0):
     return (f"apiVersion: car/v1\nkind: Agent\nmetadata:\n  name: bench-{i:04}\nspec:\n"
             f"  description: benchmark agent {i} revision {rev}\n  prompt: Check disk usage and report.\n"
             f"  tools:\n    allow: [Read, \"Bash(df -h *)\"]\n  timeout: 5m\n")
-
-
-def percentile(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def main():
