@@ -159,9 +159,9 @@ async fn route<'a>(
         None => None,
     };
     let (event, run_vars) = rules::variables(e, run.as_ref());
-    let subject = rules::subject(e);
+    let (subject, kind) = (rules::subject(e), rules::event_kind(&e.kind));
     for rule in rules.iter().filter(|r| r.passes_filters(e)) {
-        let fires = rule.listens(e) && holds(n, rule, &event, &run_vars);
+        let fires = rule.listens(kind) && holds(n, rule, &event, &run_vars);
         let mut resolved = false;
         if let Some((subject, polarity)) = &subject {
             match polarity {
