@@ -48,16 +48,7 @@ pub fn pushed_ref(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
-
-    const BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
+    use crate::trust::signature::fixtures::{BODY, headers};
 
     #[test]
     fn each_provider_is_told_by_how_it_signs() {

@@ -83,11 +83,12 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Headers and a push body for the tests of both callers.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod fixtures {
+    use axum::http::HeaderMap;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    pub fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
             h.insert(*k, v.parse().unwrap());
@@ -95,7 +96,13 @@ mod tests {
         h
     }
 
-    const BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
+    pub const BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{BODY, headers};
+    use super::*;
 
     #[test]
     fn each_form_of_the_secret_is_taken() {
