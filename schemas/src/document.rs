@@ -188,6 +188,9 @@ pub struct Identity {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub document: Option<Document>,
+    /// A document with problems of its own, as far as it could be read (bad
+    /// values stand at their defaults): only its references are checked.
+    pub partial: Option<Document>,
     pub identity: Option<Identity>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -241,8 +244,13 @@ pub fn parse(file: &Path, doc: &yaml::YamlDocument) -> Parsed {
     // documents would only see the defaults that stand in for its bad values.
     let clean = problems.is_empty();
     out.diagnostics.extend(problems.into_iter().map(|p| to_diagnostic(file, root.span, p)));
-    if let (true, Some(spec), Some(metadata)) = (clean, spec, metadata) {
-        out.document = Some(Document { file: file.to_path_buf(), start: doc.start, metadata, spec });
+    if let (Some(spec), Some(metadata)) = (spec, metadata) {
+        let d = Document { file: file.to_path_buf(), start: doc.start, metadata, spec };
+        if clean {
+            out.document = Some(d);
+        } else {
+            out.partial = Some(d);
+        }
     }
     out
 }

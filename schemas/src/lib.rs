@@ -16,6 +16,7 @@
 pub mod de;
 pub mod diagnostic;
 pub mod document;
+pub mod edit;
 pub mod kinds;
 pub mod load;
 pub mod placement;

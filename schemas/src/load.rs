@@ -54,6 +54,9 @@ pub enum LoadError {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub documents: Vec<Document>,
+    /// Documents with problems of their own, as far as they could be read:
+    /// only their references to other objects are checked.
+    pub partial: Vec<Document>,
     pub declared: Vec<Identity>,
     /// Script sources by path relative to the repo root.
     pub scripts: BTreeMap<PathBuf, String>,
@@ -127,6 +130,7 @@ pub fn load_from(files: &dyn Files, opts: &LoadOptions) -> Result<Loaded, LoadEr
         let r = r?;
         loaded.diagnostics.extend(r.diagnostics);
         loaded.documents.extend(r.documents);
+        loaded.partial.extend(r.partial);
         loaded.declared.extend(r.declared);
     }
     load_scripts(files, opts, &mut loaded);
@@ -216,6 +220,7 @@ fn is_yaml(p: &Path) -> bool {
 #[derive(Default)]
 struct FileResult {
     documents: Vec<Document>,
+    partial: Vec<Document>,
     declared: Vec<Identity>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -237,6 +242,7 @@ fn read_file(files: &dyn Files, rel: &Path, opts: &LoadOptions) -> Result<FileRe
         out.diagnostics.extend(p.diagnostics);
         out.declared.extend(p.identity);
         out.documents.extend(p.document);
+        out.partial.extend(p.partial);
     }
     match parsed.error {
         Some(e) => out.diagnostics.push(Diagnostic::error(rel, e.span, e.message).with_optional_hint(e.hint)),

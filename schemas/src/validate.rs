@@ -4,7 +4,8 @@
 //! duplicate names, references to objects that do not exist, selectors that
 //! select nothing, agents no node may run, read-only agents that allow writes,
 //! and values out of range. Objects whose own document was broken still count
-//! as declared, so one mistake is reported once, not again at every reference.
+//! as declared, so one mistake is reported once, not again at every reference,
+//! and their own references are checked all the same.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration as StdDuration;
@@ -30,6 +31,13 @@ const DAY: u64 = 86_400;
 pub fn validate(repo: &Loaded) -> Vec<Diagnostic> {
     let mut v = Validator::new(repo);
     v.duplicates();
+    // References first, of every document: one with a bad value of its own
+    // (a cron that does not parse) still names agents and channels that
+    // must exist, and a form should hear of both at once.
+    for doc in repo.documents.iter().chain(&repo.partial) {
+        v.doc = Some(doc);
+        v.references(&doc.spec);
+    }
     for doc in &repo.documents {
         v.doc = Some(doc);
         match &doc.spec {
@@ -146,15 +154,45 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Every name a document uses must be declared.
+    fn references(&mut self, spec: &Spec) {
+        match spec {
+            // An allow-list entry for an agent that does not exist admits
+            // nothing, so it cannot do harm; a schedule or trigger that needs
+            // the agent there is an error of its own.
+            Spec::Node(n) => {
+                if let Some(agents) = &n.agents {
+                    self.refs_as(Kind::Agent, agents, Severity::Warning);
+                }
+            }
+            Spec::Schedule(s) => {
+                self.refs(Kind::Agent, &s.agents);
+                self.refs(Kind::Node, s.nodes.names());
+                if let Some(n) = &s.notify {
+                    for x in n.on_success.iter().chain(&n.on_failure) {
+                        self.refs(Kind::NotificationChannel, &x.channels);
+                    }
+                }
+            }
+            Spec::NotificationRule(r) => {
+                self.refs(Kind::NotificationChannel, &r.channels);
+                if let Some(f) = &r.filter {
+                    self.refs(Kind::Agent, &f.agents);
+                    self.refs(Kind::Node, &f.nodes);
+                    self.refs(Kind::Schedule, &f.schedules);
+                }
+            }
+            Spec::Trigger(t) => {
+                self.refs(Kind::Agent, &t.agents);
+                self.refs(Kind::Node, t.nodes.names());
+            }
+            Spec::Agent(_) | Spec::NotificationChannel(_) => {}
+        }
+    }
+
     fn node(&mut self, n: &NodeSpec) {
         if let Some(a) = &n.address {
             self.url(a, "address");
-        }
-        // An allow-list entry for an agent that does not exist admits
-        // nothing, so it cannot do harm; a schedule or trigger that needs the
-        // agent there is an error of its own.
-        if let Some(agents) = &n.agents {
-            self.refs_as(Kind::Agent, agents, Severity::Warning);
         }
         let levels =
             n.resource_warnings.iter().flat_map(|w| [("cpu", &w.cpu), ("memory", &w.memory), ("disk", &w.disk)]);
@@ -282,8 +320,6 @@ impl<'a> Validator<'a> {
     /// The selector names real nodes, picks at least one, and each agent can
     /// run on at least one picked node.
     fn targets(&mut self, at: Span, agents: &[Spanned<Name>], sel: &NodeSelector) {
-        self.refs(Kind::Agent, agents);
-        self.refs(Kind::Node, sel.names());
         let unknown_names =
             sel.names().iter().any(|n| !self.names.get(&Kind::Node).is_some_and(|d| d.contains(&n.as_str())));
         // With a broken Node document we cannot know what it would select.
@@ -353,11 +389,6 @@ impl<'a> Validator<'a> {
             self.error(name, "the schedule runs no agents", "list agents under `agents:`");
         }
         self.targets(name, &s.agents, &s.nodes);
-        if let Some(n) = &s.notify {
-            for x in n.on_success.iter().chain(&n.on_failure) {
-                self.refs(Kind::NotificationChannel, &x.channels);
-            }
-        }
     }
 
     fn channel(&mut self, doc: &Document, c: &NotificationChannelSpec) {
@@ -403,12 +434,6 @@ impl<'a> Validator<'a> {
     }
 
     fn rule(&mut self, r: &NotificationRuleSpec) {
-        self.refs(Kind::NotificationChannel, &r.channels);
-        if let Some(f) = &r.filter {
-            self.refs(Kind::Agent, &f.agents);
-            self.refs(Kind::Node, &f.nodes);
-            self.refs(Kind::Schedule, &f.schedules);
-        }
         let mut allowed = vec!["event"];
         if r.events.iter().all(|e| e.is_run_event()) {
             allowed.push("run");
