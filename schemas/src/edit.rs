@@ -143,6 +143,45 @@ pub fn new_file(modeline: Option<&str>, manifest: &Json) -> String {
     out
 }
 
+/// The number of the document of `text` that starts at `start` (where
+/// [`crate::document::Identity::start`] says an object's document starts).
+pub fn document_index(text: &str, start: crate::Span) -> Option<usize> {
+    yaml::parse(text).documents.iter().position(|d| d.start == start)
+}
+
+/// The field written at `at` in document `index` of `text` (`spec.cron`,
+/// `spec.agents[1]`): where a form shows an error the loader reported there.
+/// A position inside a value names that value's key on the same line.
+pub fn field_at(text: &str, index: usize, at: crate::Span) -> Option<String> {
+    fn walk(n: &Node, path: &str, at: crate::Span, same_line: bool) -> Option<String> {
+        let hit = |s: crate::Span| if same_line { s.line == at.line } else { s == at };
+        if !path.is_empty() && hit(n.span) && !same_line {
+            return Some(path.to_string());
+        }
+        match &n.value {
+            Value::Map(entries) => entries.iter().find_map(|(k, v)| {
+                let key = k.as_str().unwrap_or_default();
+                let p = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+                walk(v, &p, at, same_line).or_else(|| hit(k.span).then_some(p))
+            }),
+            Value::Seq(items) => items.iter().enumerate().find_map(|(i, v)| {
+                let p = format!("{path}[{i}]");
+                walk(v, &p, at, same_line).or_else(|| (same_line && hit(v.span)).then_some(p))
+            }),
+            _ => None,
+        }
+    }
+    let file = yaml::parse(text);
+    let root = file.documents.get(index)?.root.as_ref()?;
+    walk(root, "", at, false).or_else(|| walk(root, "", at, true))
+}
+
+/// The spec of document `index` of `text` as written (for a document that does not type).
+pub fn raw_spec(text: &str, index: usize) -> Option<Json> {
+    let file = yaml::parse(text);
+    file.documents.get(index)?.root.as_ref()?.get("spec").map(raw_json)
+}
+
 /// A document as plain JSON, positions dropped (the reader's view, before typing).
 pub fn raw_json(n: &Node) -> Json {
     match &n.value {
@@ -656,6 +695,17 @@ spec:
             "{out}"
         );
         assert_eq!(spec_of(&out, 0), new);
+    }
+
+    #[test]
+    fn errors_are_placed_on_the_field_a_form_shows() {
+        let at = |line, column| field_at(SCHEDULE, 0, crate::Span::new(line, column));
+        assert_eq!(at(11, 9).as_deref(), Some("spec.cron"));
+        assert_eq!(at(15, 7).as_deref(), Some("spec.agents[0]"));
+        assert_eq!(at(16, 9).as_deref(), Some("spec.agents[1]"), "inside the value");
+        assert_eq!(at(7, 9).as_deref(), Some("metadata.name"));
+        assert_eq!(at(3, 1), None, "a comment");
+        assert_eq!(document_index(SCHEDULE, yaml::parse(SCHEDULE).documents[0].start), Some(0), "{:?}", yaml::parse(SCHEDULE).documents[0].start);
     }
 
     #[test]

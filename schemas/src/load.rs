@@ -460,3 +460,45 @@ impl Files for Memory {
         }
     }
 }
+
+/// A repository with some files written or removed (`None`): an edit seen
+/// before it is committed, read by the same loader as the sync.
+pub struct Overlay<'a> {
+    pub base: &'a dyn Files,
+    pub changes: BTreeMap<PathBuf, Option<Vec<u8>>>,
+}
+
+impl Files for Overlay<'_> {
+    fn yaml_files(&self, dir: &Path) -> Result<Vec<Entry>, LoadError> {
+        let mut yaml = Vec::new();
+        let mut problems = Vec::new();
+        for e in self.base.yaml_files(dir)? {
+            match e {
+                Entry::Yaml(p) if self.changes.contains_key(&p) => {}
+                Entry::Yaml(p) => yaml.push(p),
+                problem => problems.push(problem),
+            }
+        }
+        let written = self.changes.iter().filter(|(p, b)| b.is_some() && is_yaml(p) && p.starts_with(dir));
+        yaml.extend(written.map(|(p, _)| p.clone()));
+        yaml.sort();
+        Ok(yaml.into_iter().map(Entry::Yaml).chain(problems).collect())
+    }
+
+    fn stat(&self, rel: &Path) -> Result<Stat, LoadError> {
+        match self.changes.get(rel) {
+            Some(Some(b)) => Ok(Stat::File { size: b.len() as u64 }),
+            Some(None) => Ok(Stat::Missing),
+            None if self.changes.iter().any(|(p, b)| b.is_some() && p.starts_with(rel)) => Ok(Stat::Dir),
+            None => self.base.stat(rel),
+        }
+    }
+
+    fn read(&self, rel: &Path) -> Result<Vec<u8>, LoadError> {
+        match self.changes.get(rel) {
+            Some(Some(b)) => Ok(b.clone()),
+            Some(None) => Err(LoadError::Io { path: rel.to_path_buf(), source: io::ErrorKind::NotFound.into() }),
+            None => self.base.read(rel),
+        }
+    }
+}

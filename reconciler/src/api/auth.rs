@@ -177,6 +177,24 @@ pub async fn me(Extension(c): Extension<Caller>) -> Json<Identity> {
     })
 }
 
+/// Sets the caller's own name and e-mail, as commits of their edits carry them.
+#[utoipa::path(put, path = "/api/v1/auth/profile", tag = "auth", request_body = super::users::Profile,
+    responses((status = 200, description = "the user", body = super::users::UserAnswer),
+    (status = 400, description = "a value cannot go into a commit"),
+    (status = 403, description = "the caller is not a user")))]
+pub async fn profile(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<super::users::Profile>,
+) -> Result<Json<super::users::UserAnswer>, ApiError> {
+    let Principal::User { name, .. } = &c.principal else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only users have a profile", "log in as the user"));
+    };
+    b.save(&s, name, &c.actor()).await?;
+    let user = s.users.user(name).await?.ok_or_else(|| ApiError::unauthorized("no such user", "log in again"))?;
+    Ok(Json(super::users::UserAnswer { user: crate::trust::users::User::from(&user) }))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {

@@ -6,6 +6,7 @@ mod api_keys;
 mod approvals;
 mod audit;
 mod auth;
+mod config_write;
 mod dashboard;
 mod error;
 mod events;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub feed: crate::events::Feed,
     /// The background tasks' health, for `/readyz`.
     pub tasks: crate::tasks::Health,
+    /// Edits written back to the config repository.
+    pub writer: Arc<crate::config::write::Writer>,
 }
 
 /// What the API needs of the server's settings.
@@ -125,6 +128,7 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::profile))
         .routes(routes!(sync::status))
         .routes(routes!(objects::nodes))
         .routes(routes!(objects::node))
@@ -155,7 +159,9 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::again))
         .routes(routes!(approvals::decide))
-        .routes(routes!(notifications::test));
+        .routes(routes!(notifications::test))
+        .routes(routes!(config_write::put, config_write::delete))
+        .routes(routes!(config_write::preview));
     // Admins also manage who and what is trusted.
     let admin = OpenApiRouter::new()
         .routes(routes!(users::list, users::create))

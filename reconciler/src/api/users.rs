@@ -112,9 +112,50 @@ pub struct UserChange {
     pub password: Option<String>,
     /// Disabled users cannot log in; their sessions end.
     pub disabled: Option<bool>,
+    /// Their name as commits of their edits carry it; `""` clears it.
+    #[schema(max_length = 200)]
+    pub full_name: Option<String>,
+    /// Their e-mail as commits of their edits carry it; `""` clears it.
+    #[schema(max_length = 200)]
+    pub email: Option<String>,
 }
 
-/// Changes a user's role, password or whether they may log in.
+/// A user's name and e-mail, as commits of their edits carry them; `""` clears one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[schema(max_length = 200)]
+    pub full_name: Option<String>,
+    #[schema(max_length = 200)]
+    pub email: Option<String>,
+}
+
+impl Profile {
+    /// Checks the values, and stores them when there are any.
+    pub async fn save(&self, s: &AppState, username: &str, by: &crate::trust::audit::Actor) -> Result<(), ApiError> {
+        if self.full_name.is_none() && self.email.is_none() {
+            return Ok(());
+        }
+        for (field, v) in [("full_name", &self.full_name), ("email", &self.email)] {
+            let v = v.as_deref().unwrap_or_default();
+            if v.len() > 200 || v.chars().any(|c| c.is_control() || matches!(c, '<' | '>')) {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("{field} is not a name or address a commit can carry"),
+                    "use up to 200 characters, without '<', '>' or line breaks",
+                ));
+            }
+        }
+        if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty() && !e.contains('@')) {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{e:?} is not an e-mail address"), "write it as name@example.org"));
+        }
+        s.users.set_profile(username, self.full_name.as_deref(), self.email.as_deref(), by).await?;
+        Ok(())
+    }
+}
+
+/// Changes a user's role, password, whether they may log in, or their name and e-mail for commits.
 #[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path, pattern = "^[A-Za-z0-9._@-]{1,64}$")),
     request_body = UserChange,
     responses((status = 200, description = "the user", body = UserAnswer), (status = 404, description = "no such user"),
@@ -136,6 +177,7 @@ pub async fn update(
     if !s.users.update_user(&username, b.role, hash.as_deref(), b.disabled, &c.actor()).await? {
         return Err(last_admin());
     }
+    Profile { full_name: b.full_name, email: b.email }.save(&s, &username, &c.actor()).await?;
     let user = s.users.user(&username).await?.ok_or_else(|| no_user(&username))?;
     Ok(Json(UserAnswer { user: User::from(&user) }))
 }

@@ -173,9 +173,17 @@ impl Application {
                 keep: Duration::from_secs(u64::from(settings.retention_days) * 86_400),
             },
         ));
+        let writer = Arc::new(crate::config::write::Writer {
+            source: source.clone(),
+            load: car_schemas::LoadOptions::default(),
+            repo: ConfigRepo::new(&store),
+            sync: sync.clone(),
+            secrets: secrets.clone(),
+        });
         let state = AppState {
             store: store.clone(),
             live: live.clone(),
+            writer,
             sync,
             probes,
             runners,

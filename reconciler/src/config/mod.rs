@@ -2,8 +2,10 @@
 //! validated and applied as live state ([`sync`]), and the push webhooks
 //! that ask for a sync ([`webhook`]).
 
+pub mod plan;
 pub mod repo;
 pub mod snapshot;
 pub mod source;
 pub mod sync;
 pub mod webhook;
+pub mod write;

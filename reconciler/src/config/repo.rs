@@ -174,6 +174,10 @@ impl ConfigRepo {
         ConfigRepo { pool: store.pool().clone() }
     }
 
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+
     pub async fn sync_state(&self) -> Result<SyncState, StoreError> {
         Ok(sqlx::query_as::<_, SyncState>("SELECT * FROM sync_state").fetch_one(&self.pool).await?)
     }

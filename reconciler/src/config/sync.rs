@@ -40,10 +40,13 @@ pub enum Trigger {
     Watch,
     /// `POST /api/v1/sync/refresh`.
     Refresh,
+    /// An edit written back from the dashboard.
+    Edit,
 }
 
 impl Trigger {
-    const ALL: [Trigger; 5] = [Trigger::Start, Trigger::Poll, Trigger::Webhook, Trigger::Watch, Trigger::Refresh];
+    const ALL: [Trigger; 6] =
+        [Trigger::Start, Trigger::Poll, Trigger::Webhook, Trigger::Watch, Trigger::Refresh, Trigger::Edit];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,6 +55,7 @@ impl Trigger {
             Trigger::Webhook => "webhook",
             Trigger::Watch => "watch",
             Trigger::Refresh => "refresh",
+            Trigger::Edit => "edit",
         }
     }
 }

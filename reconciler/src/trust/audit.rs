@@ -138,6 +138,8 @@ actions! {
     SyncRequested = "sync.requested",
     SyncApplied = "sync.applied",
     SyncRejected = "sync.rejected",
+    /// An edit written back to the config repository (its commit, or the file written in a local folder).
+    ConfigWritten = "config.written",
     OverrideSet = "override.set",
     OverrideCleared = "override.cleared",
     RunStarted = "run.started",

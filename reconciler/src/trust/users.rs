@@ -21,6 +21,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// A user as the API shows it: never the password.
@@ -34,6 +36,10 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Their last login; null: never.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Their name as commits of their edits carry it; null: the user name.
+    pub full_name: Option<String>,
+    /// Their e-mail as commits of their edits carry it.
+    pub email: Option<String>,
 }
 
 impl From<&UserRow> for User {
@@ -44,6 +50,8 @@ impl From<&UserRow> for User {
             disabled: u.disabled,
             created_at: u.created_at,
             last_login_at: u.last_login_at,
+            full_name: u.full_name.clone(),
+            email: u.email.clone(),
         }
     }
 }
@@ -101,7 +109,7 @@ pub fn stale(at: Option<DateTime<Utc>>) -> bool {
     at.is_none_or(|t| t < Utc::now() - USE_NOTED_EVERY)
 }
 
-const USER_COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, last_login_at";
+const USER_COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, last_login_at, full_name, email";
 
 /// Users, their sessions and API keys in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -155,6 +163,39 @@ impl UserRepo {
         }
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Sets a user's name and e-mail for commits (`Some("")` clears one; `None` keeps it).
+    pub async fn set_profile(
+        &self,
+        username: &str,
+        full_name: Option<&str>,
+        email: Option<&str>,
+        by: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET full_name = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2, '') END, \
+             email = CASE WHEN $3::text IS NULL THEN email ELSE NULLIF($3, '') END, updated_at = now() \
+             WHERE username = $1",
+        )
+        .bind(username)
+        .bind(full_name)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({"full_name": full_name, "email": email});
+        audit::record(&mut *tx, by, Action::UserUpdated, Some(username), detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user who made an API key (its edits are theirs), when a user did.
+    pub async fn api_key_owner(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT created_by FROM api_keys WHERE id = $1 AND created_by NOT LIKE '%:%'")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Changes a user; a new password or disabling ends their sessions.

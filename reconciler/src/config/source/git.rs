@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use car_schemas::load::{MemFile, Memory};
+use car_schemas::load::{Files, MemFile, Memory};
 use car_schemas::{LoadOptions, Loaded};
 use chrono::{TimeZone, Utc};
 use git2::{Cred, Direction, FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::SourceSettings;
-use super::{Source, SourceError};
+use super::{Author, FileChange, Source, SourceError};
 use crate::config::repo::Revision;
 
 pub struct GitSource {
@@ -82,6 +82,16 @@ impl GitSource {
         SourceError::Git { repo: redact(&self.url), message: e.message().to_string(), hint: hint.into() }
     }
 
+    fn write_error(&self, e: &git2::Error) -> SourceError {
+        let hint = match e.class() {
+            git2::ErrorClass::Http | git2::ErrorClass::Net | git2::ErrorClass::Ssh => {
+                "pushing needs CONFIG_REPO_TOKEN (https) or CONFIG_SSH_KEY (ssh) with write access"
+            }
+            _ => "check that DATA_DIR is writable and the repository is reachable",
+        };
+        SourceError::Write { repo: redact(&self.url), message: e.message().to_string(), hint: hint.into() }
+    }
+
     fn tracking_ref(&self) -> String {
         format!("refs/remotes/origin/{}", self.branch)
     }
@@ -142,14 +152,86 @@ impl Source for GitSource {
     }
 
     fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
-        let files = {
-            let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
-            let oid = git2::Oid::from_str(&revision.id).map_err(|e| self.error(&e))?;
-            let tree = repo.find_commit(oid).and_then(|c| c.tree()).map_err(|e| self.error(&e))?;
-            tree_files(&repo, &tree, opts.max_file_bytes).map_err(|e| self.error(&e))?
-        };
+        let files = self.files(revision, opts.max_file_bytes)?;
         let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
-        Ok(car_schemas::check_from(&files, &opts)?)
+        Ok(car_schemas::check_from(&*files, &opts)?)
+    }
+
+    fn files(&self, revision: &Revision, max_bytes: u64) -> Result<Box<dyn Files>, SourceError> {
+        let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        let oid = git2::Oid::from_str(&revision.id).map_err(|e| self.error(&e))?;
+        let tree = repo.find_commit(oid).and_then(|c| c.tree()).map_err(|e| self.error(&e))?;
+        Ok(Box::new(tree_files(&repo, &tree, max_bytes).map_err(|e| self.error(&e))?))
+    }
+
+    fn commit(
+        &self,
+        parent: &Revision,
+        changes: &[FileChange],
+        author: &Author,
+        message: &str,
+        branch: Option<&str>,
+    ) -> Result<Revision, SourceError> {
+        let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        let fail = |e: git2::Error| self.write_error(&e);
+        let parent = repo.find_commit(git2::Oid::from_str(&parent.id).map_err(fail)?).map_err(fail)?;
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for c in changes {
+            match &c.after {
+                Some(bytes) => update.upsert(&c.path, repo.blob(bytes).map_err(fail)?, git2::FileMode::Blob),
+                None => update.remove(&c.path),
+            };
+        }
+        let tree = update.create_updated(&repo, &parent.tree().map_err(fail)?).and_then(|t| repo.find_tree(t));
+        let tree = tree.map_err(fail)?;
+        let author = git2::Signature::now(&author.name, &author.email).map_err(fail)?;
+        let committer = git2::Signature::now("car-server", "car-server@localhost").map_err(fail)?;
+        let oid = repo.commit(None, &author, &committer, message, &tree, &[&parent]).map_err(fail)?;
+        // libgit2 pushes references, not commit ids: name the commit first.
+        let local = "refs/car/write-back";
+        repo.reference(local, oid, true, "an edit to push").map_err(fail)?;
+        let target = format!("refs/heads/{}", branch.unwrap_or(&self.branch));
+        // A ref the remote refuses is reported only here, not as an error of `push`.
+        let refused = std::cell::RefCell::new(None::<String>);
+        let pushed = {
+            let mut cb = self.callbacks();
+            cb.push_update_reference(|_, status| {
+                if let Some(s) = status {
+                    *refused.borrow_mut() = Some(s.to_string());
+                }
+                Ok(())
+            });
+            let mut opts = git2::PushOptions::new();
+            opts.remote_callbacks(cb);
+            let mut remote = repo.remote_anonymous(&self.url).map_err(fail)?;
+            remote.push(&[format!("{local}:{target}")], Some(&mut opts))
+        };
+        let moved = |why: &str| {
+            ["fast-forward", "fastforward", "fetch first", "stale", "not present locally"].iter().any(|m| why.contains(m))
+        };
+        match (pushed, refused.into_inner()) {
+            (Err(e), _) if e.code() == git2::ErrorCode::NotFastForward || moved(e.message()) => {
+                return Err(SourceError::Moved(e.message().to_string()));
+            }
+            (Err(e), _) => return Err(fail(e)),
+            (Ok(()), Some(why)) if moved(&why) => return Err(SourceError::Moved(why)),
+            (Ok(()), Some(why)) => {
+                return Err(SourceError::Write {
+                    repo: redact(&self.url),
+                    message: format!("the remote refused {target}: {why}"),
+                    hint: "check that the token or key may push to the branch and that it is not protected".into(),
+                });
+            }
+            (Ok(()), None) => {}
+        }
+        if branch.is_none() {
+            repo.reference(&self.tracking_ref(), oid, true, "pushed by car-server").map_err(fail)?;
+        }
+        Ok(revision_of(&repo.find_commit(oid).map_err(fail)?))
+    }
+
+    fn sub_path(&self) -> Option<PathBuf> {
+        self.sub_path.clone()
     }
 
     fn watch_dir(&self) -> Option<PathBuf> {

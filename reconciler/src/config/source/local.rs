@@ -9,7 +9,7 @@ use car_schemas::{LoadOptions, Loaded};
 use chrono::{TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{Source, SourceError};
+use super::{Author, FileChange, Source, SourceError};
 use crate::config::repo::Revision;
 
 pub struct LocalSource {
@@ -106,6 +106,71 @@ impl Source for LocalSource {
     fn load(&self, _revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
         let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
         Ok(car_schemas::check(&self.root, &opts)?)
+    }
+
+    fn files(&self, _revision: &Revision, _max_bytes: u64) -> Result<Box<dyn car_schemas::load::Files>, SourceError> {
+        Ok(Box::new(car_schemas::load::Disk::new(&self.root)?))
+    }
+
+    /// Writes the files in place (the watcher applies them); in a git work
+    /// tree they are also committed there, by `author`. Nothing is pushed.
+    fn commit(
+        &self,
+        parent: &Revision,
+        changes: &[FileChange],
+        author: &Author,
+        message: &str,
+        _branch: Option<&str>,
+    ) -> Result<Revision, SourceError> {
+        if self.head()?.id != parent.id {
+            return Err(SourceError::Moved(format!("the files in {} changed", self.root.display())));
+        }
+        let io = |path: &Path, e: std::io::Error| SourceError::Io { path: path.to_path_buf(), source: e };
+        for c in changes {
+            let path = self.root.join(&c.path);
+            match &c.after {
+                Some(bytes) => {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+                    }
+                    // Written beside and renamed, so the watcher never reads half a file.
+                    let tmp = path.with_extension("car-edit");
+                    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+                    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+                }
+                None => std::fs::remove_file(&path).map_err(|e| io(&path, e))?,
+            }
+        }
+        if let Ok(repo) = git2::Repository::discover(&self.root)
+            && let Some(workdir) = repo.workdir().map(Path::to_path_buf)
+        {
+            let fail = |e: git2::Error| SourceError::Write {
+                repo: workdir.display().to_string(),
+                message: e.message().to_string(),
+                hint: "the files are written; commit them by hand, or check the work tree's permissions".into(),
+            };
+            let mut index = repo.index().map_err(fail)?;
+            let prefix = self.root.strip_prefix(&workdir).unwrap_or(Path::new(""));
+            for c in changes {
+                let rel = prefix.join(&c.path);
+                match c.after {
+                    Some(_) => index.add_path(&rel).map_err(fail)?,
+                    None => index.remove_path(&rel).map_err(fail)?,
+                }
+            }
+            index.write().map_err(fail)?;
+            let tree = repo.find_tree(index.write_tree().map_err(fail)?).map_err(fail)?;
+            let author = git2::Signature::now(&author.name, &author.email).map_err(fail)?;
+            let committer = git2::Signature::now("car-server", "car-server@localhost").map_err(fail)?;
+            let parents: Vec<git2::Commit<'_>> = repo.head().and_then(|h| h.peel_to_commit()).into_iter().collect();
+            let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+            repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents).map_err(fail)?;
+        }
+        self.head()
+    }
+
+    fn sub_path(&self) -> Option<PathBuf> {
+        self.sub_path.clone()
     }
 
     fn watch_dir(&self) -> Option<PathBuf> {

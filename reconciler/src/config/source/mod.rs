@@ -12,6 +12,7 @@ mod local;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use car_schemas::load::Files;
 use car_schemas::{LoadOptions, Loaded};
 
 use crate::config::repo::Revision;
@@ -28,6 +29,25 @@ pub enum SourceError {
     Load(#[from] car_schemas::LoadError),
     #[error("cannot read the config folder {path}: {source} (hint: check that CONFIG_REPO exists and is readable)")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The remote refused the push because the branch moved: fetch and try again on the new head.
+    #[error("the config branch moved while the edit was written: {0}")]
+    Moved(String),
+    #[error("cannot write to the config repository {repo}: {message} (hint: {hint})")]
+    Write { repo: String, message: String, hint: String },
+}
+
+/// A file an edit writes (`after: None` removes it), by its path in the repository.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    pub after: Option<Vec<u8>>,
+}
+
+/// Who made an edit, as the commit's author.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +73,23 @@ pub trait Source: Send + Sync {
     fn revision(&self, rev: &str) -> Result<Revision, SourceError>;
     /// Loads and validates everything `revision` declares.
     fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError>;
+    /// The files of `revision`, for reading and editing in memory.
+    /// Files larger than `max_bytes` are listed with their size only.
+    fn files(&self, revision: &Revision, max_bytes: u64) -> Result<Box<dyn Files>, SourceError>;
+    /// Writes `changes` on top of `parent` as one commit by `author` and
+    /// pushes it to `branch` (the config branch, or a new one for a pull
+    /// request); a folder is written in place. [`SourceError::Moved`] when
+    /// the branch is no longer at `parent`.
+    fn commit(
+        &self,
+        parent: &Revision,
+        changes: &[FileChange],
+        author: &Author,
+        message: &str,
+        branch: Option<&str>,
+    ) -> Result<Revision, SourceError>;
+    /// `CONFIG_PATH`: the folder of the repository that holds the config.
+    fn sub_path(&self) -> Option<PathBuf>;
     /// A folder to watch for edits, when the config is read in place.
     fn watch_dir(&self) -> Option<PathBuf>;
     /// What to call the source in logs and messages.
