@@ -705,7 +705,12 @@ spec:
         assert_eq!(at(16, 9).as_deref(), Some("spec.agents[1]"), "inside the value");
         assert_eq!(at(7, 9).as_deref(), Some("metadata.name"));
         assert_eq!(at(3, 1), None, "a comment");
-        assert_eq!(document_index(SCHEDULE, yaml::parse(SCHEDULE).documents[0].start), Some(0), "{:?}", yaml::parse(SCHEDULE).documents[0].start);
+        assert_eq!(
+            document_index(SCHEDULE, yaml::parse(SCHEDULE).documents[0].start),
+            Some(0),
+            "{:?}",
+            yaml::parse(SCHEDULE).documents[0].start
+        );
     }
 
     #[test]

@@ -52,6 +52,21 @@ impl ConfigRepo {
         self
     }
 
+    /// Takes the files of `main` as it is now (after someone else pushed to it).
+    pub fn pull(&mut self) -> &mut Self {
+        let repo = Repository::open_bare(&self.bare).expect("open the bare repository");
+        let tree = repo.find_reference("refs/heads/main").and_then(|r| r.peel_to_tree()).expect("main's tree");
+        self.files.clear();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                self.files.insert(format!("{dir}{}", entry.name().unwrap_or_default()), blob.content().to_vec());
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .expect("walk main's tree");
+        self
+    }
+
     /// Commits the current files on `branch` (default main); returns the commit id.
     pub fn commit(&self, message: &str) -> String {
         self.commit_on("main", message)

@@ -188,7 +188,12 @@ pub async fn profile(
     JsonBody(b): JsonBody<super::users::Profile>,
 ) -> Result<Json<super::users::UserAnswer>, ApiError> {
     let Principal::User { name, .. } = &c.principal else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only users have a profile", "log in as the user"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only users have a profile",
+            "log in as the user",
+        ));
     };
     b.save(&s, name, &c.actor()).await?;
     let user = s.users.user(name).await?.ok_or_else(|| ApiError::unauthorized("no such user", "log in again"))?;

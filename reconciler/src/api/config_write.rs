@@ -23,12 +23,22 @@ pub struct EditBody {
     /// The object's new `spec`, as written under `spec:` in git; a secret
     /// typed into a form goes as `{"secret": NAME, "value": "…"}` (the value
     /// is stored as that secret, only `{secret: NAME}` is written to git).
-    /// Absent for a deletion; a preview without it previews the deletion.
-    #[serde(default)]
-    pub spec: Option<Value>,
+    #[schema(value_type = Object)]
+    pub spec: Value,
     /// The revision the user saw (`GET /api/v1/sync` `revision`).
     pub base_revision: String,
     /// Why: the commit message's subject.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An edit to preview: as [`EditBody`]; without `spec`, the object's deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PreviewBody {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub spec: Option<Value>,
+    pub base_revision: String,
     #[serde(default)]
     pub message: Option<String>,
 }
@@ -55,7 +65,13 @@ pub struct EditConflict {
     pub conflict: Conflict,
 }
 
-fn edit_of(kind: &str, name: String, spec: Option<Value>, base_revision: String, message: Option<String>) -> Result<Edit, ApiError> {
+fn edit_of(
+    kind: &str,
+    name: String,
+    spec: Option<Value>,
+    base_revision: String,
+    message: Option<String>,
+) -> Result<Edit, ApiError> {
     let kind = kind_of_path(kind).ok_or_else(|| {
         ApiError::not_found(
             format!("{kind:?} is not a kind of object"),
@@ -84,13 +100,14 @@ async fn author(s: &AppState, c: &Caller) -> Result<Author, ApiError> {
 }
 
 fn answer(r: Result<EditResult, WriteError>, ok: StatusCode) -> Response {
-    let detail = |code: &str, message: String, hint: &str| ErrorDetail { code: code.into(), message, hint: hint.into() };
+    let detail =
+        |code: &str, message: String, hint: &str| ErrorDetail { code: code.into(), message, hint: hint.into() };
     match r {
         Ok(result) => (ok, Json(result)).into_response(),
         Err(WriteError::Invalid(errors)) => {
-            let first = errors.first().map_or_else(String::new, |e| {
-                format!(": {}:{}:{}: {}", e.file, e.line, e.column, e.message)
-            });
+            let first = errors
+                .first()
+                .map_or_else(String::new, |e| format!(": {}:{}:{}: {}", e.file, e.line, e.column, e.message));
             let error = detail(
                 "invalid",
                 format!("the edit leaves the config invalid ({} errors){first}", errors.len()),
@@ -101,12 +118,17 @@ fn answer(r: Result<EditResult, WriteError>, ok: StatusCode) -> Response {
         Err(WriteError::Conflict(c)) => {
             let error = detail(
                 "conflict",
-                format!("{} {} changed in {} since {}; nothing was written", c.kind, c.name, c.head_revision, c.base_revision),
+                format!(
+                    "{} {} changed in {} since {}; nothing was written",
+                    c.kind, c.name, c.head_revision, c.base_revision
+                ),
                 "compare `conflict.yours` with `conflict.theirs`, then edit again on the new revision",
             );
             (StatusCode::CONFLICT, Json(EditConflict { error, conflict: *c })).into_response()
         }
-        Err(WriteError::BadRequest { message, hint }) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint).into_response(),
+        Err(WriteError::BadRequest { message, hint }) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", message, hint).into_response()
+        }
         Err(WriteError::NotFound { message, hint }) => ApiError::not_found(message, hint).into_response(),
         Err(WriteError::Source(SourceError::Moved(why))) => ApiError::new(
             StatusCode::CONFLICT,
@@ -122,7 +144,8 @@ fn answer(r: Result<EditResult, WriteError>, ok: StatusCode) -> Response {
         }
         Err(WriteError::Store(e)) => ApiError::from(e).into_response(),
         Err(e @ WriteError::Task(_)) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "see the server log").into_response()
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "see the server log")
+                .into_response()
         }
     }
 }
@@ -134,6 +157,7 @@ fn answer(r: Result<EditResult, WriteError>, ok: StatusCode) -> Response {
     request_body = EditBody,
     responses((status = 200, description = "the commit, its diff and plan (`commit` null: nothing changed)", body = EditResult),
               (status = 400, description = "the request is wrong", body = super::error::ErrorBody),
+              (status = 404, description = "no such kind of object", body = super::error::ErrorBody),
               (status = 409, description = "the object changed upstream: both versions", body = EditConflict),
               (status = 422, description = "the edit leaves the config invalid; nothing written", body = InvalidEdit),
               (status = 502, description = "the config repository refused or cannot be reached", body = super::error::ErrorBody)))]
@@ -143,10 +167,7 @@ pub async fn put(
     Path((kind, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<EditBody>,
 ) -> Result<Response, ApiError> {
-    if b.spec.is_none() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", "`spec` is missing", "send the object's spec; DELETE removes it"));
-    }
-    let edit = edit_of(&kind, name, b.spec, b.base_revision, b.message)?;
+    let edit = edit_of(&kind, name, Some(b.spec), b.base_revision, b.message)?;
     let author = author(&s, &c).await?;
     Ok(answer(s.writer.write(&edit, &c.actor(), &author).await, StatusCode::OK))
 }
@@ -177,15 +198,16 @@ pub async fn delete(
 #[utoipa::path(post, path = "/api/v1/config/{kind}/{name}/preview", tag = "config",
     params(("kind" = String, Path, description = "nodes, agents, schedules, notification-channels, notification-rules or triggers"),
            ("name" = String, Path, description = "the object's name")),
-    request_body = EditBody,
+    request_body = PreviewBody,
     responses((status = 200, description = "the diff and plan the edit would make", body = EditResult),
               (status = 400, description = "the request is wrong", body = super::error::ErrorBody),
+              (status = 404, description = "no such kind of object", body = super::error::ErrorBody),
               (status = 409, description = "the object changed upstream: both versions", body = EditConflict),
               (status = 422, description = "the edit would leave the config invalid", body = InvalidEdit)))]
 pub async fn preview(
     State(s): State<AppState>,
     Path((kind, name)): Path<(String, String)>,
-    JsonBody(b): JsonBody<EditBody>,
+    JsonBody(b): JsonBody<PreviewBody>,
 ) -> Result<Response, ApiError> {
     let edit = edit_of(&kind, name, b.spec, b.base_revision, b.message)?;
     Ok(answer(s.writer.preview(&edit).await, StatusCode::OK))

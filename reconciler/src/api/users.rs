@@ -113,10 +113,10 @@ pub struct UserChange {
     /// Disabled users cannot log in; their sessions end.
     pub disabled: Option<bool>,
     /// Their name as commits of their edits carry it; `""` clears it.
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^<>\x00-\x1f\x7f]*$")]
     pub full_name: Option<String>,
     /// Their e-mail as commits of their edits carry it; `""` clears it.
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^$|^[^@<>\s]+@[^@<>\s]+$")]
     pub email: Option<String>,
 }
 
@@ -124,9 +124,9 @@ pub struct UserChange {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^<>\x00-\x1f\x7f]*$")]
     pub full_name: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^$|^[^@<>\s]+@[^@<>\s]+$")]
     pub email: Option<String>,
 }
 
@@ -138,7 +138,7 @@ impl Profile {
         }
         for (field, v) in [("full_name", &self.full_name), ("email", &self.email)] {
             let v = v.as_deref().unwrap_or_default();
-            if v.len() > 200 || v.chars().any(|c| c.is_control() || matches!(c, '<' | '>')) {
+            if v.chars().count() > 200 || v.chars().any(|c| c <= '\x1f' || matches!(c, '\x7f' | '<' | '>')) {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid",
@@ -147,8 +147,17 @@ impl Profile {
                 ));
             }
         }
-        if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty() && !e.contains('@')) {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{e:?} is not an e-mail address"), "write it as name@example.org"));
+        let address = |e: &str| {
+            e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'))
+                && !e.chars().any(char::is_whitespace)
+        };
+        if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty() && !address(e)) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("{e:?} is not an e-mail address"),
+                "write it as name@example.org",
+            ));
         }
         s.users.set_profile(username, self.full_name.as_deref(), self.email.as_deref(), by).await?;
         Ok(())

@@ -70,4 +70,3 @@ fn run_inner(dir: Option<PathBuf>, revision: Option<String>) -> Result<u8, Strin
         Ok(u8::from(!steps.is_empty()))
     })
 }
-

@@ -301,7 +301,12 @@ impl Snapshot {
     }
 }
 
-fn prepare(source: &dyn Source, opts: &LoadOptions, e: &Edit, live: Option<Option<Value>>) -> Result<Prepared, WriteError> {
+fn prepare(
+    source: &dyn Source,
+    opts: &LoadOptions,
+    e: &Edit,
+    live: Option<Option<Value>>,
+) -> Result<Prepared, WriteError> {
     let opts = LoadOptions { sub_path: source.sub_path(), ..opts.clone() };
     let head = source.head()?;
     let now = Snapshot::read(source, &head, &opts)?;
@@ -384,7 +389,8 @@ fn prepare(source: &dyn Source, opts: &LoadOptions, e: &Edit, live: Option<Optio
         return Err(WriteError::Invalid(errors));
     }
     let old = now.spec(e.kind, &e.name)?;
-    let new = loaded.documents.iter().find(|d| d.kind() == e.kind && d.name() == e.name).map(|d| d.to_json()["spec"].clone());
+    let new =
+        loaded.documents.iter().find(|d| d.kind() == e.kind && d.name() == e.name).map(|d| d.to_json()["spec"].clone());
     let fields = plan::changed_fields("spec", old.as_ref(), new.as_ref());
     Ok(Prepared { target: head, rebased, change, fields, diff, loaded })
 }
@@ -448,9 +454,20 @@ fn modeline(now: &Snapshot, path: &Path, kind: Kind) -> Option<String> {
             return Some(format!("{PREFIX}{base}/{schema}"));
         }
         let dir = Path::new(target).parent().unwrap_or(Path::new(""));
-        let absolute = car_schemas::load::normalize(&f.parent().unwrap_or(Path::new("")).join(dir))?;
-        let up = folder.components().count();
-        let relative: PathBuf = std::iter::repeat_n(Path::new(".."), up).collect::<PathBuf>().join(absolute).join(schema);
+        // The schema folder as seen from the repository's root (it may lie
+        // above it: `..` that climb out stay), then from the new file's folder.
+        let mut up = 0usize;
+        let mut down: Vec<std::ffi::OsString> = Vec::new();
+        for c in f.parent().unwrap_or(Path::new("")).join(dir).components() {
+            match c {
+                std::path::Component::ParentDir if down.pop().is_none() => up += 1,
+                std::path::Component::ParentDir | std::path::Component::CurDir => {}
+                other => down.push(other.as_os_str().to_owned()),
+            }
+        }
+        let depth = folder.components().count() + up;
+        let relative: PathBuf =
+            std::iter::repeat_n(std::ffi::OsString::from(".."), depth).chain(down).collect::<PathBuf>().join(schema);
         return Some(format!("{PREFIX}{}", relative.display()));
     }
     None
@@ -482,7 +499,8 @@ fn commit_message(e: &Edit, p: &Prepared, by: &Actor) -> String {
         Some(_) => format!("Change {} {}", e.kind, e.name),
     };
     let subject = e.message.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or(&what);
-    let mut out = format!("{subject}\n\n{what} in {}, edited in the dashboard by {}.\n", p.change.path.display(), by.label());
+    let mut out =
+        format!("{subject}\n\n{what} in {}, edited in the dashboard by {}.\n", p.change.path.display(), by.label());
     let show = |v: &Option<Value>| v.as_ref().map_or("(unset)".to_string(), Value::to_string);
     for f in &p.fields {
         out.push_str(&format!("\n  {}: {} -> {}", f.path, show(&f.old), show(&f.new)));

@@ -256,6 +256,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the caller's own name and e-mail, as commits of their edits carry them.
+         * @description Needs the viewer role.
+         */
+        put: operations["profile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/setup": {
         parameters: {
             query?: never;
@@ -290,6 +310,50 @@ export interface paths {
         get: operations["budget"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/{kind}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or change an object in git: one commit by the user, applied by the next sync.
+         * @description Needs the operator role.
+         */
+        put: operations["put_config"];
+        post?: never;
+        /**
+         * Remove an object from git: one commit by the user (its file goes when it held nothing else).
+         * @description Needs the operator role.
+         */
+        delete: operations["delete_config"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/{kind}/{name}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What an edit (or, without `spec`, a deletion) would do: the diff and the plan; writes nothing.
+         * @description Needs the operator role.
+         */
+        post: operations["preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -878,7 +942,7 @@ export interface paths {
          * Stores a secret (encrypted with the server's SECRET_KEY) or replaces its value.
          * @description Needs the admin role.
          */
-        put: operations["put"];
+        put: operations["put_secrets"];
         post?: never;
         /**
          * Deletes a secret.
@@ -1014,7 +1078,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes a user's role, password or whether they may log in.
+         * Changes a user's role, password, whether they may log in, or their name and e-mail for commits.
          * @description Needs the admin role.
          */
         patch: operations["update"];
@@ -1120,7 +1184,7 @@ export interface components {
          * @description What was done, as the log names it; filter a family with `auth.*`.
          * @enum {string}
          */
-        Action: "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.logout" | "user.created" | "user.updated" | "user.deleted" | "api_key.created" | "api_key.revoked" | "enrollment_token.created" | "enrollment_token.revoked" | "node.enrolled" | "node.enroll_refused" | "node.key_rotated" | "node.key_revoked" | "secret.set" | "secret.deleted" | "sync.requested" | "sync.applied" | "sync.rejected" | "override.set" | "override.cleared" | "run.started" | "run.cancelled" | "approval.decided" | "trigger.fired" | "trigger.refused";
+        Action: "auth.login" | "auth.login_failed" | "auth.login_throttled" | "auth.logout" | "user.created" | "user.updated" | "user.deleted" | "api_key.created" | "api_key.revoked" | "enrollment_token.created" | "enrollment_token.revoked" | "node.enrolled" | "node.enroll_refused" | "node.key_rotated" | "node.key_revoked" | "secret.set" | "secret.deleted" | "sync.requested" | "sync.applied" | "sync.rejected" | "config.written" | "override.set" | "override.cleared" | "run.started" | "run.cancelled" | "approval.decided" | "trigger.fired" | "trigger.refused";
         /**
          * @description The kinds of actor, as the log stores them.
          * @enum {string}
@@ -1493,6 +1557,24 @@ export interface components {
             message: string;
             severity?: null | components["schemas"]["DiagnosticSeverity"];
         };
+        /** @description An edit of an object that changed upstream since the user's revision. */
+        Conflict: {
+            /** @description The object's spec at the revision the edit was made against (null: it did not exist). */
+            base?: unknown;
+            /** @description The revision the edit was made against. */
+            base_revision: string;
+            /** @description Who made the head and why. */
+            head_author?: string | null;
+            head_message?: string | null;
+            /** @description The branch's head now. */
+            head_revision: string;
+            kind: components["schemas"]["Kind"];
+            name: string;
+            /** @description The object's spec at the head now (null: it is gone). */
+            theirs?: unknown;
+            /** @description The edit's spec (null: the edit deletes the object). */
+            yours?: unknown;
+        };
         /**
          * @description Whether the server hears from a node's runner.
          * @enum {string}
@@ -1501,6 +1583,11 @@ export interface components {
         Decision: {
             comment?: string | null;
             decision: components["schemas"]["Verdict"];
+        };
+        /** @description A deletion: the revision the user saw and why. */
+        DeleteBody: {
+            base_revision: string;
+            message?: string | null;
         };
         /** @description One message: an event, through a rule, to a channel. */
         Delivery: {
@@ -1574,6 +1661,44 @@ export interface components {
          * @enum {string}
          */
         DriftKind: "node.never_connected" | "node.unreachable" | "node.undeclared" | "node.missing_capability" | "node.no_sandbox" | "node.sandbox_unenforced" | "runner.outdated" | "override";
+        /** @description An edit of one object. */
+        EditBody: {
+            /** @description The revision the user saw (`GET /api/v1/sync` `revision`). */
+            base_revision: string;
+            /** @description Why: the commit message's subject. */
+            message?: string | null;
+            /**
+             * @description The object's new `spec`, as written under `spec:` in git; a secret
+             *     typed into a form goes as `{"secret": NAME, "value": "…"}` (the value
+             *     is stored as that secret, only `{secret: NAME}` is written to git).
+             */
+            spec: Record<string, never>;
+        };
+        /** @description The object changed upstream since the revision the edit was made against: both versions. */
+        EditConflict: {
+            conflict: components["schemas"]["Conflict"];
+            error: components["schemas"]["ErrorDetail"];
+        };
+        /** @description What an edit would do, or did. */
+        EditResult: {
+            /** @description The commit made (null for a preview, or when nothing changed). */
+            commit?: string | null;
+            /** @description The change to the file, as a unified diff (empty: nothing changes). */
+            diff: string;
+            /** @description The file written (relative to the repository). */
+            file: string;
+            /** @description What the result would do to live state. */
+            plan: components["schemas"]["PlanStep"][];
+            /** @description True when the branch had moved and the edit was put onto its new head. */
+            rebased: boolean;
+            /**
+             * @description The revision the edit was applied to: the one the user saw, or the
+             *     branch's newer head when the object did not change since.
+             */
+            revision: string;
+            /** @description Warnings of the resulting config (errors refuse the edit). */
+            warnings: components["schemas"]["FieldError"][];
+        };
         /** @description What a node sends to enroll. */
         EnrollRequest: {
             /**
@@ -1684,6 +1809,28 @@ export interface components {
             node?: string | null;
             run_id?: string | null;
             type: string;
+        };
+        /** @description One field of a changed object: its path in the document, and its values before and after (absent: unset). */
+        FieldChange: {
+            new?: unknown;
+            old?: unknown;
+            /** @description `spec.timeout`, `spec.tools.allow[1]`. */
+            path: string;
+        };
+        /**
+         * @description A problem of the edited config: where a user sees it (file:line:column)
+         *     and where a form shows it (`field`, when it is in the edited object).
+         */
+        FieldError: {
+            /** Format: int32 */
+            column: number;
+            /** @description The field of the edited object, as a path: `spec.cron`, `spec.agents[1]`. */
+            field?: string | null;
+            file: string;
+            hint?: string | null;
+            /** Format: int32 */
+            line: number;
+            message: string;
         };
         /**
          * @description `gap` (WebSocket only, without `seq` and `ts`): the viewer fell so far
@@ -1832,6 +1979,11 @@ export interface components {
             kind: "node";
             /** @description The node's name. */
             name: string;
+        };
+        /** @description The edit leaves the config invalid: every error, with the field a form shows it at. */
+        InvalidEdit: {
+            error: components["schemas"]["ErrorDetail"];
+            errors: components["schemas"]["FieldError"][];
         };
         /**
          * @description A node key's place in rotation (see the module's text).
@@ -2319,6 +2471,30 @@ export interface components {
             name: string;
             paused: boolean;
         };
+        /** @description One object's fate in the next sync. */
+        PlanStep: {
+            /** @enum {string} */
+            action: "add";
+            file: string;
+            kind: string;
+            /** Format: int32 */
+            line: number;
+            name: string;
+        } | {
+            /** @enum {string} */
+            action: "change";
+            fields: components["schemas"]["FieldChange"][];
+            file: string;
+            kind: string;
+            /** Format: int32 */
+            line: number;
+            name: string;
+        } | {
+            /** @enum {string} */
+            action: "remove";
+            kind: string;
+            name: string;
+        };
         /** @description A verdict and what the analysis saw on the way to it. */
         PolicyExplanation: components["schemas"]["ToolVerdict"] & {
             /**
@@ -2349,6 +2525,17 @@ export interface components {
         Pong: {
             /** @description Always true. */
             pong: boolean;
+        };
+        /** @description An edit to preview: as [`EditBody`]; without `spec`, the object's deletion. */
+        PreviewBody: {
+            base_revision: string;
+            message?: string | null;
+            spec?: Record<string, never> | null;
+        };
+        /** @description A user's name and e-mail, as commits of their edits carry them; `""` clears one. */
+        Profile: {
+            email?: string | null;
+            full_name?: string | null;
         };
         /** @description What came of a push. */
         PushAccepted: {
@@ -3257,7 +3444,7 @@ export interface components {
          * @description Why a sync ran.
          * @enum {string}
          */
-        SyncTrigger: "start" | "poll" | "webhook" | "watch" | "refresh";
+        SyncTrigger: "start" | "poll" | "webhook" | "watch" | "refresh" | "edit";
         /** @description Where the config stands: the source's head, what was last attempted and applied, and how it went. */
         SyncView: {
             /** @description Errors of the head revision (file, line, column, message, hint), or why the source cannot be read. */
@@ -3563,6 +3750,10 @@ export interface components {
             created_at: string;
             /** @description Disabled users cannot log in. */
             disabled: boolean;
+            /** @description Their e-mail as commits of their edits carry it. */
+            email?: string | null;
+            /** @description Their name as commits of their edits carry it; null: the user name. */
+            full_name?: string | null;
             /**
              * Format: date-time
              * @description Their last login; null: never.
@@ -3579,6 +3770,10 @@ export interface components {
         UserChange: {
             /** @description Disabled users cannot log in; their sessions end. */
             disabled?: boolean | null;
+            /** @description Their e-mail as commits of their edits carry it; `""` clears it. */
+            email?: string | null;
+            /** @description Their name as commits of their edits carry it; `""` clears it. */
+            full_name?: string | null;
             /** @description A new password; the user's sessions end. */
             password?: string | null;
             role?: null | components["schemas"]["Role"];
@@ -4270,6 +4465,57 @@ export interface operations {
             };
         };
     };
+    profile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Profile"];
+            };
+        };
+        responses: {
+            /** @description the user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAnswer"];
+                };
+            };
+            /** @description a value cannot go into a commit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller is not a user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     setup: {
         parameters: {
             query?: never;
@@ -4346,6 +4592,273 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description nodes, agents, schedules, notification-channels, notification-rules or triggers */
+                kind: string;
+                /** @description the object's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditBody"];
+            };
+        };
+        responses: {
+            /** @description the commit, its diff and plan (`commit` null: nothing changed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditResult"];
+                };
+            };
+            /** @description the request is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such kind of object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object changed upstream: both versions */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditConflict"];
+                };
+            };
+            /** @description the edit leaves the config invalid; nothing written */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidEdit"];
+                };
+            };
+            /** @description the config repository refused or cannot be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description nodes, agents, schedules, notification-channels, notification-rules or triggers */
+                kind: string;
+                /** @description the object's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteBody"];
+            };
+        };
+        responses: {
+            /** @description the commit, its diff and plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditResult"];
+                };
+            };
+            /** @description the request is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object in git */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object changed upstream: both versions */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditConflict"];
+                };
+            };
+            /** @description the config would be invalid without it (something refers to it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidEdit"];
+                };
+            };
+            /** @description the config repository refused or cannot be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description nodes, agents, schedules, notification-channels, notification-rules or triggers */
+                kind: string;
+                /** @description the object's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewBody"];
+            };
+        };
+        responses: {
+            /** @description the diff and plan the edit would make */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditResult"];
+                };
+            };
+            /** @description the request is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such kind of object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object changed upstream: both versions */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EditConflict"];
+                };
+            };
+            /** @description the edit would leave the config invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidEdit"];
                 };
             };
         };
@@ -5980,7 +6493,7 @@ export interface operations {
             };
         };
     };
-    put: {
+    put_secrets: {
         parameters: {
             query?: never;
             header?: never;

@@ -207,7 +207,9 @@ impl Source for GitSource {
             remote.push(&[format!("{local}:{target}")], Some(&mut opts))
         };
         let moved = |why: &str| {
-            ["fast-forward", "fastforward", "fetch first", "stale", "not present locally"].iter().any(|m| why.contains(m))
+            ["fast-forward", "fastforward", "fetch first", "stale", "not present locally"]
+                .iter()
+                .any(|m| why.contains(m))
         };
         match (pushed, refused.into_inner()) {
             (Err(e), _) if e.code() == git2::ErrorCode::NotFastForward || moved(e.message()) => {
