@@ -168,12 +168,12 @@ async fn every_route_but_the_public_ones_needs_a_valid_key_and_a_big_enough_role
     public.sort();
     assert_eq!(public, PUBLIC, "the public routes changed: update PUBLIC only if that is meant");
     assert!(guarded > 40, "only {guarded} guarded operations: is the document complete?");
-    // Writes need more than reading; a viewer's own session and a policy question (`can_i`,
-    // which changes nothing) are the only posts a viewer makes.
+    // Writes need more than reading; a viewer's own session and profile and a policy question
+    // (`can_i`, which changes nothing) are the only writes a viewer makes.
     for op in doc["paths"].as_object().unwrap().values().flat_map(|i| i.as_object().unwrap().iter()) {
         if op.0 != "get" && op.1["x-required-role"] == "viewer" {
             let id = op.1["operationId"].as_str().unwrap_or("?");
-            assert!(["logout", "change_password", "can_i"].contains(&id), "a viewer may {} ({id})", op.0);
+            assert!(["logout", "change_password", "profile", "can_i"].contains(&id), "a viewer may {} ({id})", op.0);
         }
     }
 }

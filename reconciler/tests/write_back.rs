@@ -7,6 +7,7 @@ mod common;
 
 use car_server::trust::access::Role;
 use car_server::trust::audit::{Actor, ActorKind};
+use car_testkit::forge::{FakeForge, Flavor};
 use common::Repos;
 use common::app::App;
 use git2::Repository;
@@ -295,4 +296,243 @@ async fn an_edit_that_changes_nothing_makes_no_commit() {
     assert_eq!(status, 200, "{r}");
     assert_eq!((r["commit"].clone(), r["diff"].as_str()), (Value::Null, Some("")));
     assert_eq!(head(&app), base);
+}
+
+/// The example config with pull-request mode against a fake forge.
+async fn start_forge(flavor: Flavor) -> (App, FakeForge) {
+    let forge = FakeForge::start(flavor, "forge-token").await;
+    let name = match flavor {
+        Flavor::GitHub => "github",
+        Flavor::Gitea => "gitea",
+        Flavor::GitLab => "gitlab",
+    };
+    let repo = car_testkit::git::ConfigRepo::from_dir(&common::example_dir());
+    repo.commit("initial config");
+    let settings = [
+        ("CONFIG_WRITE_MODE", "pull-request"),
+        ("CONFIG_FORGE", name),
+        ("CONFIG_FORGE_API_URL", forge.api.as_str()),
+        ("CONFIG_FORGE_REPO", "me/homelab"),
+        ("CONFIG_FORGE_TOKEN", "forge-token"),
+    ];
+    (App::with_settings(repo, &settings).await, forge)
+}
+
+#[tokio::test]
+async fn pull_request_mode_pushes_a_branch_and_opens_a_pull_request_on_each_forge() {
+    for flavor in [Flavor::GitHub, Flavor::Gitea, Flavor::GitLab] {
+        let (app, forge) = start_forge(flavor).await;
+        let base = head(&app);
+        let spec = live_spec(&app, "daily-maintenance").await;
+        let body = json!({"spec": dict(&spec, "cron", json!("15 3 * * *")), "base_revision": base, "message": "Later maintenance"});
+        let (status, done) = edit(&app, &app.key, "PUT", "/api/v1/config/schedules/daily-maintenance", body).await;
+        assert_eq!(status, 200, "{flavor:?}: {done}");
+        assert_eq!(head(&app), base, "{flavor:?}: the config branch waits for the merge");
+        let pr = &done["pull_request"];
+        let branch = pr["branch"].as_str().unwrap();
+        assert!(branch.starts_with("car/schedules-daily-maintenance-"), "{pr}");
+        let repo = Repository::open_bare(app.repo.path()).unwrap();
+        let pushed = repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap().to_string();
+        assert_eq!(done["commit"], pushed.as_str());
+        assert_eq!(commit_of(&app, &pushed).2, std::slice::from_ref(&base));
+
+        let (path, title, head_field, base_field, text) = match flavor {
+            Flavor::GitLab => (
+                "/api/v4/projects/me%2Fhomelab/merge_requests",
+                "title",
+                "source_branch",
+                "target_branch",
+                "description",
+            ),
+            Flavor::Gitea => ("/api/v1/repos/me/homelab/pulls", "title", "head", "base", "body"),
+            Flavor::GitHub => ("/repos/me/homelab/pulls", "title", "head", "base", "body"),
+        };
+        let sent = forge.wait_for("POST", path.rsplit('/').next().unwrap()).await;
+        assert_eq!(
+            (sent.path.as_str(), sent.status, sent.token.as_deref()),
+            (path, 201, Some("forge-token")),
+            "{flavor:?}"
+        );
+        assert_eq!(
+            (sent.body[title].as_str(), sent.body[head_field].as_str(), sent.body[base_field].as_str()),
+            (Some("Later maintenance"), Some(branch), Some("main"))
+        );
+        let described = sent.body[text].as_str().unwrap();
+        assert!(
+            described.contains("spec.cron: \"0 2 * * *\" -> \"15 3 * * *\"")
+                && described.contains("+  cron: \"15 3 * * *\""),
+            "{described}"
+        );
+        assert_eq!(pr["number"], 1);
+
+        let (_, changes) = app.get("/api/v1/config/changes").await;
+        let c = &changes["changes"][0];
+        assert_eq!(
+            (c["state"].as_str(), c["url"].as_str(), c["branch"].as_str()),
+            (Some("open"), pr["url"].as_str(), Some(branch)),
+            "{changes}"
+        );
+
+        // Merged on the forge: the proposal says so, and a sync is asked for.
+        let merged =
+            json!({"action": "closed", "number": 1, "pull_request": {"merged": true, "base": {"ref": "main"}}});
+        if flavor != Flavor::GitLab {
+            assert_eq!(pull_request_event(&app, merged).await.0, 202);
+            wait_for(&app, "the proposal merged", async |a| {
+                a.get("/api/v1/config/changes").await.1["changes"][0]["state"] == "merged"
+            })
+            .await;
+        }
+
+        // The same server can still commit straight away when the edit asks.
+        let body = json!({"spec": dict(&spec, "jitter", json!("3m")), "base_revision": base, "mode": "commit"});
+        let (status, done) = edit(&app, &app.key, "PUT", "/api/v1/config/schedules/daily-maintenance", body).await;
+        assert_eq!((status, done["pull_request"].clone()), (200, Value::Null), "{done}");
+        assert_eq!(head(&app), done["commit"].as_str().unwrap());
+    }
+}
+
+fn signed(body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(common::app::SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn pull_request_event(app: &App, body: Value) -> (u16, Value) {
+    let bytes = body.to_string().into_bytes();
+    let sig = signed(&bytes);
+    let headers = [
+        ("x-github-event", "pull_request"),
+        ("x-hub-signature-256", sig.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, answer) = app.call("POST", "/api/v1/webhooks/git", &headers, bytes).await;
+    (status.as_u16(), answer)
+}
+
+#[tokio::test]
+async fn a_pull_request_is_checked_before_merge_and_a_broken_head_fails_naming_file_and_line() {
+    let (mut app, forge) = start_forge(Flavor::GitHub).await;
+    // A contributor's pull request #5 with a broken cron, #6 with a good one.
+    let good = app.repo.pull().read(SCHEDULE);
+    app.repo.write(SCHEDULE, good.replace("cron: \"0 2 * * *\"", "cron: \"0 25 * * *\""));
+    let broken = app.repo.commit_on("broken", "a broken cron");
+    app.repo.write(SCHEDULE, good.replace("cron: \"0 2 * * *\"", "cron: \"30 2 * * *\""));
+    let fine = app.repo.commit_on("fine", "a later cron");
+    let repo = Repository::open_bare(app.repo.path()).unwrap();
+    for (n, sha) in [(5, &broken), (6, &fine)] {
+        repo.reference(&format!("refs/pull/{n}/head"), git2::Oid::from_str(sha).unwrap(), true, "the forge's pull ref")
+            .unwrap();
+    }
+
+    let event = |n: i64, sha: &str| json!({"action": "opened", "number": n, "pull_request": {"head": {"sha": sha}, "base": {"ref": "main"}}});
+    let (status, answer) = pull_request_event(&app, event(5, &broken)).await;
+    assert_eq!(status, 202, "{answer}");
+    let status = forge.wait_for("POST", &format!("/statuses/{broken}")).await;
+    assert_eq!(status.body["state"], "failure");
+    let description = status.body["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("1 error; schedules/daily-maintenance.yaml:14:9: invalid cron expression"),
+        "{description}"
+    );
+    assert_eq!(status.body["context"], "car-server/config");
+    let comment = forge.wait_for("POST", "/issues/5/comments").await;
+    assert!(
+        comment.body["body"]
+            .as_str()
+            .unwrap()
+            .contains("`schedules/daily-maintenance.yaml:14:9` invalid cron expression \"0 25 * * *\""),
+        "{:?}",
+        comment.body
+    );
+
+    pull_request_event(&app, event(6, &fine)).await;
+    let status = forge.wait_for("POST", &format!("/statuses/{fine}")).await;
+    assert_eq!(status.body["state"], "success");
+    assert!(
+        status.body["description"].as_str().unwrap().starts_with("valid; Plan: 0 to add, 1 to change, 0 to remove"),
+        "{:?}",
+        status.body
+    );
+    let comment = forge.wait_for("POST", "/issues/6/comments").await;
+    assert!(
+        comment.body["body"].as_str().unwrap().contains("spec.cron: \"0 2 * * *\" -> \"30 2 * * *\""),
+        "{:?}",
+        comment.body
+    );
+
+    // A pull request into another branch is none of our business.
+    let other =
+        json!({"action": "opened", "number": 7, "pull_request": {"head": {"sha": fine}, "base": {"ref": "dev"}}});
+    assert_eq!(pull_request_event(&app, other).await.0, 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!forge.requests().iter().any(|r| r.path.contains("/issues/7/")), "{:#?}", forge.requests());
+}
+
+#[tokio::test]
+async fn a_local_folder_is_written_in_place_and_committed_when_it_is_a_work_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    copy(&common::example_dir(), &config);
+    let work = Repository::init(dir.path()).unwrap();
+    let mut index = work.index().unwrap();
+    index.add_all(["config"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    let tree = work.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Someone", "someone@example.org").unwrap();
+    work.commit(Some("HEAD"), &sig, &sig, "the config", &tree, &[]).unwrap();
+    index.write().unwrap();
+
+    let store = common::store().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = common::application(&store, &config.display().to_string(), data.path()).await;
+    server.start(&[car_server::app::startup::Task::Sync]);
+    let state = server.state.clone();
+    let key = common::admin_key(&store).await;
+    let app = car_server::api::app(state);
+    let call = |method: &'static str, path: String, body: Value| {
+        let app = app.clone();
+        let key = key.clone();
+        async move {
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            let a = common::app::send(&app, req, None).await;
+            (a.status.as_u16(), a.body)
+        }
+    };
+    let mut base = None;
+    for _ in 0..200 {
+        base = server.live.now().revision.clone();
+        if base.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let base = base.expect("the folder applied");
+    let (_, list) = call("GET", "/api/v1/schedules".into(), Value::Null).await;
+    let spec = list["schedules"].as_array().unwrap().iter().find(|s| s["name"] == "daily-maintenance").unwrap()["spec"]
+        .clone();
+    let body = json!({"spec": dict(&spec, "cron", json!("45 1 * * *")), "base_revision": base, "message": "Earlier"});
+    let (status, done) = call("PUT", "/api/v1/config/schedules/daily-maintenance".into(), body).await;
+    assert_eq!(status, 200, "{done}");
+    let text = std::fs::read_to_string(config.join(SCHEDULE)).unwrap();
+    assert!(text.contains("cron: \"45 1 * * *\""), "written in place: {text}");
+    let commit = work.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!((commit.summary(), commit.author().name()), (Some("Earlier"), Some("test admin")));
+    assert_eq!(done["commit"], commit.id().to_string().as_str());
+    let statuses = work.statuses(None).unwrap();
+    assert!(statuses.iter().all(|s| !s.path().unwrap_or_default().starts_with("config/")), "the work tree is clean");
+}
+
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(entry.path(), target).unwrap();
+    }
 }

@@ -7,6 +7,7 @@
 //! are delivered to.
 
 pub mod anthropic;
+pub mod forge;
 pub mod git;
 pub mod gotify;
 pub mod json;

@@ -190,9 +190,9 @@ pub async fn profile(
     let Principal::User { name, .. } = &c.principal else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
-            "only users have a profile",
-            "log in as the user",
+            "not_a_user",
+            "only users have a profile; an API key's edits carry the profile of the user who made it",
+            "log in as the user to set it",
         ));
     };
     b.save(&s, name, &c.actor()).await?;

@@ -13,8 +13,9 @@ use utoipa::ToSchema;
 
 use super::error::{ErrorDetail, JsonBody};
 use super::{ApiError, AppState};
+use crate::config::changes::ProposedChange;
 use crate::config::source::{Author, SourceError};
-use crate::config::write::{Conflict, Edit, EditResult, FieldError, WriteError, kind_of_path};
+use crate::config::write::{Conflict, Edit, EditResult, FieldError, WriteError, WriteMode, kind_of_path};
 use crate::trust::access::{Caller, Principal};
 
 /// An edit of one object.
@@ -30,6 +31,9 @@ pub struct EditBody {
     /// Why: the commit message's subject.
     #[serde(default)]
     pub message: Option<String>,
+    /// `commit` to the config branch or open a `pull-request`; absent: the server's `CONFIG_WRITE_MODE`.
+    #[serde(default)]
+    pub mode: Option<WriteMode>,
 }
 
 /// An edit to preview: as [`EditBody`]; without `spec`, the object's deletion.
@@ -49,6 +53,14 @@ pub struct DeleteBody {
     pub base_revision: String,
     #[serde(default)]
     pub message: Option<String>,
+    #[serde(default)]
+    pub mode: Option<WriteMode>,
+}
+
+/// Edits proposed as pull requests: the open ones, then the latest merged or closed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeList {
+    pub changes: Vec<ProposedChange>,
 }
 
 /// The edit leaves the config invalid: every error, with the field a form shows it at.
@@ -71,6 +83,7 @@ fn edit_of(
     spec: Option<Value>,
     base_revision: String,
     message: Option<String>,
+    mode: Option<WriteMode>,
 ) -> Result<Edit, ApiError> {
     let kind = kind_of_path(kind).ok_or_else(|| {
         ApiError::not_found(
@@ -81,7 +94,7 @@ fn edit_of(
     if let Some(m) = &message {
         super::error::storable("message", m)?;
     }
-    Ok(Edit { kind, name, spec, base_revision, message })
+    Ok(Edit { kind, name, spec, base_revision, message, mode })
 }
 
 /// The commit's author: the user's name and e-mail (an API key acts for the user who made it).
@@ -92,9 +105,16 @@ async fn author(s: &AppState, c: &Caller) -> Result<Author, ApiError> {
         Principal::Node { name, .. } => name.clone(),
     };
     let profile = s.users.user(&username).await?;
-    let name = profile.as_ref().and_then(|u| u.full_name.clone()).unwrap_or_else(|| username.clone());
-    let email = profile.and_then(|u| u.email).unwrap_or_else(|| {
-        if username.contains('@') { username.clone() } else { format!("{username}@car-server.invalid") }
+    // A signature cannot hold '<', '>' or control characters.
+    let clean = |v: &str| {
+        v.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>')).collect::<String>().trim().to_string()
+    };
+    let name = profile.as_ref().and_then(|u| u.full_name.as_deref()).map(clean).filter(|n| !n.is_empty());
+    let email = profile.as_ref().and_then(|u| u.email.as_deref()).map(clean).filter(|e| e.contains('@'));
+    let name = name.unwrap_or_else(|| clean(&username));
+    let email = email.unwrap_or_else(|| {
+        let user = clean(&username);
+        if user.contains('@') { user } else { format!("{user}@car-server.invalid") }
     });
     Ok(Author { name, email })
 }
@@ -142,6 +162,16 @@ fn answer(r: Result<EditResult, WriteError>, ok: StatusCode) -> Response {
             ApiError::new(StatusCode::BAD_GATEWAY, "config_repo", e.to_string(), "nothing was written; see the message")
                 .into_response()
         }
+        Err(e @ WriteError::Forge { .. }) => {
+            tracing::warn!(error = %e, "a pull request could not be opened");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "forge",
+                e.to_string(),
+                "open the pull request from the branch by hand, or fix the forge settings and edit again",
+            )
+            .into_response()
+        }
         Err(WriteError::Store(e)) => ApiError::from(e).into_response(),
         Err(e @ WriteError::Task(_)) => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "see the server log")
@@ -167,7 +197,7 @@ pub async fn put(
     Path((kind, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<EditBody>,
 ) -> Result<Response, ApiError> {
-    let edit = edit_of(&kind, name, Some(b.spec), b.base_revision, b.message)?;
+    let edit = edit_of(&kind, name, Some(b.spec), b.base_revision, b.message, b.mode)?;
     let author = author(&s, &c).await?;
     Ok(answer(s.writer.write(&edit, &c.actor(), &author).await, StatusCode::OK))
 }
@@ -189,7 +219,7 @@ pub async fn delete(
     Path((kind, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<DeleteBody>,
 ) -> Result<Response, ApiError> {
-    let edit = edit_of(&kind, name, None, b.base_revision, b.message)?;
+    let edit = edit_of(&kind, name, None, b.base_revision, b.message, b.mode)?;
     let author = author(&s, &c).await?;
     Ok(answer(s.writer.write(&edit, &c.actor(), &author).await, StatusCode::OK))
 }
@@ -209,6 +239,13 @@ pub async fn preview(
     Path((kind, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<PreviewBody>,
 ) -> Result<Response, ApiError> {
-    let edit = edit_of(&kind, name, b.spec, b.base_revision, b.message)?;
+    let edit = edit_of(&kind, name, b.spec, b.base_revision, b.message, None)?;
     Ok(answer(s.writer.preview(&edit).await, StatusCode::OK))
+}
+
+/// Edits proposed as pull requests, open ones first.
+#[utoipa::path(get, path = "/api/v1/config/changes", tag = "config",
+    responses((status = 200, description = "the proposed changes", body = ChangeList)))]
+pub async fn changes(State(s): State<AppState>) -> Result<Json<ChangeList>, ApiError> {
+    Ok(Json(ChangeList { changes: crate::config::changes::list(s.store.pool()).await? }))
 }

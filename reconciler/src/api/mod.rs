@@ -149,7 +149,8 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(live::live))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::channels))
-        .routes(routes!(hooks::triggers));
+        .routes(routes!(hooks::triggers))
+        .routes(routes!(config_write::changes));
     // Operators also run, approve and steer.
     let operate = OpenApiRouter::new()
         .routes(routes!(sync::refresh))

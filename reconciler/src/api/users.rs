@@ -113,10 +113,10 @@ pub struct UserChange {
     /// Disabled users cannot log in; their sessions end.
     pub disabled: Option<bool>,
     /// Their name as commits of their edits carry it; `""` clears it.
-    #[schema(max_length = 200, pattern = r"^[^<>\x00-\x1f\x7f]*$")]
+    #[schema(max_length = 200)]
     pub full_name: Option<String>,
     /// Their e-mail as commits of their edits carry it; `""` clears it.
-    #[schema(max_length = 200, pattern = r"^$|^[^@<>\s]+@[^@<>\s]+$")]
+    #[schema(max_length = 200)]
     pub email: Option<String>,
 }
 
@@ -124,9 +124,9 @@ pub struct UserChange {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    #[schema(max_length = 200, pattern = r"^[^<>\x00-\x1f\x7f]*$")]
+    #[schema(max_length = 200)]
     pub full_name: Option<String>,
-    #[schema(max_length = 200, pattern = r"^$|^[^@<>\s]+@[^@<>\s]+$")]
+    #[schema(max_length = 200)]
     pub email: Option<String>,
 }
 
@@ -136,28 +136,19 @@ impl Profile {
         if self.full_name.is_none() && self.email.is_none() {
             return Ok(());
         }
+        // Anything goes in (a commit's author cannot hold '<', '>' or line
+        // breaks: those are dropped when a commit is made), up to 200 characters.
         for (field, v) in [("full_name", &self.full_name), ("email", &self.email)] {
             let v = v.as_deref().unwrap_or_default();
-            if v.chars().count() > 200 || v.chars().any(|c| c <= '\x1f' || matches!(c, '\x7f' | '<' | '>')) {
+            super::error::storable(field, v)?;
+            if v.chars().count() > 200 {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid",
-                    format!("{field} is not a name or address a commit can carry"),
-                    "use up to 200 characters, without '<', '>' or line breaks",
+                    format!("{field} is longer than 200 characters"),
+                    "shorten it",
                 ));
             }
-        }
-        let address = |e: &str| {
-            e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'))
-                && !e.chars().any(char::is_whitespace)
-        };
-        if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty() && !address(e)) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("{e:?} is not an e-mail address"),
-                "write it as name@example.org",
-            ));
         }
         s.users.set_profile(username, self.full_name.as_deref(), self.email.as_deref(), by).await?;
         Ok(())

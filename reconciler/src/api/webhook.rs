@@ -1,4 +1,5 @@
-//! `POST /api/v1/webhooks/git`: a push to the config repository.
+//! `POST /api/v1/webhooks/git`: a push to the config repository, or a pull
+//! request to it ([`crate::config::review`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -45,7 +46,8 @@ impl IntoResponse for GitHookAnswer {
     }
 }
 
-/// A push webhook (GitHub, GitLab, Gitea/Forgejo or generic). A valid push to the config branch queues a sync at once.
+/// A push webhook (GitHub, GitLab, Gitea/Forgejo or generic). A valid push to the config branch queues a sync at once;
+/// a pull request event has the pull request's head checked and a commit status and a plan comment posted to the forge.
 #[utoipa::path(post, path = "/api/v1/webhooks/git", tag = "sync",
     request_body(content = String, content_type = "application/json", description = "the provider's push payload"),
     responses(
@@ -70,6 +72,18 @@ pub async fn git(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let event = event(&headers);
     if event.as_deref() == Some("ping") {
         return Ok(GitHookAnswer::Pong(Pong { pong: true }));
+    }
+    if let Some(pr) = crate::config::review::pull_event(event.as_deref(), &body) {
+        // Checked in the background: the forge wants its answer fast.
+        let writer = s.writer.clone();
+        let number = pr.number;
+        tokio::spawn(async move {
+            if let Err(e) = writer.review(&pr).await {
+                tracing::warn!(error = %e, number, "could not check a pull request");
+            }
+        });
+        let reason = Some(format!("pull request #{number}: checked and reported to the forge"));
+        return Ok(GitHookAnswer::Push(PushAccepted { queued: false, reason }));
     }
     let wanted = format!("refs/heads/{}", s.settings.branch);
     match pushed_ref(&body) {

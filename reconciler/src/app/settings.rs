@@ -61,6 +61,16 @@ pub struct Settings {
     pub budget: crate::runs::gate::Budget,
     /// `RETENTION_DAYS` (default 90): finished runs and their logs older than this are deleted; usage is kept.
     pub retention_days: u32,
+    /// `CONFIG_WRITE_MODE` (default commit): edits made in the dashboard are
+    /// pushed to the config branch, or (`pull-request`) to a new branch with
+    /// a pull request.
+    pub write_mode: crate::config::write::WriteMode,
+    /// `CONFIG_FORGE` (github, gitlab, gitea), `CONFIG_FORGE_API_URL`,
+    /// `CONFIG_FORGE_REPO` (owner/name) and `CONFIG_FORGE_TOKEN` (default
+    /// `CONFIG_REPO_TOKEN`): the forge that opens pull requests and is told
+    /// whether a pull request's config is valid; derived from `CONFIG_REPO`
+    /// when it allows.
+    pub forge: Option<crate::config::forge::ForgeSettings>,
 }
 
 /// Everything wrong with the environment, one line per variable.
@@ -234,10 +244,39 @@ impl Settings {
             problems
                 .push(format!("PUBLIC_URL={u:?} is not an http(s) URL (hint: e.g. PUBLIC_URL=https://car.home.lan)"));
         }
+        let write_mode = match var("CONFIG_WRITE_MODE").as_deref().map(str::trim) {
+            None | Some("commit") => crate::config::write::WriteMode::Commit,
+            Some("pull-request") => crate::config::write::WriteMode::PullRequest,
+            Some(other) => {
+                problems.push(format!("CONFIG_WRITE_MODE={other:?} is not a mode (hint: commit or pull-request)"));
+                crate::config::write::WriteMode::Commit
+            }
+        };
+        let token = var("CONFIG_FORGE_TOKEN").or_else(|| var("CONFIG_REPO_TOKEN")).map(Secret::new);
+        let forge = crate::config::forge::derive(
+            &repo,
+            var("CONFIG_FORGE").as_deref(),
+            var("CONFIG_FORGE_API_URL").as_deref(),
+            var("CONFIG_FORGE_REPO").as_deref(),
+            token,
+        )
+        .unwrap_or_else(|why| {
+            problems.push(why);
+            None
+        });
+        if write_mode == crate::config::write::WriteMode::PullRequest && forge.is_none() {
+            problems.push(
+                "CONFIG_WRITE_MODE=pull-request but the forge is unknown (hint: set CONFIG_FORGE to github, gitlab or \
+                 gitea, and CONFIG_FORGE_API_URL when it is self-hosted)"
+                    .into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
         Ok(Settings {
+            write_mode,
+            forge,
             database_url: var("DATABASE_URL"),
             data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
             source: SourceSettings {

@@ -179,6 +179,10 @@ impl Application {
             repo: ConfigRepo::new(&store),
             sync: sync.clone(),
             secrets: secrets.clone(),
+            mode: settings.write_mode,
+            forge: settings.forge.clone().map(|f| Arc::new(crate::config::forge::Forge::new(f))),
+            branch: settings.source.branch.clone(),
+            dashboard: settings.dashboard_url(),
         });
         let state = AppState {
             store: store.clone(),

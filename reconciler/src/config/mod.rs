@@ -2,8 +2,11 @@
 //! validated and applied as live state ([`sync`]), and the push webhooks
 //! that ask for a sync ([`webhook`]).
 
+pub mod changes;
+pub mod forge;
 pub mod plan;
 pub mod repo;
+pub mod review;
 pub mod snapshot;
 pub mod source;
 pub mod sync;

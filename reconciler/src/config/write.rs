@@ -24,6 +24,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::config::changes::NewChange;
+use crate::config::forge::{Forge, ForgeError, PullRequest};
 use crate::config::plan::{self, Step};
 use crate::config::repo::{ConfigRepo, Revision};
 use crate::config::source::{Author, FileChange, Source, SourceError};
@@ -67,6 +69,14 @@ fn schema_file(kind: Kind) -> String {
     format!("{}.schema.json", p.strip_suffix('s').unwrap_or(p))
 }
 
+/// Where an edit goes: onto the config branch, or onto a new branch with a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteMode {
+    Commit,
+    PullRequest,
+}
+
 /// One edit of one object.
 #[derive(Debug, Clone)]
 pub struct Edit {
@@ -78,13 +88,18 @@ pub struct Edit {
     pub base_revision: String,
     /// Why, in the user's words (the commit message's subject).
     pub message: Option<String>,
+    /// This edit's choice; `None`: the server's `CONFIG_WRITE_MODE`.
+    pub mode: Option<WriteMode>,
 }
 
 /// What an edit would do, or did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EditResult {
-    /// The commit made (null for a preview, or when nothing changed).
+    /// The commit made (null for a preview, or when nothing changed); for a
+    /// local folder that is not a git work tree, the folder's new revision.
     pub commit: Option<String>,
+    /// The pull request opened for it, in pull-request mode (the config branch is untouched until it is merged).
+    pub pull_request: Option<PullRequest>,
     /// The revision the edit was applied to: the one the user saw, or the
     /// branch's newer head when the object did not change since.
     pub revision: String,
@@ -145,6 +160,9 @@ pub enum WriteError {
     Conflict(Box<Conflict>),
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The branch is pushed, but the forge did not open the pull request.
+    #[error("the edit is on branch {branch}, but no pull request was opened: {error}")]
+    Forge { branch: String, error: ForgeError },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the edit stopped unexpectedly: {0}")]
@@ -168,6 +186,14 @@ pub struct Writer {
     pub repo: ConfigRepo,
     pub sync: SyncRequests,
     pub secrets: Arc<Secrets>,
+    /// `CONFIG_WRITE_MODE`.
+    pub mode: WriteMode,
+    /// The forge, when known: pull requests and their reviews.
+    pub forge: Option<Arc<Forge>>,
+    /// `CONFIG_BRANCH`: where pull requests go.
+    pub branch: String,
+    /// The dashboard, for links from the forge (`PUBLIC_URL`).
+    pub dashboard: String,
 }
 
 impl Writer {
@@ -200,21 +226,70 @@ impl Writer {
                 stored = true;
             }
             let message = commit_message(&edit, &prepared, by);
-            let (source, target, change, who) =
-                (self.source.clone(), prepared.target.clone(), prepared.change.clone(), author.clone());
+            let mode = edit.mode.unwrap_or(self.mode);
+            let forge = match mode {
+                WriteMode::Commit => None,
+                WriteMode::PullRequest => Some(self.forge.clone().ok_or_else(|| {
+                    WriteError::BadRequest {
+                        message: "pull requests need to know the forge".into(),
+                        hint:
+                            "set CONFIG_FORGE (github, gitlab or gitea) and CONFIG_FORGE_TOKEN on the server, or commit"
+                                .into(),
+                    }
+                })?),
+            };
+            let branch = forge.as_ref().map(|_| {
+                let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+                format!("car/{}-{}-{stamp}", path_of_kind(edit.kind), edit.name)
+            });
+            let (source, target, change, who, to) =
+                (self.source.clone(), prepared.target.clone(), prepared.change.clone(), author.clone(), branch.clone());
             let committed =
-                tokio::task::spawn_blocking(move || source.commit(&target, &[change], &who, &message, None)).await?;
+                tokio::task::spawn_blocking(move || source.commit(&target, &[change], &who, &message, to.as_deref()))
+                    .await?;
             match committed {
                 Ok(rev) => {
-                    self.sync.request(Trigger::Edit);
                     let file = prepared.change.path.display().to_string();
-                    let detail = json!({"commit": rev.id, "file": file, "message": edit.message,
+                    let mut detail = json!({"commit": rev.id, "file": file, "message": edit.message,
                         "deleted": edit.spec.is_none(), "rebased": prepared.rebased || attempt > 1});
+                    let pull = match (forge, branch) {
+                        (Some(forge), Some(branch)) => {
+                            let title =
+                                commit_message(&edit, &prepared, by).lines().next().unwrap_or_default().to_string();
+                            let live = self.repo.objects(None).await?;
+                            let body = pull_body(&edit, &prepared, by, &plan::diff(&live, &desired(&prepared.loaded)));
+                            let pr = forge
+                                .open_pull(&branch, &self.branch, &title, &body)
+                                .await
+                                .map_err(|error| WriteError::Forge { branch: branch.clone(), error })?;
+                            NewChange {
+                                kind: edit.kind.as_str(),
+                                name: &edit.name,
+                                title: &title,
+                                branch: &branch,
+                                commit: &rev.id,
+                                forge: forge.settings.kind.as_str(),
+                                number: pr.number,
+                                url: &pr.url,
+                                created_by: &by.label(),
+                            }
+                            .record(self.repo.pool())
+                            .await?;
+                            detail["pull_request"] = json!(pr.url);
+                            Some(pr)
+                        }
+                        _ => {
+                            self.sync.request(Trigger::Edit);
+                            None
+                        }
+                    };
                     let target = format!("{}/{}", edit.kind, edit.name);
                     audit::record(self.repo.pool(), by, Action::ConfigWritten, Some(&target), detail)
                         .await
                         .map_err(StoreError::from)?;
-                    return self.result(prepared, Some(rev.id)).await;
+                    let mut result = self.result(prepared, Some(rev.id)).await?;
+                    result.pull_request = pull;
+                    return Ok(result);
                 }
                 Err(SourceError::Moved(why)) if attempt < ATTEMPTS => {
                     tracing::info!(%why, attempt, "the config branch moved during an edit; trying on its new head");
@@ -229,6 +304,7 @@ impl Writer {
         let live = self.repo.objects(None).await?;
         Ok(EditResult {
             commit,
+            pull_request: None,
             revision: p.target.id.clone(),
             rebased: p.rebased,
             file: p.change.path.display().to_string(),
@@ -509,6 +585,18 @@ fn commit_message(e: &Edit, p: &Prepared, by: &Actor) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A pull request's description: why, who, the plan and the diff.
+fn pull_body(e: &Edit, p: &Prepared, by: &Actor, steps: &[Step]) -> String {
+    let why = e.message.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("(no reason given)");
+    format!(
+        "{why}\n\nEdited in the car-server dashboard by {}; merging applies it at the next sync.\n\n### Plan\n\n```\n{}```\n\n### {}\n\n```diff\n{}```\n",
+        by.label(),
+        plan::render_plan(steps, None),
+        p.change.path.display(),
+        p.diff
+    )
 }
 
 /// Secrets typed into a form arrive as `{"secret": NAME, "value": "…"}`:

@@ -50,6 +50,11 @@ impl App {
     }
 
     pub async fn with_repo(repo: ConfigRepo) -> Self {
+        Self::with_settings(repo, &[]).await
+    }
+
+    /// With more settings (`(variable, value)` pairs) than the tests' usual ones.
+    pub async fn with_settings(repo: ConfigRepo, more: &[(&str, &str)]) -> Self {
         let store = super::store().await;
         let data = tempfile::tempdir().unwrap();
         let settings = Settings::from_lookup(|k| match k {
@@ -59,7 +64,7 @@ impl App {
             "SECRET_KEY" => Some("5e".repeat(32)),
             "GIT_WEBHOOK_SECRET" => Some(SECRET.into()),
             "PUBLIC_URL" => Some("http://car.lan:8000".into()),
-            _ => None,
+            _ => more.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()),
         })
         .unwrap();
         let mut server = Application::build(settings, store.clone(), Box::new(|_| None)).await.expect("the server");

@@ -316,6 +316,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/config/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Edits proposed as pull requests, open ones first.
+         * @description Needs the viewer role.
+         */
+        get: operations["changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config/{kind}/{name}": {
         parameters: {
             query?: never;
@@ -1093,7 +1113,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A push webhook (GitHub, GitLab, Gitea/Forgejo or generic). A valid push to the config branch queues a sync at once. */
+        /**
+         * A push webhook (GitHub, GitLab, Gitea/Forgejo or generic). A valid push to the config branch queues a sync at once;
+         *     a pull request event has the pull request's head checked and a commit status and a plan comment posted to the forge.
+         */
         post: operations["git"];
         delete?: never;
         options?: never;
@@ -1498,6 +1521,10 @@ export interface components {
             /** @description Always true: a queued run is cancelled at once, a going one when its runner stops it. */
             cancelling: boolean;
         };
+        /** @description Edits proposed as pull requests: the open ones, then the latest merged or closed. */
+        ChangeList: {
+            changes: components["schemas"]["ProposedChange"][];
+        };
         /**
          * @description How a channel is doing.
          * @enum {string}
@@ -1588,6 +1615,7 @@ export interface components {
         DeleteBody: {
             base_revision: string;
             message?: string | null;
+            mode?: null | components["schemas"]["WriteMode"];
         };
         /** @description One message: an event, through a rule, to a channel. */
         Delivery: {
@@ -1667,6 +1695,7 @@ export interface components {
             base_revision: string;
             /** @description Why: the commit message's subject. */
             message?: string | null;
+            mode?: null | components["schemas"]["WriteMode"];
             /**
              * @description The object's new `spec`, as written under `spec:` in git; a secret
              *     typed into a form goes as `{"secret": NAME, "value": "…"}` (the value
@@ -1681,7 +1710,10 @@ export interface components {
         };
         /** @description What an edit would do, or did. */
         EditResult: {
-            /** @description The commit made (null for a preview, or when nothing changed). */
+            /**
+             * @description The commit made (null for a preview, or when nothing changed); for a
+             *     local folder that is not a git work tree, the folder's new revision.
+             */
             commit?: string | null;
             /** @description The change to the file, as a unified diff (empty: nothing changes). */
             diff: string;
@@ -1689,6 +1721,7 @@ export interface components {
             file: string;
             /** @description What the result would do to live state. */
             plan: components["schemas"]["PlanStep"][];
+            pull_request?: null | components["schemas"]["PullRequest"];
             /** @description True when the branch had moved and the edit was put onto its new head. */
             rebased: boolean;
             /**
@@ -2536,6 +2569,47 @@ export interface components {
         Profile: {
             email?: string | null;
             full_name?: string | null;
+        };
+        /** @description An edit proposed as a pull (merge) request. */
+        ProposedChange: {
+            /** @description The branch the edit was pushed to, and its commit. */
+            branch: string;
+            commit: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who made the edit. */
+            created_by: string;
+            /** @description github, gitlab or gitea. */
+            forge: string;
+            /** Format: int64 */
+            id: number;
+            /** @description The object's kind and name. */
+            kind: string;
+            name: string;
+            /**
+             * Format: int64
+             * @description The pull request's number, and where people open it.
+             */
+            number: number;
+            /** @description open, merged or closed. */
+            state: string;
+            /** @description The pull request's title. */
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        /** @description A pull (merge) request opened for an edit. */
+        PullRequest: {
+            /** @description The branch the edit was pushed to. */
+            branch: string;
+            /**
+             * Format: int64
+             * @description Its number (GitLab's `iid`).
+             */
+            number: number;
+            /** @description Where people open it. */
+            url: string;
         };
         /** @description What came of a push. */
         PushAccepted: {
@@ -3785,6 +3859,11 @@ export interface components {
         };
         /** @enum {string} */
         Verdict: "approve" | "deny";
+        /**
+         * @description Where an edit goes: onto the config branch, or onto a new branch with a pull request.
+         * @enum {string}
+         */
+        WriteMode: "commit" | "pull-request";
     };
     responses: never;
     parameters: never;
@@ -4574,6 +4653,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BudgetView"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    changes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the proposed changes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeList"];
                 };
             };
             /** @description not logged in, or an unknown, expired or revoked key */

@@ -232,6 +232,21 @@ impl Source for GitSource {
         Ok(revision_of(&repo.find_commit(oid).map_err(fail)?))
     }
 
+    fn fetch_ref(&self, name: &str) -> Result<Revision, SourceError> {
+        let repo = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        let mut remote = repo.remote_anonymous(&self.url).map_err(|e| self.error(&e))?;
+        let local = format!("refs/car/fetched/{}", name.trim_start_matches("refs/"));
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(self.callbacks());
+        remote.fetch(&[format!("+{name}:{local}")], Some(&mut opts), None).map_err(|e| self.error(&e))?;
+        let commit = repo.find_reference(&local).and_then(|r| r.peel_to_commit()).map_err(|e| SourceError::Git {
+            repo: redact(&self.url),
+            message: format!("{name} was not found: {}", e.message()),
+            hint: "the pull request may be closed, or the forge keeps its heads elsewhere".into(),
+        })?;
+        Ok(revision_of(&commit))
+    }
+
     fn sub_path(&self) -> Option<PathBuf> {
         self.sub_path.clone()
     }

@@ -169,6 +169,10 @@ impl Source for LocalSource {
         self.head()
     }
 
+    fn fetch_ref(&self, name: &str) -> Result<Revision, SourceError> {
+        self.revision(name)
+    }
+
     fn sub_path(&self) -> Option<PathBuf> {
         self.sub_path.clone()
     }

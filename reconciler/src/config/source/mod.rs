@@ -88,6 +88,8 @@ pub trait Source: Send + Sync {
         message: &str,
         branch: Option<&str>,
     ) -> Result<Revision, SourceError>;
+    /// Fetches a ref the branch does not hold (a pull request's head, `refs/pull/7/head`).
+    fn fetch_ref(&self, name: &str) -> Result<Revision, SourceError>;
     /// `CONFIG_PATH`: the folder of the repository that holds the config.
     fn sub_path(&self) -> Option<PathBuf>;
     /// A folder to watch for edits, when the config is read in place.
