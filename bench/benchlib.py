@@ -1,12 +1,18 @@
 """What the benchmarks share: a free local port, the server's first admin
-and an API key for it, and how busy the rest of the machine is (the
+and an API key for it, how busy the rest of the machine is (the
 benchmarks wait for it to be quiet before measuring and print how busy it
-was)."""
+was), and a server on a 1,000-object config repository to push to."""
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -168,3 +174,97 @@ def wait_for(what, check, timeout, server, log):
         if time.time() > deadline or server.poll() is not None:
             sys.exit(f"{what} did not happen in {timeout} s; the server's log ends:\n" + open(log).read()[-3000:])
         time.sleep(0.05)
+
+
+def sh(cmd, cwd=None):
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def git(args, cwd):
+    return sh(["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.org"] + args, cwd)
+
+
+def bench_agent(i, rev=0):
+    """The YAML of generated agent `i` at revision `rev` (its description says which)."""
+    return (f"apiVersion: car/v1\nkind: Agent\nmetadata:\n  name: bench-{i:04}\nspec:\n"
+            f"  description: benchmark agent {i} revision {rev}\n  prompt: Check disk usage and report.\n"
+            f"  tools:\n    allow: [Read, \"Bash(df -h *)\"]\n  timeout: 5m\n")
+
+
+class ConfigServer:
+    """`car-server serve` (release build, embedded PostgreSQL) on a bare git
+    repository of `objects` objects: the example config plus generated
+    agents (`bench/agent-NNNN.yaml`), with a work tree `work` to push from.
+    `webhook_secret` signs push webhooks."""
+
+    def __init__(self, prefix, objects=1000, webhook_secret="bench-secret"):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "car-server"], cwd=root, check=True)
+        self.car = os.path.join(target, "release", "car-server")
+        self.secret = webhook_secret
+        self.tmp = tmp = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(tmp, 0o755)  # the embedded PostgreSQL runs as the postgres user
+        self.work, self.bare = f"{tmp}/work", f"{tmp}/config.git"
+        shutil.copytree(os.path.join(root, "example-config-repo"), self.work)
+        existing = sum(open(os.path.join(d, f)).read().count("\nkind: ")
+                       for d, _, fs in os.walk(self.work) for f in fs if f.endswith(".yaml"))
+        self.generated = objects - existing
+        os.makedirs(f"{self.work}/bench")
+        for i in range(self.generated):
+            open(f"{self.work}/bench/agent-{i:04}.yaml", "w").write(bench_agent(i))
+        git(["init", "-q", "-b", "main"], self.work)
+        git(["add", "-A"], self.work)
+        git(["commit", "-q", "-m", f"{objects} objects"], self.work)
+        git(["clone", "-q", "--bare", self.work, self.bare], tmp)
+        git(["remote", "add", "origin", self.bare], self.work)
+        self.port = free_port()
+        env = dict(os.environ, CONFIG_REPO="file://" + self.bare, CONFIG_POLL_INTERVAL="1h",
+                   GIT_WEBHOOK_SECRET=webhook_secret, API_PORT=str(self.port), UI_PORT=str(free_port()),
+                   DATA_DIR=f"{tmp}/data", RUST_LOG="warn", **ADMIN_ENV)
+        env.pop("DATABASE_URL", None)
+        self.proc = subprocess.Popen([self.car, "serve"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=open(f"{tmp}/server.log", "w"))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.key = api_key(self.base)
+        self.api = Api(self.port, self.key)
+        head = git(["rev-parse", "HEAD"], self.work)
+        if not self.wait_applied(head, 120):
+            self.stop()
+            sys.exit("the server did not apply the initial revision: " + open(f"{tmp}/server.log").read()[-600:])
+
+    def applied(self, sha):
+        status, s = self.api.call("GET", "/api/v1/sync")
+        return status == 200 and s["last_applied"]["revision"] == sha
+
+    def wait_applied(self, sha, timeout=10):
+        deadline = time.perf_counter() + timeout
+        while not self.applied(sha):
+            if time.perf_counter() > deadline or self.proc.poll() is not None:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def push(self, path, text, message):
+        """Commits `text` as `path` and pushes it; returns the commit."""
+        open(f"{self.work}/{path}", "w").write(text)
+        git(["commit", "-q", "-am", message], self.work)
+        git(["push", "-q", "origin", "main"], self.work)
+        return git(["rev-parse", "HEAD"], self.work)
+
+    def webhook(self, sha):
+        """A signed GitHub-style push webhook for `sha`."""
+        body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+        sig = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(self.base + "/api/v1/webhooks/git", data=body, method="POST",
+                                     headers={"X-Hub-Signature-256": sig, "X-GitHub-Event": "push",
+                                              "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=5).read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
