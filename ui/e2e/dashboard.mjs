@@ -161,6 +161,31 @@ try {
   await logLine(page, "approval approve");
   await logLine(page, "finished: succeeded");
 
+  step("a schedule's cron is edited in the dialog: previewed, committed, written to its file in place");
+  const schedules = join(process.env.CAR_CONFIG_DIR, "schedules.yaml");
+  writeFileSync(schedules, 'apiVersion: car/v1\nkind: Schedule\nmetadata: {name: nightly}\nspec:\n  # kept as written\n  cron: "0 3 * * *"\n  agents: [lister]\n  nodes: [local]\n');
+  await page.goto(`${UI}/sync`);
+  await page.getByRole("button", { name: "Refresh now" }).click();
+  await page.goto(`${UI}/schedules`);
+  const nightly = page.getByTestId("schedule").filter({ hasText: "nightly" });
+  await nightly.waitFor({ timeout: 30_000 });
+  await nightly.getByRole("button", { name: "Edit nightly" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Cron", { exact: true }).fill("30 4 * * *");
+  await dialog.getByRole("button", { name: "Preview" }).click();
+  await dialog.getByTestId("edit-diff").filter({ hasText: "30 4 * * *" }).waitFor();
+  await dialog.getByTestId("edit-plan").filter({ hasText: "spec.cron" }).waitFor();
+  await axe(page, "edit dialog");
+  await shoot(page, "edit-dialog");
+  await dialog.getByLabel("Commit message").fill("Run nightly after the backups");
+  await dialog.getByRole("button", { name: "Commit" }).click();
+  await dialog.getByTestId("edit-done").filter({ hasText: "Committed" }).waitFor();
+  const written = readFileSync(schedules, "utf8");
+  if (!/cron: ["']?30 4 \* \* \*/.test(written)) fail(`the commit did not write the new cron to schedules.yaml:\n${written}`);
+  if (!written.includes("# kept as written")) fail(`the edit lost the file's comment:\n${written}`);
+  await page.keyboard.press("Escape");
+  await nightly.filter({ hasText: "30 4 * * *" }).waitFor({ timeout: 30_000 });
+
   step("every page renders, is accessible, and fits a phone");
   for (const [name, path] of [["overview", "/"], ["agents", "/agents"], ["agent", "/agents/lister"], ["nodes", "/nodes"], ["node", "/nodes/local"], ["sync", "/sync"], ["schedules", "/schedules"], ["notifications", "/notifications"], ["settings", "/settings"]]) {
     await page.goto(`${UI}${path}`);
@@ -238,6 +263,9 @@ try {
   await viewer.goto(`${UI}/runs/${listed}`);
   await logLine(viewer, "finished: succeeded");
   if (await viewer.getByRole("button", { name: "Cancel" }).count()) fail("a viewer is offered to cancel");
+  await viewer.goto(`${UI}/schedules`);
+  await viewer.getByTestId("schedule").first().waitFor();
+  if (await viewer.getByRole("button", { name: /Edit|in git|Delete/ }).count()) fail("a viewer is offered to edit git");
 
   step("logging out ends the session");
   await page.getByRole("button", { name: "Log out" }).click();

@@ -149,6 +149,7 @@ fn groups() -> Vec<(OpenApiRouter<AppState>, Access)> {
         .routes(routes!(live::live))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::channels))
+        .routes(routes!(notifications::rules))
         .routes(routes!(hooks::triggers))
         .routes(routes!(config_write::changes));
     // Operators also run, approve and steer.

@@ -73,6 +73,10 @@ pub struct ChannelView {
     pub description: Option<String>,
     /// Where it is declared: `notifications/channels.yaml:3`.
     pub declared_at: String,
+    /// Its `spec` as written in git (secrets only as `{env}`/`{secret}` references), for editing.
+    pub spec: serde_json::Value,
+    /// The revision it was applied from.
+    pub revision: String,
     pub health: ChannelHealth,
     #[serde(flatten)]
     pub record: ChannelRecord,
@@ -120,12 +124,50 @@ pub async fn channels(State(s): State<AppState>) -> Result<Json<ChannelList>, Ap
                 url,
                 description: c.spec.description.clone(),
                 declared_at: format!("{}:{}", c.file, c.line),
+                spec: c.document["spec"].clone(),
+                revision: c.revision.clone(),
                 health,
                 record,
             }
         })
         .collect();
     Ok(Json(ChannelList { channels }))
+}
+
+/// A declared notification rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleView {
+    pub name: String,
+    /// Where it is declared: `notifications/rules.yaml:3`.
+    pub declared_at: String,
+    /// Its `spec` as written in git.
+    pub spec: serde_json::Value,
+    /// The revision it was applied from.
+    pub revision: String,
+}
+
+/// The declared notification rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleList {
+    pub rules: Vec<RuleView>,
+}
+
+/// Each declared notification rule with its spec, by name.
+#[utoipa::path(get, path = "/api/v1/notifications/rules", tag = "notifications",
+    responses((status = 200, description = "the rules", body = RuleList)))]
+pub async fn rules(State(s): State<AppState>) -> Json<RuleList> {
+    let config = s.live.now();
+    let rules = config
+        .rules
+        .values()
+        .map(|r| RuleView {
+            name: r.name.clone(),
+            declared_at: format!("{}:{}", r.file, r.line),
+            spec: r.document["spec"].clone(),
+            revision: r.revision.clone(),
+        })
+        .collect();
+    Json(RuleList { rules })
 }
 
 /// What a test message did.

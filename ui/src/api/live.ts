@@ -18,7 +18,8 @@ export function staleAfter(type: string): string[] | "all" {
     case "node":
       return ["nodes", "drift", "metrics", "notifications"];
     case "sync":
-      return ["sync", "agents", "nodes", "schedules", "triggers", "drift", "notifications"];
+      // "config": a merged pull request shows as a sync; the proposed changes reload with it.
+      return ["sync", "agents", "nodes", "schedules", "triggers", "drift", "notifications", "config"];
     case "drift":
       return ["drift", "notifications"];
     case "budget":

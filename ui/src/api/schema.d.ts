@@ -719,6 +719,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each declared notification rule with its spec, by name.
+         * @description Needs the viewer role.
+         */
+        get: operations["rules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -1565,6 +1585,10 @@ export interface components {
             /** @description `gotify` or `webhook`. */
             kind: string;
             name: string;
+            /** @description The revision it was applied from. */
+            revision: string;
+            /** @description Its `spec` as written in git (secrets only as `{env}`/`{secret}` references), for editing. */
+            spec: unknown;
             /** @description Where messages go (the Gotify server, or the webhook's URL). */
             url: string;
         };
@@ -2694,6 +2718,20 @@ export interface components {
         /** @description The node's new current key, after a rotation. */
         RotatedKey: {
             key: components["schemas"]["NodeKey"];
+        };
+        /** @description The declared notification rules. */
+        RuleList: {
+            rules: components["schemas"]["RuleView"][];
+        };
+        /** @description A declared notification rule. */
+        RuleView: {
+            /** @description Where it is declared: `notifications/rules.yaml:3`. */
+            declared_at: string;
+            name: string;
+            /** @description The revision it was applied from. */
+            revision: string;
+            /** @description Its `spec` as written in git. */
+            spec: unknown;
         };
         /** @description One attempt of a run. */
         RunAttempt: {
@@ -5896,6 +5934,44 @@ export interface operations {
             };
             /** @description no such channel */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description not logged in, or an unknown, expired or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a cross-site request */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,11 +1,13 @@
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { RotateCw } from "lucide-react";
+import { Pencil, RotateCw } from "lucide-react";
 import { useMemo, useState } from "react";
 import type { Schemas } from "@/api/client";
 import { TimeChart, type Series } from "@/components/charts/time-chart";
 import { Button } from "@/components/ui/button";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { EditDialog } from "@/features/config/edit-dialog";
+import { agentForm } from "@/features/config/forms/agent";
 import { useRunAgain } from "@/features/runs/start-run";
 import { StatusBadge, type RunStatus } from "@/features/runs/status";
 import { api, unwrap } from "@/api/query";
@@ -78,6 +80,7 @@ export function AgentPage({ name }: { name: string }) {
     queryKey: ["agents", name],
     queryFn: () => unwrap(api.GET("/api/v1/agents/{name}", { params: { path: { name } } })),
   });
+  const who = useQuery(identityQuery);
   if (agent.isPending) return <Loading what={`agent ${name}`} />;
   if (agent.error) return <Failure error={agent.error} />;
   const a = agent.data;
@@ -86,9 +89,26 @@ export function AgentPage({ name }: { name: string }) {
   return (
     <div className="flex flex-col gap-4">
       <Card>
-        <CardHeader>
-          <CardTitle>{a.name}</CardTitle>
-          <p className="text-sm text-muted-foreground">{spec.description}</p>
+        <CardHeader className="flex-row flex-wrap items-start gap-x-3 gap-y-2">
+          <div className="flex min-w-0 flex-1 flex-col gap-1">
+            <CardTitle>{a.name}</CardTitle>
+            <p className="text-sm text-muted-foreground">{spec.description}</p>
+          </div>
+          {canOperate(who.data) && (
+            <EditDialog
+              kind="agents"
+              name={a.name}
+              title={`agent ${a.name}`}
+              model={agentForm}
+              spec={a.spec}
+              revision={a.revision}
+              trigger={
+                <Button size="sm" variant="outline">
+                  <Pencil aria-hidden /> Edit settings
+                </Button>
+              }
+            />
+          )}
         </CardHeader>
         <CardContent className="flex flex-col gap-2 text-sm">
           <p>

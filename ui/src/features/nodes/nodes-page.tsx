@@ -1,13 +1,18 @@
 import { useQuery } from "@tanstack/react-query";
+import { Pencil } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
-import { identityQuery } from "@/features/auth/session";
+import { canOperate, identityQuery } from "@/features/auth/session";
+import { EditDialog } from "@/features/config/edit-dialog";
+import { nodeForm } from "@/features/config/forms/node";
 import { NodesPanel } from "@/features/overview/nodes-panel";
 import { RunsTable } from "@/features/runs/runs-table";
 import { ago } from "@/lib/format";
 import { DriftList } from "@/features/sync/drift-list";
+import { AdoptNodes } from "./adopt";
 import { NodeMetrics } from "./metrics";
 import { EnrollNode, NodeKeys } from "./node-trust";
 
@@ -18,9 +23,11 @@ const useAdmin = () => {
 
 export function NodesPage() {
   const admin = useAdmin();
+  const who = useQuery(identityQuery);
   return (
     <div className="flex flex-col gap-4">
       <NodesPanel />
+      {canOperate(who.data) && <AdoptNodes />}
       {admin && <EnrollNode />}
     </div>
   );
@@ -34,6 +41,7 @@ export function NodePage({ name }: { name: string }) {
     refetchInterval: 5000,
   });
   const admin = useAdmin();
+  const who = useQuery(identityQuery);
   const runs = useQuery({
     queryKey: ["runs", { node: name }],
     queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { node: name, limit: 50 } } })),
@@ -54,6 +62,21 @@ export function NodePage({ name }: { name: string }) {
             </Badge>
           )}
           <span className="text-sm text-muted-foreground">{n.health?.reason}</span>
+          {canOperate(who.data) && (
+            <EditDialog
+              kind="nodes"
+              name={n.name}
+              title={`node ${n.name}`}
+              model={nodeForm}
+              spec={n.spec}
+              revision={n.revision}
+              trigger={
+                <Button size="sm" variant="outline" className="ml-auto">
+                  <Pencil aria-hidden /> Edit
+                </Button>
+              }
+            />
+          )}
         </CardHeader>
         <CardContent className="grid gap-1 text-sm sm:grid-cols-2">
           <p>Connection: {n.connection.replace("_", " ")}</p>

@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Send } from "lucide-react";
+import { Pencil, Send, Trash2 } from "lucide-react";
 import { useState } from "react";
 import type { Schemas } from "@/api/client";
 import { api, unwrap } from "@/api/query";
@@ -10,6 +10,12 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { channelForm } from "@/features/config/forms/channel";
+import { rawForm } from "@/features/config/forms/raw";
+import { channelSpec, ruleSpec } from "@/features/config/forms/views";
+import { strings } from "@/features/config/spec";
+import { syncQuery } from "@/features/overview/sync-banner";
 import { ago } from "@/lib/format";
 
 type Status = Schemas["DeliveryStatus"];
@@ -17,11 +23,12 @@ const TONE = { sent: "ok", queued: "warn", sending: "info", failed: "bad", suppr
 const HEALTH = { ok: "ok", failing: "bad", unused: "neutral" } as const;
 const select = "h-9 rounded-md border border-input bg-background px-2 text-sm";
 
-/** `/notifications`: each channel's health with "send test", and the messages sent, waiting, failed or throttled. */
+/** `/notifications`: each channel's health with "send test", the rules, and the messages sent, waiting, failed or throttled; channels and rules edited by commits. */
 export function NotificationsPage() {
   return (
     <div className="flex flex-col gap-4">
       <Channels />
+      <Rules />
       <Messages />
     </div>
   );
@@ -68,13 +75,113 @@ function Channels() {
                 {c.failed_24h > 0 && `, ${c.failed_24h} given up today`}
               </span>
               {canOperate(who.data) && (
-                <Button size="sm" variant="outline" className="ml-auto" disabled={test.isPending} onClick={() => test.mutate(c.name)}>
-                  <Send aria-hidden /> Send test
-                </Button>
+                <span className="ml-auto flex flex-wrap gap-2">
+                  <Button size="sm" variant="outline" disabled={test.isPending} onClick={() => test.mutate(c.name)}>
+                    <Send aria-hidden /> Send test
+                  </Button>
+                  <EditDialog
+                    kind="notification-channels"
+                    name={c.name}
+                    title={`channel ${c.name}`}
+                    model={channelForm}
+                    spec={channelSpec(c)}
+                    revision={c.revision}
+                    trigger={
+                      <Button size="sm" variant="outline" aria-label={`Edit ${c.name}`}>
+                        <Pencil aria-hidden /> Edit
+                      </Button>
+                    }
+                  />
+                  <DeleteDialog
+                    kind="notification-channels"
+                    name={c.name}
+                    title={`channel ${c.name}`}
+                    revision={c.revision}
+                    trigger={
+                      <Button size="sm" variant="ghost" aria-label={`Delete ${c.name}`}>
+                        <Trash2 aria-hidden />
+                      </Button>
+                    }
+                  />
+                </span>
               )}
               {c.health === "failing" && c.last_error && <p className="w-full text-xs text-bad">{c.last_error}</p>}
             </li>
           ))}
+        </ul>
+      </CardContent>
+    </Card>
+  );
+}
+
+/** The NotificationRules, each with its spec as git has it: edited as JSON, by commits. */
+function Rules() {
+  const rules = useQuery({
+    queryKey: ["notifications", "rules"],
+    queryFn: () => unwrap(api.GET("/api/v1/notifications/rules")),
+    refetchInterval: 30_000,
+  });
+  // How the sync took each rule (a rule the config refuses shows why).
+  const sync = useQuery(syncQuery);
+  const who = useQuery(identityQuery);
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Rules</CardTitle>
+      </CardHeader>
+      <CardContent className="p-0">
+        {rules.isPending && <Loading what="rules" />}
+        {rules.error && <Failure error={rules.error} />}
+        {rules.data?.rules.length === 0 && <Empty>No rules: declare a NotificationRule in git to send events to channels.</Empty>}
+        <ul className="divide-y">
+          {rules.data?.rules.map((r) => {
+            const spec = ruleSpec(r);
+            const events = strings(spec.events);
+            const channels = strings(spec.channels);
+            const status = sync.data?.objects.find((o) => o.kind === "NotificationRule" && o.name === r.name);
+            return (
+              <li key={r.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm" data-testid="rule">
+                <span className="font-medium">{r.name}</span>
+                {status && status.status !== "Synced" && <Badge tone={status.status === "Error" ? "bad" : "warn"}>{status.status}</Badge>}
+                {(events.length > 0 || channels.length > 0) && (
+                  <span className="text-muted-foreground">
+                    {events.join(", ") || "no event"} → {channels.join(", ") || "no channel"}
+                  </span>
+                )}
+                <span className="font-mono text-xs text-muted-foreground">{r.declared_at}</span>
+                {canOperate(who.data) && (
+                  <span className="ml-auto flex gap-2">
+                    <EditDialog
+                      kind="notification-rules"
+                      name={r.name}
+                      title={`rule ${r.name}`}
+                      model={rawForm}
+                      spec={spec}
+                      revision={r.revision}
+                      description="The rule's spec as JSON (events, channels, and any filter, condition, priority, throttle or wait); the preview shows what changes in git."
+                      trigger={
+                        <Button size="sm" variant="outline" aria-label={`Edit ${r.name}`}>
+                          <Pencil aria-hidden /> Edit
+                        </Button>
+                      }
+                    />
+                    <DeleteDialog
+                      kind="notification-rules"
+                      name={r.name}
+                      title={`rule ${r.name}`}
+                      revision={r.revision}
+                      trigger={
+                        <Button size="sm" variant="ghost" aria-label={`Delete ${r.name}`}>
+                          <Trash2 aria-hidden />
+                        </Button>
+                      }
+                    />
+                  </span>
+                )}
+                {status?.message && <p className="w-full text-xs text-muted-foreground">{status.message}</p>}
+              </li>
+            );
+          })}
         </ul>
       </CardContent>
     </Card>

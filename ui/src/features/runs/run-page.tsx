@@ -12,6 +12,7 @@ import { Input } from "@/components/ui/input";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { ago, duration, until, usd } from "@/lib/format";
 import { useNow } from "@/lib/use-now";
+import { DemoModelBanner } from "./demo-model";
 import { commandOf } from "./event-text";
 import { runQuery } from "./queries";
 import { Report } from "./report";
@@ -36,6 +37,7 @@ export function RunPage({ id }: { id: string }) {
   const r = run.data;
   return (
     <div className="flex h-[calc(100dvh-6rem)] flex-col gap-3">
+      <DemoModelBanner run={r} />
       <RunHeader run={r} live={stream.state} />
       {r.approvals
         .filter((a) => a.status === "pending")

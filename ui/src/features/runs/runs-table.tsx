@@ -1,9 +1,10 @@
 import { Link } from "@tanstack/react-router";
 import type { Schemas } from "@/api/client";
 import { ago, duration, usd } from "@/lib/format";
+import { DemoBadge, usedDemoModel } from "./demo-model";
 import { StatusBadge } from "./status";
 
-/** Runs, newest first: status, agent on node, what started it, when, how long, what it cost. */
+/** Runs, newest first: status, agent on node (marked when it used the demo model), what started it, when, how long, what it cost. */
 export function RunsTable({ runs }: { runs: Schemas["RunView"][] }) {
   return (
     <div className="overflow-x-auto">
@@ -32,6 +33,7 @@ export function RunsTable({ runs }: { runs: Schemas["RunView"][] }) {
                 <Link to="/runs/$id" params={{ id: r.id }} className="font-medium hover:underline">
                   {r.agent}
                 </Link>
+                {usedDemoModel(r) && <DemoBadge className="ml-2" />}
               </td>
               <td className="px-2 py-2">{r.node}</td>
               <td className="hidden px-2 py-2 text-muted-foreground sm:table-cell">

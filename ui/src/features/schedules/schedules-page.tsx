@@ -1,18 +1,20 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Pause, Play } from "lucide-react";
+import { GitCommitHorizontal, Pause, Pencil, Play, Trash2 } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { scheduleForm } from "@/features/config/forms/schedule";
 import { StatusBadge } from "@/features/runs/status";
 import { ago, until } from "@/lib/format";
 import { useNow } from "@/lib/use-now";
 import { Triggers } from "./triggers";
 
-type ScheduleSpec = { agents?: string[]; cron?: string; every?: string; nodes?: unknown };
+type ScheduleSpec = { agents?: string[]; cron?: string; every?: string; nodes?: unknown; enabled?: boolean };
 
 /** "in 4m 12s" within a day, the date and time beyond. */
 function when(iso: string | null | undefined, now: number): string {
@@ -20,7 +22,11 @@ function when(iso: string | null | undefined, now: number): string {
   return Date.parse(iso) - now < 86_400_000 ? until(iso, now) : new Date(iso).toLocaleString();
 }
 
-/** `/schedules`: what fires when, paused or not, how it last went; pause and resume (outside git, shown as drift); the webhook triggers. */
+/**
+ * `/schedules`: what fires when, paused or not, how it last went; pause and
+ * resume here (outside git, shown as drift) or in git (a commit of
+ * `enabled`); edit and delete (commits); the webhook triggers.
+ */
 export function SchedulesPage() {
   const schedules = useQuery({ queryKey: ["schedules"], queryFn: () => unwrap(api.GET("/api/v1/schedules")), refetchInterval: 10_000 });
   const who = useQuery(identityQuery);
@@ -47,13 +53,15 @@ export function SchedulesPage() {
           <ul className="divide-y">
             {schedules.data?.schedules.map((s) => {
               const spec = s.spec as ScheduleSpec;
+              const enabled = spec.enabled !== false;
               return (
-                <li key={s.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm">
+                <li key={s.name} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm" data-testid="schedule">
                   <span className="font-medium">{s.name}</span>
                   <span className="text-muted-foreground">
                     {spec.agents?.join(", ")} · {spec.cron ?? (spec.every && `every ${spec.every}`)}
                   </span>
-                  {s.paused && <Badge tone="warn">paused{s.paused_reason && `: ${s.paused_reason}`}</Badge>}
+                  {!enabled && <Badge tone="warn">disabled in git</Badge>}
+                  {s.paused && <Badge tone="warn">paused here{s.paused_reason && `: ${s.paused_reason}`}</Badge>}
                   <span className="ml-auto flex items-center gap-2 text-muted-foreground">
                     {s.last_run ? (
                       <Link to="/runs/$id" params={{ id: s.last_run.id }} className="flex items-center gap-1 hover:underline">
@@ -65,10 +73,59 @@ export function SchedulesPage() {
                   </span>
                   <span className="tabular-nums text-muted-foreground">next {when(s.next_fire, now)}</span>
                   {canOperate(who.data) && (
-                    <Button size="sm" variant="outline" disabled={toggle.isPending} onClick={() => toggle.mutate({ name: s.name, paused: s.paused })}>
-                      {s.paused ? <Play aria-hidden /> : <Pause aria-hidden />}
-                      {s.paused ? "Resume" : "Pause"}
-                    </Button>
+                    <span className="flex w-full flex-wrap gap-2 sm:w-auto">
+                      <Button
+                        size="sm"
+                        variant="outline"
+                        disabled={toggle.isPending}
+                        title="Here only, not in git: shown as drift until resumed"
+                        onClick={() => toggle.mutate({ name: s.name, paused: s.paused })}
+                      >
+                        {s.paused ? <Play aria-hidden /> : <Pause aria-hidden />}
+                        {s.paused ? "Resume here" : "Pause here"}
+                      </Button>
+                      <EditDialog
+                        kind="schedules"
+                        name={s.name}
+                        title={`schedule ${s.name}`}
+                        model={scheduleForm}
+                        spec={s.spec}
+                        revision={s.revision}
+                        start={{ enabled: !enabled }}
+                        message={`${enabled ? "Pause" : "Resume"} schedule ${s.name}`}
+                        description={`A commit setting enabled: ${!enabled} in git, for everyone, until another commit changes it.`}
+                        trigger={
+                          <Button size="sm" variant="outline" title="A commit to the config repository">
+                            <GitCommitHorizontal aria-hidden />
+                            {enabled ? "Pause in git" : "Resume in git"}
+                          </Button>
+                        }
+                      />
+                      <EditDialog
+                        kind="schedules"
+                        name={s.name}
+                        title={`schedule ${s.name}`}
+                        model={scheduleForm}
+                        spec={s.spec}
+                        revision={s.revision}
+                        trigger={
+                          <Button size="sm" variant="outline" aria-label={`Edit ${s.name}`}>
+                            <Pencil aria-hidden /> Edit
+                          </Button>
+                        }
+                      />
+                      <DeleteDialog
+                        kind="schedules"
+                        name={s.name}
+                        title={`schedule ${s.name}`}
+                        revision={s.revision}
+                        trigger={
+                          <Button size="sm" variant="ghost" aria-label={`Delete ${s.name}`}>
+                            <Trash2 aria-hidden />
+                          </Button>
+                        }
+                      />
+                    </span>
                   )}
                 </li>
               );

@@ -1,18 +1,23 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Copy } from "lucide-react";
+import { Copy, Pencil, Trash2 } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { canOperate, identityQuery } from "@/features/auth/session";
+import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { rawForm } from "@/features/config/forms/raw";
+import { triggerSpec } from "@/features/config/forms/views";
 import { ago } from "@/lib/format";
 
 const TONE = { started: "ok", condition_false: "neutral", cooling_down: "neutral", nothing_to_start: "warn", refused: "bad", invalid: "bad" } as const;
 
-/** Webhook triggers: the URL to give the sender, what they start, and how the last call went. */
+/** Webhook triggers: the URL to give the sender, what they start, and how the last call went; edited and deleted by commits. */
 export function Triggers() {
   const triggers = useQuery({ queryKey: ["triggers"], queryFn: () => unwrap(api.GET("/api/v1/triggers")), refetchInterval: 10_000 });
+  const who = useQuery(identityQuery);
   return (
     <Card>
       <CardHeader>
@@ -56,6 +61,34 @@ export function Triggers() {
                   "never called"
                 )}
               </span>
+              {canOperate(who.data) && (
+                <span className="flex gap-2">
+                  <EditDialog
+                    kind="triggers"
+                    name={t.name}
+                    title={`trigger ${t.name}`}
+                    model={rawForm}
+                    spec={triggerSpec(t)}
+                    revision={t.revision}
+                    trigger={
+                      <Button size="sm" variant="outline" aria-label={`Edit ${t.name}`}>
+                        <Pencil aria-hidden /> Edit
+                      </Button>
+                    }
+                  />
+                  <DeleteDialog
+                    kind="triggers"
+                    name={t.name}
+                    title={`trigger ${t.name}`}
+                    revision={t.revision}
+                    trigger={
+                      <Button size="sm" variant="ghost" aria-label={`Delete ${t.name}`}>
+                        <Trash2 aria-hidden />
+                      </Button>
+                    }
+                  />
+                </span>
+              )}
               {t.last_call?.reason && t.last_call.outcome !== "started" && <p className="w-full text-xs text-muted-foreground">{t.last_call.reason}</p>}
             </li>
           ))}

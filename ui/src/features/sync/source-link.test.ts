@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fileLink } from "./source-link";
+import { fileLink, webUrl } from "./source-link";
 
 const rev = "0123456789abcdef0123456789abcdef01234567";
 
@@ -14,5 +14,15 @@ describe("fileLink", () => {
     expect(fileLink("/srv/config", rev, "a.yaml")).toBeNull();
     expect(fileLink("https://git.example.org/lab.git", rev, "a.yaml")).toBeNull();
     expect(fileLink("https://github.com/me/lab", "local-1d0680", "a.yaml")).toBeNull();
+  });
+});
+
+describe("webUrl", () => {
+  it("lets http(s) addresses through and nothing else", () => {
+    expect(webUrl("https://github.com/me/lab/pull/12")).toBe("https://github.com/me/lab/pull/12");
+    expect(webUrl("http://gitea.lan/me/lab/pulls/3")).toBe("http://gitea.lan/me/lab/pulls/3");
+    expect(webUrl("javascript:alert(1)")).toBeNull();
+    expect(webUrl("not a url")).toBeNull();
+    expect(webUrl(null)).toBeNull();
   });
 });

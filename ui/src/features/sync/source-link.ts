@@ -20,3 +20,14 @@ export function fileLink(source: string, revision: string | null | undefined, fi
   if (/gitea|forgejo|codeberg/.test(host)) return `${base}/src/commit/${revision}/${path}${anchor}`;
   return null;
 }
+
+/** `url` when it is an http(s) address a link may open (a pull request's), else null. */
+export function webUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:" ? url : null;
+  } catch {
+    return null;
+  }
+}

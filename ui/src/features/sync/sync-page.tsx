@@ -9,9 +9,10 @@ import { canOperate, identityQuery } from "@/features/auth/session";
 import { syncQuery } from "@/features/overview/sync-banner";
 import { ago } from "@/lib/format";
 import { DriftList } from "./drift-list";
+import { ProposedChanges } from "./proposed-changes";
 import { fileLink } from "./source-link";
 
-/** `/sync`: the revision, its errors where they are, every object's status, the history, and drift. */
+/** `/sync`: the revision, its errors where they are, the edits proposed as pull requests, every object's status, the history, and drift. */
 export function SyncPage() {
   const sync = useQuery(syncQuery);
   const drift = useQuery({ queryKey: ["drift"], queryFn: () => unwrap(api.GET("/api/v1/drift")), refetchInterval: 10_000 });
@@ -83,6 +84,7 @@ export function SyncPage() {
           </CardContent>
         </Card>
       )}
+      <ProposedChanges />
       <Card>
         <CardHeader>
           <CardTitle>Objects</CardTitle>
