@@ -12,7 +12,7 @@ use car_runner::eventlog::{DEFAULT_QUOTA, EventLog, read_all};
 use car_schemas::document::Manifest;
 use car_schemas::kinds::AgentSpec;
 use car_schemas::run::{EVENT_SCHEMA_FILE, RunEvent, TypedRunEvent};
-use car_testkit::anthropic::{FakeAnthropic, Scenario};
+use car_testkit::anthropic::{FakeAnthropic, Reply, Scenario, Step, ToolUse};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -250,6 +250,23 @@ async fn a_declared_report_arrives_as_the_runs_report() {
     let finished = run.task.await.unwrap();
     events(&log);
     assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["report"], json!({"healthy": true}));
+}
+
+#[tokio::test]
+async fn with_a_report_the_summary_is_what_the_model_wrote_not_the_reports_json() {
+    let work = tempfile::tempdir().unwrap();
+    // The CLI ends the session when the report arrives, so the text that goes with it is the last word.
+    let fake = FakeAnthropic::start([Scenario::new("rep-text").step(Step::Reply(Reply {
+        text: Some("ZFS OK: both pools online".into()),
+        tool_uses: vec![ToolUse { name: "StructuredOutput".into(), input: json!({"healthy": true}) }],
+        ..Reply::default()
+    }))])
+    .await;
+    let run = start(&fake, "rep-text", with_report(agent("read-only", &[], &[])), work.path());
+    let finished = run.task.await.unwrap();
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["summary"], "ZFS OK: both pools online");
     assert_eq!(finished["report"], json!({"healthy": true}));
 }
 

@@ -3,7 +3,8 @@
 //!
 //! A request enters at `POST /v1/messages`; the fake picks a [`Scenario`] by
 //! the marker `[[scenario:NAME]]` anywhere in the system prompt or messages
-//! (no marker: the scenario named `default`, if any), and the turn by the
+//! (no marker, or one it has no script for: the scenario named `default`, if
+//! any), and the turn by the
 //! number of assistant messages already in the conversation. It answers with
 //! that turn's step — streamed as server-sent events when the request says
 //! `"stream": true`, as one JSON message otherwise — and records the request
@@ -95,9 +96,14 @@ impl FakeAnthropic {
     /// # Panics
     /// When no local port can be bound.
     pub async fn start(scenarios: impl IntoIterator<Item = Scenario>) -> FakeAnthropic {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Messages API");
+        Self::serve(listener, scenarios)
+    }
+
+    /// Starts the fake on `listener` (a port of the caller's choosing: the demo model's).
+    pub fn serve(listener: tokio::net::TcpListener, scenarios: impl IntoIterator<Item = Scenario>) -> FakeAnthropic {
         let scenarios = scenarios.into_iter().map(|s| (s.name().to_owned(), s.turns())).collect();
         let shared = Arc::new(Shared { scenarios, log: Mutex::new(Log::default()) });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Messages API");
         let addr = listener.local_addr().expect("the fake's address");
         let (tx, rx) = oneshot::channel::<()>();
         let server = axum::serve(listener, app(shared.clone())).with_graceful_shutdown(async {
@@ -206,6 +212,12 @@ async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         Err(e) => return api_error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}"), &[]),
     };
     let (scenario, turn) = pick(&body);
+    // A marker the fake has no script for falls back to `default` too, when there is one.
+    let scenario = if !shared.scenarios.contains_key(&scenario) && shared.scenarios.contains_key("default") {
+        "default".to_owned()
+    } else {
+        scenario
+    };
     let tools: Vec<String> = body
         .get("tools")
         .and_then(Value::as_array)

@@ -1,4 +1,6 @@
-//! Test fixtures shared by the crates' tests (a dev-dependency only).
+//! Test fixtures shared by the crates' tests (a dev-dependency), and the
+//! demo model (`car-demo-model`, the scripted Messages API serving the
+//! built-in agents' demo sessions when there are no model credentials).
 //!
 //! Config folders written from `(path, text)` pairs, config git repositories
 //! ([`git::ConfigRepo`]), and the scenario-scripted fake of the Anthropic

@@ -190,10 +190,16 @@ async fn json_scenarios_and_the_default_scenario_are_served() {
     // Past the end of the script, the last reply repeats.
     let again: Value = post(&fake, "/v1/messages", &request("[[scenario:slow]]", 3, false)).await.json().await.unwrap();
     assert_eq!(again["content"][0]["text"], "late");
+    // A marker without a script gets the default scenario (the demo model's answer for agents it has no script for).
     let unknown: Value =
         post(&fake, "/v1/messages", &request("[[scenario:nope]]", 0, false)).await.json().await.unwrap();
+    assert_eq!(unknown["content"][0]["text"], "no marker");
+    assert_eq!(fake.requests_for("default").len(), 2);
+    // Without a default, it is a plain "ok".
+    let bare = FakeAnthropic::start([Scenario::new("only").text("x")]).await;
+    let unknown: Value =
+        post(&bare, "/v1/messages", &request("[[scenario:nope]]", 0, false)).await.json().await.unwrap();
     assert_eq!(unknown["content"][0]["text"], "ok");
-    assert_eq!(fake.requests_for("default").len(), 1);
 }
 
 #[tokio::test]

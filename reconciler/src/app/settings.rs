@@ -71,6 +71,11 @@ pub struct Settings {
     /// whether a pull request's config is valid; derived from `CONFIG_REPO`
     /// when it allows.
     pub forge: Option<crate::config::forge::ForgeSettings>,
+    /// `DEMO_MODEL_URL`: the scripted demo model (`car-demo-model`, which
+    /// `scripts/up` starts when there are no model credentials); while the
+    /// server has no credentials, model runs use it and say so. Unset, they
+    /// are refused when started.
+    pub demo_model: Option<String>,
 }
 
 /// Everything wrong with the environment, one line per variable.
@@ -275,6 +280,7 @@ impl Settings {
             return Err(SettingsError(problems));
         }
         Ok(Settings {
+            demo_model: var("DEMO_MODEL_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             write_mode,
             forge,
             database_url: var("DATABASE_URL"),

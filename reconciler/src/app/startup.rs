@@ -148,9 +148,12 @@ impl Application {
             runners.clone(),
             logs,
             server_id(&settings.data_dir)?,
-            settings.run_lost_grace,
-            settings.run_stream_silence,
-            settings.budget,
+            crate::runs::service::RunSettings {
+                lost_grace: settings.run_lost_grace,
+                stream_silence: settings.run_stream_silence,
+                budget: settings.budget,
+                demo_model: settings.demo_model.clone(),
+            },
         ));
         let sync = SyncRequests::default();
         let syncer = Arc::new(Syncer {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use car_schemas::run::{RunError, RunErrorKind, RunRequest, RunStatus};
 use chrono::Utc;
+use serde_json::Value;
 
 use super::{Run, Runs, follow};
 use crate::nodes::client::RunnerErrorKind;
@@ -115,12 +116,16 @@ async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> 
             return runs.finish_here(run, RunStatus::Failed, error).await;
         }
     };
-    let inputs = runs.repo.inputs(run).await?;
+    let mut inputs = runs.repo.inputs(run).await?;
+    let env = match (&runs.demo_model, run.context.get(super::service::DEMO_MODEL)) {
+        (Some(url), Some(Value::Bool(true))) => demo(url, &run.agent, &mut inputs.agent),
+        _ => runs.runners.secrets().run_env().await,
+    };
     let request = RunRequest {
         run_id: run.id.clone(),
         agent: inputs.agent,
         files: inputs.files,
-        env: runs.runners.secrets().run_env().await,
+        env,
         context: runs.context(run),
     };
     match endpoint.start(&request).await {
@@ -147,4 +152,19 @@ async fn send(runs: &Arc<Runs>, run: &Run) -> Result<(), crate::db::StoreError> 
             runs.finish_here(run, RunStatus::Failed, error).await
         }
     }
+}
+
+/// A run on the demo model: the scripted Messages API at `url`, and the
+/// agent's prompt marked with the script to play (the agent's own, or the
+/// demo's default answer for agents it has no script for).
+fn demo(url: &str, agent: &str, document: &mut Value) -> std::collections::BTreeMap<String, String> {
+    if let Some(prompt) = document.pointer_mut("/spec/prompt")
+        && let Some(text) = prompt.as_str()
+    {
+        *prompt = Value::String(format!("{text}\n\n[[scenario:{agent}]]"));
+    }
+    [("ANTHROPIC_BASE_URL", url), ("ANTHROPIC_API_KEY", "demo-model")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

@@ -39,11 +39,18 @@ pub struct Runs {
     pub wake: Notify,
     /// Whether model runs may start (budget, rate limits).
     pub gate: gate::Gate,
+    /// `DEMO_MODEL_URL`: the scripted demo model model runs use while the
+    /// server has no model credentials (`scripts/up` starts it); unset, such
+    /// runs are refused when they are started.
+    pub demo_model: Option<String>,
     /// Agents' statistics: they scan 30 days of runs, so they are served
     /// from here and computed again in the background once [`STATS_FRESH`] old.
     stats: std::sync::Arc<Mutex<std::collections::HashMap<String, Stats>>>,
     following: Mutex<HashSet<String>>,
 }
+
+/// The context key of a run on the scripted demo model.
+pub const DEMO_MODEL: &str = "demo_model";
 
 /// How old an agent's statistics may get before they are computed again.
 pub const STATS_FRESH: Duration = Duration::from_secs(30);
@@ -117,16 +124,21 @@ pub struct Start {
     pub after_previous: bool,
 }
 
+/// How runs are held: the server's settings for them.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `RUN_LOST_GRACE`.
+    pub lost_grace: Duration,
+    /// `RUN_STREAM_SILENCE`.
+    pub stream_silence: Duration,
+    /// `BUDGET_DAILY_USD`, `BUDGET_MONTHLY_USD`.
+    pub budget: gate::Budget,
+    /// `DEMO_MODEL_URL`.
+    pub demo_model: Option<String>,
+}
+
 impl Runs {
-    pub fn new(
-        store: &Store,
-        runners: Runners,
-        logs: logs::Logs,
-        server: String,
-        lost_grace: Duration,
-        stream_silence: Duration,
-        budget: gate::Budget,
-    ) -> Runs {
+    pub fn new(store: &Store, runners: Runners, logs: logs::Logs, server: String, settings: RunSettings) -> Runs {
         Runs {
             repo: RunRepo::new(store),
             live: runners.live().clone(),
@@ -134,10 +146,11 @@ impl Runs {
             runners,
             logs,
             server,
-            lost_grace,
-            stream_silence,
+            lost_grace: settings.lost_grace,
+            stream_silence: settings.stream_silence,
             wake: Notify::new(),
-            gate: gate::Gate::new(budget),
+            gate: gate::Gate::new(settings.budget),
+            demo_model: settings.demo_model,
             stats: Default::default(),
             following: Mutex::default(),
         }
@@ -174,6 +187,18 @@ impl Runs {
             })?;
             files.insert(script.as_str().to_string(), source);
         }
+        let mut context = start.context;
+        if spec.script.is_none() && !self.runners.secrets().has_model_credentials().await {
+            if self.demo_model.is_none() {
+                return Err(invalid(
+                    format!("agent {agent} needs the model, and car-server has no model credentials"),
+                    "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN where car-server runs, or store one: \
+                     PUT /api/v1/secrets/anthropic-api-key (no restart needed)",
+                ));
+            }
+            // Said in the run's context, so the run view and the agent alike know.
+            context.insert(DEMO_MODEL.into(), Value::Bool(true));
+        }
         let started_by = start.by.as_ref().map(crate::trust::audit::Actor::label);
         let run = self
             .repo
@@ -187,7 +212,7 @@ impl Runs {
                 revision: Some(a.revision.clone()),
                 inputs: RunInputs { agent: a.document.clone(), files },
                 needs_model: spec.script.is_none(),
-                context: start.context,
+                context,
                 not_before: start.not_before,
                 after_previous: start.after_previous,
             })

@@ -311,6 +311,13 @@ impl Secrets {
         .await?)
     }
 
+    /// Whether a model run would get credentials (an API key, an OAuth
+    /// token, or a bearer token), from the environment or the secret store.
+    pub async fn has_model_credentials(&self) -> bool {
+        let env = self.run_env().await;
+        ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"].iter().any(|k| env.contains_key(*k))
+    }
+
     /// The model credentials for one run ([`RUN_ENV`]): from the server's
     /// environment or, when unset there, from the secret store under the
     /// same name in lowercase with dashes (`anthropic-api-key`); at most one

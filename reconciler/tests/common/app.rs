@@ -67,7 +67,7 @@ impl App {
             _ => more.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()),
         })
         .unwrap();
-        let mut server = Application::build(settings, store.clone(), Box::new(|_| None)).await.expect("the server");
+        let mut server = Application::build(settings, store.clone(), super::model_key()).await.expect("the server");
         server.start(&[Task::Sync]);
         let state = server.state.clone();
         let key = super::admin_key(&store).await;

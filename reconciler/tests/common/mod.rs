@@ -200,5 +200,11 @@ pub async fn application(store: &Store, repo: &str, data: &Path) -> car_server::
         _ => None,
     })
     .expect("test settings");
-    car_server::app::startup::Application::build(settings, store.clone(), Box::new(|_| None)).await.expect("the server")
+    car_server::app::startup::Application::build(settings, store.clone(), model_key()).await.expect("the server")
+}
+
+/// The environment of an in-process server: a model key, so prompt agents'
+/// runs may be queued (these servers dispatch them to no real model).
+pub fn model_key() -> car_server::trust::secrets::EnvLookup {
+    Box::new(|k| (k == "ANTHROPIC_API_KEY").then(|| "test-model-key".to_string()))
 }

@@ -31,6 +31,8 @@ pub struct Conversation {
     pub result: Option<Value>,
     /// The wait of the CLI's last API retry, if there was one.
     pub last_retry_ms: Option<u64>,
+    /// The text of the model's last message that had any.
+    pub last_text: Option<String>,
 }
 
 /// Talks to the model until its result.
@@ -87,6 +89,9 @@ pub async fn converse(
                 break;
             }
             Message::Other(v) => {
+                if let Some(text) = assistant_text(&v) {
+                    done.last_text = Some(text);
+                }
                 if let Some(ms) = record(log, &v)? {
                     done.last_retry_ms = Some(ms);
                 }
@@ -101,14 +106,34 @@ pub async fn converse(
     Ok(done)
 }
 
+/// The text blocks of an assistant message, joined; `None` for other messages or none.
+fn assistant_text(v: &Value) -> Option<String> {
+    if v["type"] != "assistant" {
+        return None;
+    }
+    let parts: Vec<&str> = v["message"]["content"]
+        .as_array()?
+        .iter()
+        .filter(|b| b["type"] == "text")
+        .filter_map(|b| b["text"].as_str())
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
 impl Conversation {
     pub fn usage(&self) -> Usage {
         self.result.as_ref().map(Usage::from_result).unwrap_or_default()
     }
 
-    /// The final answer's text.
+    /// The final answer's text. With a report, the CLI ends the session
+    /// when the report arrives and its `result` is the report as JSON; the
+    /// summary is then what the model last wrote.
     pub fn text(&self) -> Option<String> {
-        self.result.as_ref().and_then(|r| r["result"].as_str()).map(String::from)
+        match (self.report(), &self.last_text) {
+            (Some(_), Some(text)) => Some(text.clone()),
+            _ => self.result.as_ref().and_then(|r| r["result"].as_str()).map(String::from),
+        }
     }
 
     /// The structured report, when the model sent one.
