@@ -140,14 +140,14 @@ if [ "$mode" = auto ]; then
             mode=docker
         else
             note "Docker works, but the image $RUNNER_IMAGE is not at hand: installing the binary instead"
-            note "(build it with: docker build -f deploy/runner.Dockerfile -t $RUNNER_IMAGE .)"
+            note "(build it with: docker build -f deploy/Dockerfile.runner -t $RUNNER_IMAGE .)"
         fi
     fi
 fi
 if [ "$mode" = docker ]; then
     docker_works || die "Docker does not work here (docker info failed)" "start Docker, or use --mode binary"
     have_image || die "the runner image $RUNNER_IMAGE cannot be found or pulled" \
-        "build it (docker build -f deploy/runner.Dockerfile -t $RUNNER_IMAGE .) or use --mode binary"
+        "build it (docker build -f deploy/Dockerfile.runner -t $RUNNER_IMAGE .) or use --mode binary"
 fi
 
 if [ "$mode" = binary ] && [ "$service" = auto ]; then
