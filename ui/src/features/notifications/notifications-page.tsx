@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Pencil, Send, Trash2 } from "lucide-react";
+import { Send } from "lucide-react";
 import { useState } from "react";
 import type { Schemas } from "@/api/client";
 import { api, unwrap } from "@/api/query";
@@ -10,7 +10,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { ObjectActions } from "@/features/config/object-actions";
 import { channelForm } from "@/features/config/forms/channel";
 import { rawForm } from "@/features/config/forms/raw";
 import { channelSpec, ruleSpec } from "@/features/config/forms/views";
@@ -79,30 +79,7 @@ function Channels() {
                   <Button size="sm" variant="outline" disabled={test.isPending} onClick={() => test.mutate(c.name)}>
                     <Send aria-hidden /> Send test
                   </Button>
-                  <EditDialog
-                    kind="notification-channels"
-                    name={c.name}
-                    title={`channel ${c.name}`}
-                    model={channelForm}
-                    spec={channelSpec(c)}
-                    revision={c.revision}
-                    trigger={
-                      <Button size="sm" variant="outline" aria-label={`Edit ${c.name}`}>
-                        <Pencil aria-hidden /> Edit
-                      </Button>
-                    }
-                  />
-                  <DeleteDialog
-                    kind="notification-channels"
-                    name={c.name}
-                    title={`channel ${c.name}`}
-                    revision={c.revision}
-                    trigger={
-                      <Button size="sm" variant="ghost" aria-label={`Delete ${c.name}`}>
-                        <Trash2 aria-hidden />
-                      </Button>
-                    }
-                  />
+                  <ObjectActions kind="notification-channels" name={c.name} noun="channel" model={channelForm} spec={channelSpec(c)} revision={c.revision} />
                 </span>
               )}
               {c.health === "failing" && c.last_error && <p className="w-full text-xs text-bad">{c.last_error}</p>}
@@ -151,31 +128,7 @@ function Rules() {
                 <span className="font-mono text-xs text-muted-foreground">{r.declared_at}</span>
                 {canOperate(who.data) && (
                   <span className="ml-auto flex gap-2">
-                    <EditDialog
-                      kind="notification-rules"
-                      name={r.name}
-                      title={`rule ${r.name}`}
-                      model={rawForm}
-                      spec={spec}
-                      revision={r.revision}
-                      description="The rule's spec as JSON (events, channels, and any filter, condition, priority, throttle or wait); the preview shows what changes in git."
-                      trigger={
-                        <Button size="sm" variant="outline" aria-label={`Edit ${r.name}`}>
-                          <Pencil aria-hidden /> Edit
-                        </Button>
-                      }
-                    />
-                    <DeleteDialog
-                      kind="notification-rules"
-                      name={r.name}
-                      title={`rule ${r.name}`}
-                      revision={r.revision}
-                      trigger={
-                        <Button size="sm" variant="ghost" aria-label={`Delete ${r.name}`}>
-                          <Trash2 aria-hidden />
-                        </Button>
-                      }
-                    />
+                    <ObjectActions kind="notification-rules" name={r.name} noun="rule" model={rawForm} spec={spec} revision={r.revision} description="The rule's spec as JSON (events, channels, and any filter, condition, priority, throttle or wait); the preview shows what changes in git." />
                   </span>
                 )}
                 {status?.message && <p className="w-full text-xs text-muted-foreground">{status.message}</p>}

@@ -1,13 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { GitCommitHorizontal, Pause, Pencil, Play, Trash2 } from "lucide-react";
+import { GitCommitHorizontal, Pause, Play } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { EditDialog } from "@/features/config/edit-dialog";
+import { ObjectActions } from "@/features/config/object-actions";
 import { scheduleForm } from "@/features/config/forms/schedule";
 import { StatusBadge } from "@/features/runs/status";
 import { ago, until } from "@/lib/format";
@@ -101,30 +102,7 @@ export function SchedulesPage() {
                           </Button>
                         }
                       />
-                      <EditDialog
-                        kind="schedules"
-                        name={s.name}
-                        title={`schedule ${s.name}`}
-                        model={scheduleForm}
-                        spec={s.spec}
-                        revision={s.revision}
-                        trigger={
-                          <Button size="sm" variant="outline" aria-label={`Edit ${s.name}`}>
-                            <Pencil aria-hidden /> Edit
-                          </Button>
-                        }
-                      />
-                      <DeleteDialog
-                        kind="schedules"
-                        name={s.name}
-                        title={`schedule ${s.name}`}
-                        revision={s.revision}
-                        trigger={
-                          <Button size="sm" variant="ghost" aria-label={`Delete ${s.name}`}>
-                            <Trash2 aria-hidden />
-                          </Button>
-                        }
-                      />
+                      <ObjectActions kind="schedules" name={s.name} noun="schedule" model={scheduleForm} spec={s.spec} revision={s.revision} />
                     </span>
                   )}
                 </li>

@@ -1,13 +1,13 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
-import { Copy, Pencil, Trash2 } from "lucide-react";
+import { Copy } from "lucide-react";
 import { api, unwrap } from "@/api/query";
 import { Empty, Failure, Loading } from "@/components/layout/state";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
-import { DeleteDialog, EditDialog } from "@/features/config/edit-dialog";
+import { ObjectActions } from "@/features/config/object-actions";
 import { rawForm } from "@/features/config/forms/raw";
 import { triggerSpec } from "@/features/config/forms/views";
 import { ago } from "@/lib/format";
@@ -63,30 +63,7 @@ export function Triggers() {
               </span>
               {canOperate(who.data) && (
                 <span className="flex gap-2">
-                  <EditDialog
-                    kind="triggers"
-                    name={t.name}
-                    title={`trigger ${t.name}`}
-                    model={rawForm}
-                    spec={triggerSpec(t)}
-                    revision={t.revision}
-                    trigger={
-                      <Button size="sm" variant="outline" aria-label={`Edit ${t.name}`}>
-                        <Pencil aria-hidden /> Edit
-                      </Button>
-                    }
-                  />
-                  <DeleteDialog
-                    kind="triggers"
-                    name={t.name}
-                    title={`trigger ${t.name}`}
-                    revision={t.revision}
-                    trigger={
-                      <Button size="sm" variant="ghost" aria-label={`Delete ${t.name}`}>
-                        <Trash2 aria-hidden />
-                      </Button>
-                    }
-                  />
+                  <ObjectActions kind="triggers" name={t.name} noun="trigger" model={rawForm} spec={triggerSpec(t)} revision={t.revision} />
                 </span>
               )}
               {t.last_call?.reason && t.last_call.outcome !== "started" && <p className="w-full text-xs text-muted-foreground">{t.last_call.reason}</p>}
