@@ -205,11 +205,24 @@ impl Writer {
         self.result(prepared, None).await
     }
 
-    /// Writes `edit` as a commit by `author`, stores the secrets typed into
-    /// it, asks for a sync, and records it in the audit log.
+    /// Writes `edit` as a commit by `author` (or, in pull-request mode, a
+    /// commit on a new branch and a pull request), stores the secrets typed
+    /// into it, asks for a sync, and records it in the audit log.
     pub async fn write(&self, edit: &Edit, by: &Actor, author: &Author) -> Result<EditResult, WriteError> {
         let mut edit = edit.clone();
         let typed = typed_secrets(&mut edit);
+        let forge = match edit.mode.unwrap_or(self.mode) {
+            WriteMode::Commit => None,
+            WriteMode::PullRequest => Some(self.forge.clone().ok_or_else(|| WriteError::BadRequest {
+                message: "pull requests need to know the forge".into(),
+                hint:
+                    "set CONFIG_FORGE (github, gitlab or gitea) and CONFIG_FORGE_TOKEN on the server, or commit".into(),
+            })?),
+        };
+        let branch = forge.as_ref().map(|_| {
+            let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+            format!("car/{}-{}-{stamp}", path_of_kind(edit.kind), edit.name)
+        });
         let mut stored = false;
         for attempt in 1..=ATTEMPTS {
             let prepared = self.prepare(&edit).await?;
@@ -226,78 +239,75 @@ impl Writer {
                 stored = true;
             }
             let message = commit_message(&edit, &prepared, by);
-            let mode = edit.mode.unwrap_or(self.mode);
-            let forge = match mode {
-                WriteMode::Commit => None,
-                WriteMode::PullRequest => Some(self.forge.clone().ok_or_else(|| {
-                    WriteError::BadRequest {
-                        message: "pull requests need to know the forge".into(),
-                        hint:
-                            "set CONFIG_FORGE (github, gitlab or gitea) and CONFIG_FORGE_TOKEN on the server, or commit"
-                                .into(),
-                    }
-                })?),
-            };
-            let branch = forge.as_ref().map(|_| {
-                let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-                format!("car/{}-{}-{stamp}", path_of_kind(edit.kind), edit.name)
-            });
             let (source, target, change, who, to) =
                 (self.source.clone(), prepared.target.clone(), prepared.change.clone(), author.clone(), branch.clone());
             let committed =
                 tokio::task::spawn_blocking(move || source.commit(&target, &[change], &who, &message, to.as_deref()))
                     .await?;
-            match committed {
-                Ok(rev) => {
-                    let file = prepared.change.path.display().to_string();
-                    let mut detail = json!({"commit": rev.id, "file": file, "message": edit.message,
-                        "deleted": edit.spec.is_none(), "rebased": prepared.rebased || attempt > 1});
-                    let pull = match (forge, branch) {
-                        (Some(forge), Some(branch)) => {
-                            let title =
-                                commit_message(&edit, &prepared, by).lines().next().unwrap_or_default().to_string();
-                            let live = self.repo.objects(None).await?;
-                            let body = pull_body(&edit, &prepared, by, &plan::diff(&live, &desired(&prepared.loaded)));
-                            let pr = forge
-                                .open_pull(&branch, &self.branch, &title, &body)
-                                .await
-                                .map_err(|error| WriteError::Forge { branch: branch.clone(), error })?;
-                            NewChange {
-                                kind: edit.kind.as_str(),
-                                name: &edit.name,
-                                title: &title,
-                                branch: &branch,
-                                commit: &rev.id,
-                                forge: forge.settings.kind.as_str(),
-                                number: pr.number,
-                                url: &pr.url,
-                                created_by: &by.label(),
-                            }
-                            .record(self.repo.pool())
-                            .await?;
-                            detail["pull_request"] = json!(pr.url);
-                            Some(pr)
-                        }
-                        _ => {
-                            self.sync.request(Trigger::Edit);
-                            None
-                        }
-                    };
-                    let target = format!("{}/{}", edit.kind, edit.name);
-                    audit::record(self.repo.pool(), by, Action::ConfigWritten, Some(&target), detail)
-                        .await
-                        .map_err(StoreError::from)?;
-                    let mut result = self.result(prepared, Some(rev.id)).await?;
-                    result.pull_request = pull;
-                    return Ok(result);
-                }
+            let rev = match committed {
+                Ok(rev) => rev,
                 Err(SourceError::Moved(why)) if attempt < ATTEMPTS => {
                     tracing::info!(%why, attempt, "the config branch moved during an edit; trying on its new head");
+                    continue;
                 }
                 Err(e) => return Err(e.into()),
-            }
+            };
+            let file = prepared.change.path.display().to_string();
+            let mut detail = json!({"commit": rev.id, "file": file, "message": edit.message,
+                "deleted": edit.spec.is_none(), "rebased": prepared.rebased || attempt > 1});
+            let pull = match (&forge, &branch) {
+                (Some(forge), Some(branch)) => {
+                    let pr = self.propose(forge, branch, &edit, &prepared, &rev, by).await?;
+                    detail["pull_request"] = json!(pr.url);
+                    Some(pr)
+                }
+                _ => {
+                    self.sync.request(Trigger::Edit);
+                    None
+                }
+            };
+            let target = format!("{}/{}", edit.kind, edit.name);
+            audit::record(self.repo.pool(), by, Action::ConfigWritten, Some(&target), detail)
+                .await
+                .map_err(StoreError::from)?;
+            let mut result = self.result(prepared, Some(rev.id)).await?;
+            result.pull_request = pull;
+            return Ok(result);
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// Opens the pull request of an edit pushed to `branch`, and notes it as proposed.
+    async fn propose(
+        &self,
+        forge: &Forge,
+        branch: &str,
+        edit: &Edit,
+        prepared: &Prepared,
+        rev: &Revision,
+        by: &Actor,
+    ) -> Result<PullRequest, WriteError> {
+        let title = commit_message(edit, prepared, by).lines().next().unwrap_or_default().to_string();
+        let live = self.repo.objects(None).await?;
+        let body = pull_body(edit, prepared, by, &plan::diff(&live, &desired(&prepared.loaded)));
+        let pr = forge
+            .open_pull(branch, &self.branch, &title, &body)
+            .await
+            .map_err(|error| WriteError::Forge { branch: branch.to_string(), error })?;
+        NewChange {
+            kind: edit.kind.as_str(),
+            name: &edit.name,
+            title: &title,
+            branch,
+            commit: &rev.id,
+            forge: forge.settings.kind.as_str(),
+            number: pr.number,
+            url: &pr.url,
+            created_by: &by.label(),
+        }
+        .record(self.repo.pool())
+        .await?;
+        Ok(pr)
     }
 
     async fn result(&self, p: Prepared, commit: Option<String>) -> Result<EditResult, WriteError> {
