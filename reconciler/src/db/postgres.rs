@@ -62,6 +62,8 @@ impl EmbeddedPostgres {
             move |source| PgError::Io { path, source }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
+        // Through a symlink when there is one: the postgres user may reach where it points and not the link's folder.
+        let dir = &dir.canonicalize().map_err(io(dir))?;
         let pg = EmbeddedPostgres { bindir, cluster: dir.join("data"), socket_dir: dir.join("socket"), owner };
         for d in [dir, pg.socket_dir.as_path()] {
             fs::create_dir_all(d).map_err(io(d))?;
