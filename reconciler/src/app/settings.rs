@@ -266,7 +266,11 @@ impl Settings {
             token,
         )
         .unwrap_or_else(|why| {
-            problems.push(why);
+            // Only a forge someone asked for must be complete: one guessed from the URL is just not known.
+            let asked = var("CONFIG_FORGE").is_some() || write_mode == crate::config::write::WriteMode::PullRequest;
+            if asked {
+                problems.push(why);
+            }
             None
         });
         if write_mode == crate::config::write::WriteMode::PullRequest && forge.is_none() {
@@ -329,6 +333,22 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_forge_follows_from_the_repo_url_and_must_be_complete_only_when_asked_for() {
+        let f = settings(&[("CONFIG_REPO", "https://github.com/me/homelab.git")]).unwrap().forge.unwrap();
+        assert_eq!((f.kind, f.repo.as_str()), (crate::config::forge::ForgeKind::Github, "me/homelab"));
+        // A guess that falls short is no forge, not an error (commits need none)...
+        assert!(settings(&[("CONFIG_REPO", "https://gitlab.lan/config.git")]).unwrap().forge.is_none());
+        // ...but pull requests need one.
+        let pr = ("CONFIG_WRITE_MODE", "pull-request");
+        let e = settings(&[("CONFIG_REPO", "https://gitlab.lan/config.git"), pr]).unwrap_err().to_string();
+        assert!(e.contains("CONFIG_FORGE_REPO=owner/name"), "{e}");
+        let e = settings(&[("CONFIG_REPO", "./example-config-repo"), pr]).unwrap_err().to_string();
+        assert!(e.contains("the forge is unknown"), "{e}");
+        let e = settings(&[("CONFIG_REPO", "./x"), ("CONFIG_WRITE_MODE", "sometimes")]).unwrap_err().to_string();
+        assert!(e.contains("commit or pull-request"), "{e}");
     }
 
     #[test]
