@@ -20,7 +20,8 @@ import { Label } from "@/components/ui/label";
 import { webUrl } from "@/features/sync/source-link";
 import { NativeSelect } from "@/components/ui/native-select";
 import { type FieldError, placeErrors } from "./field-errors";
-import { buildSpec, type FormModel, managedPaths } from "./form";
+import { buildSpec, Field, type FormModel, managedPaths } from "./form";
+import { nameProblem } from "./names";
 import { DiffView, PlanView, ProblemList, shown } from "./review";
 import { changedFields, rebaseValues, type Spec, unseenRemovals, withKept } from "./spec";
 import {
@@ -80,7 +81,14 @@ function next(o: EditOutcome, action: "preview" | "commit", spec: Spec | null): 
 
 export type EditDialogProps<V extends object> = {
   kind: ConfigKind;
+  /** The object's name; with `nameField`, the name the field starts with. */
   name: string;
+  /**
+   * The user types the name (a new object): a field above the form, checked
+   * as the server checks it (and against `taken`, the names already used);
+   * Preview waits for a valid one.
+   */
+  nameField?: { taken?: readonly string[] };
   /** What is edited, for the title: "schedule nightly". */
   title: string;
   model: FormModel<V>;
@@ -101,9 +109,14 @@ export type EditDialogProps<V extends object> = {
 
 type Snapshot<V> = { spec: Spec | null; before: V; creating: boolean };
 
+/** The name field's own key among the form's fields, for the server's errors of `metadata.name`. */
+const NAME_KEY = "metadata.name";
+
 export function EditDialog<V extends object>(props: EditDialogProps<V>) {
-  const { kind, name, model } = props;
+  const { kind, model, nameField } = props;
   const [open, setOpen] = useState(false);
+  const [typed, setTyped] = useState(props.name);
+  const name = nameField ? typed : props.name;
   const [snap, setSnap] = useState<Snapshot<V> | null>(null);
   const [values, setValues] = useState<V | null>(null);
   const [stage, setStage] = useState<Stage>({ step: "edit" });
@@ -137,7 +150,8 @@ export function EditDialog<V extends object>(props: EditDialogProps<V>) {
       setSnap(null);
       return;
     }
-    const before = model.read(props.spec, name);
+    setTyped(props.name);
+    const before = model.read(props.spec, props.name);
     setSnap({ spec: props.spec, before, creating: !!props.creating });
     setValues({ ...before, ...props.start });
     setRevision(props.revision ?? null);
@@ -158,8 +172,18 @@ export function EditDialog<V extends object>(props: EditDialogProps<V>) {
         },
       },
     );
-  const previewWith = (more: FieldChange[]) => {
+  /** A new name: the values the user has not changed follow it (a channel's `<name>-token`), the rest stay. */
+  const rename = (to: string) => {
+    setTyped(to);
     if (!snap || !values) return;
+    const now = model.read(snap.spec, to);
+    setValues(rebaseValues(snap.before, values, now));
+    setSnap({ ...snap, before: now });
+  };
+  const badName = nameField ? nameProblem(name, nameField.taken) : null;
+
+  const previewWith = (more: FieldChange[]) => {
+    if (!snap || !values || badName) return;
     let spec: Spec;
     try {
       spec = withKept(buildSpec(model, snap.spec, snap.before, values, name), more);
@@ -184,7 +208,10 @@ export function EditDialog<V extends object>(props: EditDialogProps<V>) {
     run.reset();
   };
 
-  const placed = placeErrors(errors, model.fields);
+  // (Keyed by string: the form's fields and, when it is typed, the name.)
+  const placed = placeErrors<string>(errors, { ...model.fields, ...(nameField && { [NAME_KEY]: [NAME_KEY] }) });
+  // Said once something is typed: an empty field on opening is not a mistake yet.
+  const nameErrors = [...(badName && name ? [{ message: badName, file: "", line: 0, column: 0 }] : []), ...(placed.byField[NAME_KEY] ?? [])];
   const Form = model.Form;
   const creating = snap?.creating ?? !!props.creating;
   const unseen =
@@ -214,6 +241,22 @@ export function EditDialog<V extends object>(props: EditDialogProps<V>) {
               previewWith(kept);
             }}
           >
+            {nameField && (
+              <Field label="Name" hint="lowercase letters, digits and '-'; also the file's name in git" errors={nameErrors}>
+                {(c) => (
+                  <Input
+                    {...c}
+                    className="font-mono"
+                    value={name}
+                    onChange={(e) => rename(e.target.value)}
+                    autoComplete="off"
+                    spellCheck={false}
+                    autoCapitalize="none"
+                    required
+                  />
+                )}
+              </Field>
+            )}
             <Form values={values} set={(patch) => setValues((v) => v && { ...v, ...patch })} errors={placed.byField} name={name} spec={snap?.spec ?? null} creating={creating} />
             {placed.rest.length > 0 && (
               <Alert tone="bad">
@@ -228,7 +271,7 @@ export function EditDialog<V extends object>(props: EditDialogProps<V>) {
                   Cancel
                 </Button>
               </DialogClose>
-              <Button type="submit" disabled={run.isPending}>
+              <Button type="submit" disabled={run.isPending || !!badName}>
                 {run.isPending ? "Previewing…" : "Preview"}
               </Button>
             </DialogFooter>

@@ -33,9 +33,13 @@ export type FormModel<V extends object> = {
   Form: ComponentType<FormProps<V>>;
 };
 
-/** The spec an edit sends: the current spec, the values the user changed, and what is always written. */
+/**
+ * The spec an edit sends: the current spec, the values the user changed, and
+ * what is always written. A new object (no current spec) has nothing to keep:
+ * every value is written.
+ */
 export function buildSpec<V extends object>(model: FormModel<V>, current: Spec | null, before: V, after: V, name: string): Spec {
-  const spec = writeChanged(current, before, after, model.write);
+  const spec = writeChanged(current, current === null ? ({} as V) : before, after, model.write);
   model.always?.(spec, after, name);
   return spec;
 }

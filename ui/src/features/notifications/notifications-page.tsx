@@ -10,6 +10,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { NEW_RULE, NewObjectDialog } from "@/features/config/new-object";
 import { ObjectActions } from "@/features/config/object-actions";
 import { channelForm } from "@/features/config/forms/channel";
 import { rawForm } from "@/features/config/forms/raw";
@@ -48,8 +49,9 @@ function Channels() {
   });
   return (
     <Card>
-      <CardHeader>
+      <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
         <CardTitle>Channels</CardTitle>
+        {canOperate(who.data) && <NewObjectDialog kind="notification-channels" noun="channel" model={channelForm} taken={channels.data?.channels.map((c) => c.name)} />}
       </CardHeader>
       <CardContent className="p-0">
         {channels.isPending && <Loading what="channels" />}
@@ -103,8 +105,18 @@ function Rules() {
   const who = useQuery(identityQuery);
   return (
     <Card>
-      <CardHeader>
+      <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
         <CardTitle>Rules</CardTitle>
+        {canOperate(who.data) && (
+          <NewObjectDialog
+            kind="notification-rules"
+            noun="rule"
+            model={rawForm}
+            start={{ json: NEW_RULE }}
+            taken={rules.data?.rules.map((r) => r.name)}
+            description="The rule's spec as JSON: the events it sends and the channels they go to, and any filter, condition, priority, throttle or wait."
+          />
+        )}
       </CardHeader>
       <CardContent className="p-0">
         {rules.isPending && <Loading what="rules" />}

@@ -8,12 +8,16 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
 import { EditDialog } from "@/features/config/edit-dialog";
+import { NewObjectDialog } from "@/features/config/new-object";
 import { ObjectActions } from "@/features/config/object-actions";
-import { scheduleForm } from "@/features/config/forms/schedule";
+import { scheduleForm, type ScheduleValues } from "@/features/config/forms/schedule";
 import { StatusBadge } from "@/features/runs/status";
 import { ago, until } from "@/lib/format";
 import { useNow } from "@/lib/use-now";
 import { Triggers } from "./triggers";
+
+/** A new schedule: nightly at 03:00 on every node; the agents are the user's to pick. */
+const NEW_SCHEDULE = { cron: "0 3 * * *", agents: [], nodes: { mode: "all" } } satisfies Partial<ScheduleValues>;
 
 type ScheduleSpec = { agents?: string[]; cron?: string; every?: string; nodes?: unknown; enabled?: boolean };
 
@@ -43,8 +47,11 @@ export function SchedulesPage() {
   return (
     <div className="flex flex-col gap-4">
       <Card>
-        <CardHeader>
+        <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
           <CardTitle>Schedules</CardTitle>
+          {canOperate(who.data) && (
+            <NewObjectDialog kind="schedules" noun="schedule" model={scheduleForm} start={NEW_SCHEDULE} taken={schedules.data?.schedules.map((s) => s.name)} />
+          )}
         </CardHeader>
         <CardContent className="p-0">
           {schedules.isPending && <Loading what="schedules" />}

@@ -7,6 +7,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { canOperate, identityQuery } from "@/features/auth/session";
+import { NEW_TRIGGER, NewObjectDialog } from "@/features/config/new-object";
 import { ObjectActions } from "@/features/config/object-actions";
 import { rawForm } from "@/features/config/forms/raw";
 import { triggerSpec } from "@/features/config/forms/views";
@@ -20,8 +21,18 @@ export function Triggers() {
   const who = useQuery(identityQuery);
   return (
     <Card>
-      <CardHeader>
+      <CardHeader className="flex-row flex-wrap items-center justify-between gap-2">
         <CardTitle>Triggers</CardTitle>
+        {canOperate(who.data) && (
+          <NewObjectDialog
+            kind="triggers"
+            noun="trigger"
+            model={rawForm}
+            start={{ json: NEW_TRIGGER }}
+            taken={triggers.data?.triggers.map((t) => t.name)}
+            description="The trigger's spec as JSON: the secret its callers sign with (an environment variable or a stored secret), the agents it starts and on which nodes, and any condition or cooldown."
+          />
+        )}
       </CardHeader>
       <CardContent className="p-0">
         {triggers.isPending && <Loading what="triggers" />}

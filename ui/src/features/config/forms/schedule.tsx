@@ -67,7 +67,8 @@ export const scheduleForm: FormModel<ScheduleValues> = {
     jitter: (s, v) => setPath(s, "jitter", optional(v)),
     agents: (s, v) => setPath(s, "agents", v),
     nodes: (s, v) => setPath(s, "nodes", writeNodes(v)),
-    enabled: (s, v) => setPath(s, "enabled", v),
+    // On is the default: a spec without the key (a new schedule) stays without it.
+    enabled: (s, v) => setPath(s, "enabled", v ? (s.enabled === undefined ? undefined : true) : false),
     overlap: (s, v) => setPath(s, "overlap", v || undefined),
     misfire: (s, v) => setPath(s, "misfire", v || undefined),
   },
