@@ -1,53 +1,15 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Schemas } from "@/api/client";
-import type { paths } from "@/api/schema";
 import { EditDialog } from "./edit-dialog";
 import { channelForm } from "./forms/channel";
 import { scheduleForm } from "./forms/schedule";
 import { channelSpec } from "./forms/views";
+import { channelView, resetServer, server } from "./test-api";
 
-// The API the dashboard talks to, answered here: each request is recorded,
-// and `answer` says what the server replies.
-type Answer = [status: number, body: unknown];
-const server = vi.hoisted(() => ({
-  requests: [] as { method: string; path: string; body: unknown }[],
-  answers: [] as Answer[],
-}));
+vi.mock("@/api/query", async (original) => (await import("./test-api")).withFakeApi(await original<object>()));
 
-vi.mock("@/api/query", async (importOriginal) => {
-  const real = await importOriginal<typeof import("@/api/query")>();
-  const { default: createClient } = await import("openapi-fetch");
-  const api = createClient<paths>({
-    baseUrl: "http://car.test",
-    fetch: async (req: Request) => {
-      const path = new URL(req.url).pathname;
-      const text = await req.text();
-      let answer: Answer = [200, {}];
-      if (path === "/api/v1/agents") answer = [200, { agents: [{ name: "lister", nodes: [], schedules: [], spec: {}, file: "a.yaml", line: 1, kind: "Agent", revision: "r", applied_at: "2026-01-01T00:00:00Z" }] }];
-      else if (path === "/api/v1/nodes") answer = [200, { nodes: [] }];
-      else if (path.startsWith("/api/v1/config/")) {
-        server.requests.push({ method: req.method, path, body: text ? JSON.parse(text) : undefined });
-        answer = server.answers.shift() ?? [500, { error: { code: "test", message: "no answer left", hint: "" } }];
-      }
-      return new Response(JSON.stringify(answer[1]), { status: answer[0], headers: { "Content-Type": "application/json" } });
-    },
-  });
-  return { ...real, api };
-});
-
-// Radix measures its checkboxes and switches; jsdom has no ResizeObserver.
-globalThis.ResizeObserver ??= class {
-  observe() {}
-  unobserve() {}
-  disconnect() {}
-} as unknown as typeof ResizeObserver;
-
-beforeEach(() => {
-  server.requests.length = 0;
-  server.answers.length = 0;
-});
+beforeEach(resetServer);
 afterEach(cleanup);
 
 const result = (over: object = {}) => ({ commit: null, revision: "rev-applied", rebased: false, file: "schedules.yaml", diff: "", plan: [], warnings: [], ...over });
@@ -135,18 +97,7 @@ describe("EditDialog", () => {
   });
 
   it("sends a typed token as a secret and shows it nowhere", async () => {
-    const c: Schemas["ChannelView"] = {
-      name: "phone",
-      kind: "gotify",
-      url: "http://gotify.lan",
-      declared_at: "notify.yaml:1",
-      health: "ok",
-      channel: "phone",
-      queued: 0,
-      failed_24h: 0,
-      spec: { description: "My phone", gotify: { url: "http://gotify.lan", token: { env: "GOTIFY_TOKEN" } } },
-      revision: "rev-channel",
-    };
+    const c = channelView({ description: "My phone", gotify: { url: "http://gotify.lan", token: { env: "GOTIFY_TOKEN" } } }, "rev-channel");
     open(<EditDialog kind="notification-channels" name="phone" title="channel phone" model={channelForm} spec={channelSpec(c)} trigger={<button>Edit</button>} revision={c.revision} />);
     expect(screen.getByText("Leave empty to keep the token git refers to: the environment variable GOTIFY_TOKEN.")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("New token"), { target: { value: "s3cret-typed-token" } });

@@ -1,53 +1,15 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { paths } from "@/api/schema";
 import { channelForm } from "./forms/channel";
 import { rawForm } from "./forms/raw";
 import { scheduleForm } from "./forms/schedule";
 import { NEW_RULE, NewObjectDialog } from "./new-object";
+import { resetServer, server } from "./test-api";
 
-// The API the dashboard talks to, answered here (as in edit-dialog.test.tsx):
-// each edit request is recorded, and `answers` says what the server replies.
-type Answer = [status: number, body: unknown];
-const server = vi.hoisted(() => ({
-  requests: [] as { method: string; path: string; body: unknown }[],
-  answers: [] as Answer[],
-}));
+vi.mock("@/api/query", async (original) => (await import("./test-api")).withFakeApi(await original<object>()));
 
-vi.mock("@/api/query", async (importOriginal) => {
-  const real = await importOriginal<typeof import("@/api/query")>();
-  const { default: createClient } = await import("openapi-fetch");
-  const api = createClient<paths>({
-    baseUrl: "http://car.test",
-    fetch: async (req: Request) => {
-      const path = new URL(req.url).pathname;
-      const text = await req.text();
-      let answer: Answer = [200, {}];
-      if (path === "/api/v1/agents") answer = [200, { agents: [{ name: "lister", nodes: [], schedules: [], spec: {}, file: "a.yaml", line: 1, kind: "Agent", revision: "r", applied_at: "2026-01-01T00:00:00Z" }] }];
-      else if (path === "/api/v1/nodes") answer = [200, { nodes: [] }];
-      else if (path === "/api/v1/sync") answer = [200, { revision: "rev-head", objects: [] }];
-      else if (path.startsWith("/api/v1/config/")) {
-        server.requests.push({ method: req.method, path, body: text ? JSON.parse(text) : undefined });
-        answer = server.answers.shift() ?? [500, { error: { code: "test", message: "no answer left", hint: "" } }];
-      }
-      return new Response(JSON.stringify(answer[1]), { status: answer[0], headers: { "Content-Type": "application/json" } });
-    },
-  });
-  return { ...real, api };
-});
-
-// Radix measures its checkboxes and switches; jsdom has no ResizeObserver.
-globalThis.ResizeObserver ??= class {
-  observe() {}
-  unobserve() {}
-  disconnect() {}
-} as unknown as typeof ResizeObserver;
-
-beforeEach(() => {
-  server.requests.length = 0;
-  server.answers.length = 0;
-});
+beforeEach(resetServer);
 afterEach(cleanup);
 
 const result = (over: object = {}) => ({ commit: null, revision: "rev-head", rebased: false, file: "schedules/disk-check.yaml", diff: "+cron: 0 3 * * *\n", plan: [], warnings: [], ...over });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Schemas } from "@/api/client";
 import { buildSpec } from "./form";
 import { agentForm } from "./forms/agent";
 import { channelForm } from "./forms/channel";
@@ -7,6 +6,7 @@ import { adoptedSpec, nodeForm, osOf } from "./forms/node";
 import { parseSpec, rawForm } from "./forms/raw";
 import { scheduleForm } from "./forms/schedule";
 import { channelSpec, triggerSpec } from "./forms/views";
+import { channelView } from "./test-api";
 import { changedFields, rebaseValues, setPath, type Spec, unseenRemovals, withKept } from "./spec";
 
 /** The spec a form sends after `change` to the values read from `spec`. */
@@ -74,19 +74,7 @@ describe("agent form", () => {
   });
 });
 
-/** A channel as `GET /api/v1/notifications/channels` lists it, with its spec as git has it. */
-const channel = (spec: unknown): Schemas["ChannelView"] => ({
-  name: "phone",
-  kind: "gotify",
-  url: "http://gotify.lan",
-  declared_at: "notify.yaml:1",
-  health: "ok",
-  channel: "phone",
-  queued: 0,
-  failed_24h: 0,
-  spec,
-  revision: "rev-1",
-});
+const channel = (spec: unknown) => channelView(spec);
 
 describe("channel form", () => {
   it("starts from the channel's spec as git has it", () => {
