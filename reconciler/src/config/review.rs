@@ -96,7 +96,6 @@ impl Writer {
         let (source, name, opts) = (self.source.clone(), forge.head_ref(pr.number), self.load.clone());
         let (head, loaded) = tokio::task::spawn_blocking(move || {
             let head = source.fetch_ref(&name)?;
-            let opts = car_schemas::LoadOptions { sub_path: source.sub_path(), ..opts };
             let loaded = source.load(&head, &opts)?;
             Ok::<_, crate::config::source::SourceError>((head, loaded))
         })

@@ -202,7 +202,7 @@ impl Writer {
         let mut edit = edit.clone();
         typed_secrets(&mut edit);
         let prepared = self.prepare(&edit).await?;
-        self.result(prepared, None).await
+        self.result(&prepared, None).await
     }
 
     /// Writes `edit` as a commit by `author` (or, in pull-request mode, a
@@ -227,7 +227,7 @@ impl Writer {
         for attempt in 1..=ATTEMPTS {
             let prepared = self.prepare(&edit).await?;
             if prepared.diff.is_empty() {
-                return self.result(prepared, None).await;
+                return self.result(&prepared, None).await;
             }
             if !stored {
                 for (name, value) in &typed {
@@ -255,41 +255,36 @@ impl Writer {
             let file = prepared.change.path.display().to_string();
             let mut detail = json!({"commit": rev.id, "file": file, "message": edit.message,
                 "deleted": edit.spec.is_none(), "rebased": prepared.rebased || attempt > 1});
-            let pull = match (&forge, &branch) {
+            let mut result = self.result(&prepared, Some(rev.id.clone())).await?;
+            match (&forge, &branch) {
                 (Some(forge), Some(branch)) => {
-                    let pr = self.propose(forge, branch, &edit, &prepared, &rev, by).await?;
+                    let pr = self.propose(forge, branch, &edit, &prepared, &result, by).await?;
                     detail["pull_request"] = json!(pr.url);
-                    Some(pr)
+                    result.pull_request = Some(pr);
                 }
-                _ => {
-                    self.sync.request(Trigger::Edit);
-                    None
-                }
-            };
+                _ => self.sync.request(Trigger::Edit),
+            }
             let target = format!("{}/{}", edit.kind, edit.name);
             audit::record(self.repo.pool(), by, Action::ConfigWritten, Some(&target), detail)
                 .await
                 .map_err(StoreError::from)?;
-            let mut result = self.result(prepared, Some(rev.id)).await?;
-            result.pull_request = pull;
             return Ok(result);
         }
         unreachable!("the last attempt returns")
     }
 
-    /// Opens the pull request of an edit pushed to `branch`, and notes it as proposed.
+    /// Opens the pull request of an edit pushed to `branch` (its description holds the plan), and notes it as proposed.
     async fn propose(
         &self,
         forge: &Forge,
         branch: &str,
         edit: &Edit,
         prepared: &Prepared,
-        rev: &Revision,
+        result: &EditResult,
         by: &Actor,
     ) -> Result<PullRequest, WriteError> {
         let title = commit_message(edit, prepared, by).lines().next().unwrap_or_default().to_string();
-        let live = self.repo.objects(None).await?;
-        let body = pull_body(edit, prepared, by, &plan::diff(&live, &desired(&prepared.loaded)));
+        let body = pull_body(edit, prepared, by, &result.plan);
         let pr = forge
             .open_pull(branch, &self.branch, &title, &body)
             .await
@@ -299,7 +294,7 @@ impl Writer {
             name: &edit.name,
             title: &title,
             branch,
-            commit: &rev.id,
+            commit: result.commit.as_deref().unwrap_or_default(),
             forge: forge.settings.kind.as_str(),
             number: pr.number,
             url: &pr.url,
@@ -310,7 +305,7 @@ impl Writer {
         Ok(pr)
     }
 
-    async fn result(&self, p: Prepared, commit: Option<String>) -> Result<EditResult, WriteError> {
+    async fn result(&self, p: &Prepared, commit: Option<String>) -> Result<EditResult, WriteError> {
         let live = self.repo.objects(None).await?;
         Ok(EditResult {
             commit,
@@ -318,7 +313,7 @@ impl Writer {
             revision: p.target.id.clone(),
             rebased: p.rebased,
             file: p.change.path.display().to_string(),
-            diff: p.diff,
+            diff: p.diff.clone(),
             plan: plan::diff(&live, &desired(&p.loaded)),
             warnings: p.loaded.diagnostics.iter().filter(|d| !d.is_error()).map(|d| field_error(d, None)).collect(),
         })
@@ -359,7 +354,7 @@ struct Snapshot {
 impl Snapshot {
     fn read(source: &dyn Source, rev: &Revision, opts: &LoadOptions) -> Result<Snapshot, WriteError> {
         let files = source.files(rev, opts.max_file_bytes)?;
-        let loaded = car_schemas::check_from(&*files, opts).map_err(SourceError::from)?;
+        let loaded = source.check(&*files, opts)?;
         Ok(Snapshot { files, loaded })
     }
 
@@ -374,6 +369,11 @@ impl Snapshot {
             message: format!("{} is not UTF-8 text", path.display()),
             hint: "fix the file's encoding in git".into(),
         })
+    }
+
+    /// The kind of the (first) object `file` declares.
+    fn find_kind_in(&self, file: &Path) -> Option<Kind> {
+        self.loaded.declared.iter().find(|i| i.file == file).map(|i| i.kind)
     }
 
     /// The object's spec: as the sync types it, or as written when it does not type.
@@ -393,13 +393,14 @@ fn prepare(
     e: &Edit,
     live: Option<Option<Value>>,
 ) -> Result<Prepared, WriteError> {
-    let opts = LoadOptions { sub_path: source.sub_path(), ..opts.clone() };
     let head = source.head()?;
-    let now = Snapshot::read(source, &head, &opts)?;
+    let now = Snapshot::read(source, &head, opts)?;
+    // The object as the head has it: compared with the user's revision, edited, and told in the commit.
+    let head_spec = now.spec(e.kind, &e.name)?;
     let rebased = head.id != e.base_revision;
     if rebased {
         let base_spec = match (source.revision(&e.base_revision), live) {
-            (Ok(rev), _) => Snapshot::read(source, &rev, &opts)?.spec(e.kind, &e.name)?,
+            (Ok(rev), _) => Snapshot::read(source, &rev, opts)?.spec(e.kind, &e.name)?,
             (Err(_), Some(live)) => live,
             (Err(err), None) => {
                 return Err(WriteError::BadRequest {
@@ -408,7 +409,6 @@ fn prepare(
                 });
             }
         };
-        let head_spec = now.spec(e.kind, &e.name)?;
         if base_spec != head_spec {
             return Err(WriteError::Conflict(Box::new(Conflict {
                 kind: e.kind,
@@ -418,7 +418,7 @@ fn prepare(
                 head_author: head.author.clone(),
                 head_message: head.message.clone(),
                 yours: e.spec.clone(),
-                theirs: head_spec,
+                theirs: head_spec.clone(),
                 base: base_spec,
             })));
         }
@@ -432,7 +432,7 @@ fn prepare(
             })?;
             let after = match spec {
                 Some(new) => {
-                    let old = now.spec(e.kind, &e.name)?.unwrap_or(Value::Null);
+                    let old = head_spec.clone().unwrap_or(Value::Null);
                     Some(edit::change_spec(&id.file, &text, index, &old, new).map_err(unprovable)?)
                 }
                 None => edit::remove_document(&id.file, &text, index).map_err(unprovable)?,
@@ -440,7 +440,7 @@ fn prepare(
             (id.file.clone(), Some(text), after)
         }
         (None, Some(spec)) => {
-            let path = new_path(&now, &opts, e.kind, &e.name)?;
+            let path = new_path(&now, source.sub_path(), e.kind, &e.name)?;
             let manifest = json!({"apiVersion": car_schemas::document::API_VERSION, "kind": e.kind.as_str(),
                 "metadata": {"name": e.name}, "spec": spec});
             let modeline = modeline(&now, &path, e.kind);
@@ -456,7 +456,7 @@ fn prepare(
     let diff = unified_diff(&path, before.as_deref(), after.as_deref());
     let change = FileChange { path: path.clone(), after: after.clone().map(String::into_bytes) };
     let overlay = Overlay { base: &*now.files, changes: BTreeMap::from([(path.clone(), change.after.clone())]) };
-    let loaded = car_schemas::check_from(&overlay, &opts).map_err(SourceError::from)?;
+    let loaded = source.check(&overlay, opts)?;
     let errors: Vec<FieldError> = loaded
         .diagnostics
         .iter()
@@ -474,10 +474,9 @@ fn prepare(
     if !errors.is_empty() {
         return Err(WriteError::Invalid(errors));
     }
-    let old = now.spec(e.kind, &e.name)?;
     let new =
         loaded.documents.iter().find(|d| d.kind() == e.kind && d.name() == e.name).map(|d| d.to_json()["spec"].clone());
-    let fields = plan::changed_fields("spec", old.as_ref(), new.as_ref());
+    let fields = plan::changed_fields("spec", head_spec.as_ref(), new.as_ref());
     Ok(Prepared { target: head, rebased, change, fields, diff, loaded })
 }
 
@@ -501,14 +500,14 @@ fn field_error(d: &car_schemas::Diagnostic, field: Option<String>) -> FieldError
 
 /// A new object's file: `<name>.yaml` in the folder where most objects of
 /// its kind live (or the kind's usual folder under the config path).
-fn new_path(now: &Snapshot, opts: &LoadOptions, kind: Kind, name: &str) -> Result<PathBuf, WriteError> {
+fn new_path(now: &Snapshot, sub_path: Option<PathBuf>, kind: Kind, name: &str) -> Result<PathBuf, WriteError> {
     let mut folders: BTreeMap<&Path, usize> = BTreeMap::new();
     for id in now.loaded.declared.iter().filter(|i| i.kind == kind) {
         *folders.entry(id.file.parent().unwrap_or(Path::new(""))).or_default() += 1;
     }
     let folder = match folders.into_iter().max_by_key(|(_, n)| *n) {
         Some((f, _)) => f.to_path_buf(),
-        None => opts.sub_path.clone().unwrap_or_default().join(default_folder(kind)),
+        None => sub_path.unwrap_or_default().join(default_folder(kind)),
     };
     let free = |p: &PathBuf| matches!(now.files.stat(p), Ok(car_schemas::load::Stat::Missing));
     [format!("{name}.yaml"), format!("{name}.{}.yaml", kind.as_str().to_lowercase())]
@@ -557,12 +556,6 @@ fn modeline(now: &Snapshot, path: &Path, kind: Kind) -> Option<String> {
         return Some(format!("{PREFIX}{}", relative.display()));
     }
     None
-}
-
-impl Snapshot {
-    fn find_kind_in(&self, file: &Path) -> Option<Kind> {
-        self.loaded.declared.iter().find(|i| i.file == file).map(|i| i.kind)
-    }
 }
 
 fn unified_diff(path: &Path, before: Option<&str>, after: Option<&str>) -> String {

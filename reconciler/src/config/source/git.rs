@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use car_schemas::load::{Files, MemFile, Memory};
-use car_schemas::{LoadOptions, Loaded};
 use chrono::{TimeZone, Utc};
 use git2::{Cred, Direction, FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
 
@@ -149,12 +148,6 @@ impl Source for GitSource {
             message: format!("revision {rev:?} not found: {}", e.message()),
             hint: "give a commit id, tag or branch of CONFIG_REPO".into(),
         })
-    }
-
-    fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
-        let files = self.files(revision, opts.max_file_bytes)?;
-        let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
-        Ok(car_schemas::check_from(&*files, &opts)?)
     }
 
     fn files(&self, revision: &Revision, max_bytes: u64) -> Result<Box<dyn Files>, SourceError> {

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use car_schemas::{LoadOptions, Loaded};
 use chrono::{TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
@@ -101,11 +100,6 @@ impl Source for LocalSource {
             message: format!("cannot pick revision {rev:?}: a local folder is read as it is"),
             hint: "set CONFIG_REPO to a git URL, or check out the revision and pass its folder".into(),
         })
-    }
-
-    fn load(&self, _revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
-        let opts = LoadOptions { sub_path: self.sub_path.clone(), ..opts.clone() };
-        Ok(car_schemas::check(&self.root, &opts)?)
     }
 
     fn files(&self, _revision: &Revision, _max_bytes: u64) -> Result<Box<dyn car_schemas::load::Files>, SourceError> {

@@ -72,7 +72,13 @@ pub trait Source: Send + Sync {
     /// A revision other than the head (a commit id, tag or branch), for `plan`.
     fn revision(&self, rev: &str) -> Result<Revision, SourceError>;
     /// Loads and validates everything `revision` declares.
-    fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError>;
+    fn load(&self, revision: &Revision, opts: &LoadOptions) -> Result<Loaded, SourceError> {
+        self.check(&*self.files(revision, opts.max_file_bytes)?, opts)
+    }
+    /// Loads and validates the config in `files` (a revision's, or one with an edit over it), under `CONFIG_PATH`.
+    fn check(&self, files: &dyn Files, opts: &LoadOptions) -> Result<Loaded, SourceError> {
+        Ok(car_schemas::check_from(files, &LoadOptions { sub_path: self.sub_path(), ..opts.clone() })?)
+    }
     /// The files of `revision`, for reading and editing in memory.
     /// Files larger than `max_bytes` are listed with their size only.
     fn files(&self, revision: &Revision, max_bytes: u64) -> Result<Box<dyn Files>, SourceError>;
