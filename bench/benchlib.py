@@ -176,6 +176,15 @@ def wait_for(what, check, timeout, server, log):
         time.sleep(0.05)
 
 
+def stop_server(proc):
+    """Stops a car-server as systemd would: SIGTERM, then SIGKILL after 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def sh(cmd, cwd=None):
     return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -262,9 +271,5 @@ class ConfigServer:
         urllib.request.urlopen(req, timeout=5).read()
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_server(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)

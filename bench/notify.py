@@ -54,11 +54,11 @@ Environment: BENCH_RATE (10), BENCH_EVENTS (200), BENCH_WARMUP (5), BENCH_BURST 
 BENCH_DISPATCH (20), BENCH_QUIET_WAIT (300), BENCH_TARGET (the cargo target dir;
 /var/cache/claude-agent-runner/bench-target-notify), BENCH_KEEP=1 (keep the temp dir and logs)
 """
-import json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
+import json, os, re, shutil, subprocess, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from benchlib import ADMIN_ENV, Api, Machine, api_key, free_port, percentile, proc_table, ts_seconds, wait_for
+from benchlib import ADMIN_ENV, Api, Machine, api_key, free_port, percentile, proc_table, stop_server, ts_seconds, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = float(os.environ.get("BENCH_RATE", "10"))
@@ -392,11 +392,7 @@ def main():
         if psql:
             psql.stdin.close()
             psql.wait(30)
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         runner.terminate()
         runner.wait()
         receiver.shutdown()

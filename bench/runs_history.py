@@ -49,8 +49,8 @@ Usage: python3 bench/runs_history.py   (builds target/release/car-server)
 Environment: BENCH_ROWS (1000000), BENCH_REQUESTS (200), BENCH_EXPLAIN=1, BENCH_QUIET_WAIT (300),
 BENCH_KEEP=1 (keep the temp dir and its database), CARGO_TARGET_DIR
 """
-import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
-from benchlib import ADMIN_ENV, Machine, api_key, free_port, percentile
+import http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
+from benchlib import ADMIN_ENV, Machine, api_key, free_port, percentile, stop_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
@@ -343,11 +343,7 @@ def main():
     finally:
         if conn:
             conn.close()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         if os.environ.get("BENCH_KEEP") == "1":
             print(f"kept {tmp}", file=sys.stderr)
         else:

@@ -34,8 +34,8 @@ Usage: python3 bench/runs_latency.py   (builds target/release/car-server and car
 Environment: BENCH_RUNS (200), BENCH_WARMUP (10), BENCH_LOG_RATE (10000),
 BENCH_LOG_SECONDS (5), BENCH_QUIET_WAIT (300), CARGO_TARGET_DIR
 """
-import base64, hashlib, http.client, json, os, shutil, signal, socket, subprocess, tempfile, time
-from benchlib import ADMIN_ENV, Api, Machine, agent_doc, api_key, free_port, percentile, ts_seconds, wait_for
+import base64, hashlib, http.client, json, os, shutil, socket, subprocess, tempfile, time
+from benchlib import ADMIN_ENV, Api, Machine, agent_doc, api_key, free_port, percentile, stop_server, ts_seconds, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -317,11 +317,7 @@ def main():
         log_floor, pipe_floor, seen_floor, gaps_floor = measure(got)
         others_b = machine.others()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         runner.terminate()
         runner.wait()
         shutil.rmtree(tmp, ignore_errors=True)
