@@ -63,12 +63,6 @@ fn default_folder(kind: Kind) -> &'static str {
     }
 }
 
-/// The file name of a kind's JSON Schema (`notification-rule.schema.json`).
-fn schema_file(kind: Kind) -> String {
-    let p = path_of_kind(kind);
-    format!("{}.schema.json", p.strip_suffix('s').unwrap_or(p))
-}
-
 /// Where an edit goes: onto the config branch, or onto a new branch with a pull request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -533,7 +527,7 @@ fn modeline(now: &Snapshot, path: &Path, kind: Kind) -> Option<String> {
         let Ok(text) = now.text(f) else { continue };
         let Some(target) = text.lines().next().and_then(|l| l.strip_prefix(PREFIX)) else { continue };
         let target = target.trim();
-        let schema = schema_file(kind);
+        let schema = car_schemas::schema::file_name(kind);
         if target.contains("://") {
             let base = target.rsplit_once('/').map_or(target, |(b, _)| b);
             return Some(format!("{PREFIX}{base}/{schema}"));
